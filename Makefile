@@ -1,0 +1,82 @@
+# ReleaseGuard developer commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+
+##@ Everyday
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: test
+test: $(STAMP) system-deps lint typecheck manifests-check ## Lint, type-check, drift-check the CRD, run the whole test suite
+	$(BIN)/pytest -q
+
+.PHONY: demo
+demo: $(STAMP) ## Run the end-to-end demo against kubesim
+	$(BIN)/python examples/demo.py
+
+.PHONY: bench
+bench: $(STAMP) system-deps ## Run the benchmarks and print their figures
+	$(BIN)/python -m bench
+
+##@ Pieces of `make test`
+
+.PHONY: lint
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check operator tests examples bench
+	$(BIN)/ruff format --check operator tests examples bench
+
+.PHONY: typecheck
+typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
+	$(BIN)/mypy operator/releaseguard
+
+.PHONY: manifests
+manifests: $(STAMP) ## Regenerate the CRD from the pydantic models
+	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
+
+.PHONY: manifests-check
+manifests-check: $(STAMP) ## Fail when crds/ differs from what the models generate
+	@$(BIN)/releaseguard crd | diff -u crds/releaseverifications.releaseguard.io.yaml - \
+		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
+
+.PHONY: format
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix operator tests examples bench
+	$(BIN)/ruff format operator tests examples bench
+
+##@ Set-up
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv with pinned dependencies
+
+.PHONY: system-deps
+system-deps: ## Install Debian packages the tests need (promtool, prometheus) when missing
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+		echo "installing Debian package prometheus"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		$$SUDO sh -c 'command -v service >/dev/null && service prometheus stop >/dev/null 2>&1; pkill -x prometheus' || true; }
+
+.PHONY: lock
+lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^releaseguard' > constraints.txt
+	rm -rf .lock-venv
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

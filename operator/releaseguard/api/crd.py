@@ -1,0 +1,169 @@
+"""Render the ReleaseVerification CRD from the pydantic models.
+
+pydantic emits JSON Schema 2020-12; Kubernetes wants a *structural* OpenAPI v3.0 schema:
+no $ref/$defs, no `type: null`, booleans for exclusive bounds, int-or-string spelled its own way,
+free-form values marked with x-kubernetes-preserve-unknown-fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from .resource import GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION
+from .spec import ReleaseVerificationSpec
+from .status import ReleaseVerificationStatus
+
+_DROP = {"title", "$defs"}
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Target", "type": "string", "jsonPath": ".spec.targetRef.name"},
+    {"name": "Revision", "type": "integer", "jsonPath": ".status.currentRevision"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Checks", "type": "string", "jsonPath": ".status.checks"},
+    {"name": "Last Verified", "type": "date", "jsonPath": ".status.lastVerifiedTime"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Last Good", "type": "integer", "jsonPath": ".status.lastGoodRevision", "priority": 1},
+    {
+        "name": "Message",
+        "type": "string",
+        "jsonPath": '.status.conditions[?(@.type=="Verified")].message',
+        "priority": 1,
+    },
+]
+
+
+def structural(schema: dict[str, Any]) -> dict[str, Any]:
+    """Turn one pydantic JSON Schema (with its $defs) into a structural OpenAPI v3 schema."""
+    defs = schema.get("$defs", {})
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, list):
+            return [convert(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target = defs[node["$ref"].rsplit("/", 1)[-1]]
+            merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            return convert(merged)
+        if "anyOf" in node:
+            return convert(_collapse_any_of(node))
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _DROP:
+                continue
+            if key == "default" and value is None:
+                continue
+            if key == "const":
+                out["enum"] = [value]
+            elif key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+                bound = "minimum" if key == "exclusiveMinimum" else "maximum"
+                out[bound] = value
+                out[key] = True
+            elif key == "properties":
+                out[key] = {name: convert(sub) for name, sub in value.items()}
+            elif key == "additionalProperties":
+                if value is True or value == {}:
+                    out["x-kubernetes-preserve-unknown-fields"] = True
+                else:
+                    out[key] = convert(value)
+            elif key in ("items", "not"):
+                out[key] = convert(value)
+            elif key in ("default", "enum", "x-kubernetes-validations", "examples"):
+                out[key] = value
+            else:
+                out[key] = convert(value)
+        if not out.get("type") and not out.get("x-kubernetes-int-or-string") and "enum" not in out:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        if "enum" in out and "type" not in out:
+            out["type"] = _json_type(out["enum"][0])
+        if out.get("type") == "object" and "properties" not in out and "additionalProperties" not in out:
+            out["x-kubernetes-preserve-unknown-fields"] = True
+        return out
+
+    return dict(convert({k: v for k, v in schema.items() if k != "$defs"}))
+
+
+def _collapse_any_of(node: dict[str, Any]) -> dict[str, Any]:
+    options = [o for o in node["anyOf"] if o.get("type") != "null"]
+    rest = {k: v for k, v in node.items() if k != "anyOf"}
+    types = sorted(o.get("type", "") for o in options)
+    if types == ["integer", "string"]:
+        return {**rest, "x-kubernetes-int-or-string": True}
+    if len(options) == 1:
+        return {**options[0], **rest}
+    raise ValueError(f"cannot express anyOf {node['anyOf']} in a structural schema")
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def open_api_schema() -> dict[str, Any]:
+    spec = structural(ReleaseVerificationSpec.model_json_schema(by_alias=True, mode="validation"))
+    status = structural(ReleaseVerificationStatus.model_json_schema(by_alias=True, mode="validation"))
+    status["properties"]["conditions"].update(
+        {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
+    )
+    spec["description"] = "What to verify after each rollout of the target, and what to do on failure."
+    status["description"] = "The verification of the target's current revision and its recent history."
+    return {
+        "type": "object",
+        "description": "Smoke checks run after every rollout of a Deployment, with a verdict and rollback.",
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": spec,
+            "status": status,
+        },
+    }
+
+
+def crd() -> dict[str, Any]:
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": f"{PLURAL}.{GROUP}",
+            "labels": {
+                "app.kubernetes.io/name": "releaseguard",
+                "app.kubernetes.io/part-of": "releaseguard",
+            },
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+                "categories": ["releaseguard"],
+            },
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": PRINTER_COLUMNS,
+                    "schema": {"openAPIV3Schema": open_api_schema()},
+                }
+            ],
+        },
+    }
+
+
+def crd_yaml() -> str:
+    header = "# Generated by `releaseguard crd` from operator/releaseguard/api. Do not edit by hand.\n"
+    return header + yaml.safe_dump(crd(), sort_keys=False, width=100)

@@ -1,0 +1,167 @@
+"""The ReleaseVerification resource as a whole, and the one way to parse user input into it.
+
+Every entry point (the operator reading a CR, `releaseguard probe -f`, tests) parses through
+`parse_*` here, so every caller gets the same errors: a list of FieldErrors whose paths read
+like `spec.checks[2].http.url`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import FieldError, SpecInvalidError
+from .spec import DNS_LABEL, DNS_SUBDOMAIN, ENV_VAR_NAME, HEADER_NAME, MODULE_NAME, Check, ReleaseVerificationSpec
+from .status import ReleaseVerificationStatus
+
+GROUP: Final = "releaseguard.io"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+KIND: Final = "ReleaseVerification"
+PLURAL: Final = "releaseverifications"
+SINGULAR: Final = "releaseverification"
+SHORT_NAMES: Final = ("rv", "relver")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ReleaseVerification(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    api_version: str = Field(alias="apiVersion", pattern=f"^{re.escape(API_VERSION)}$")
+    kind: str = Field(pattern=f"^{KIND}$")
+    metadata: dict[str, Any] = {}
+    spec: ReleaseVerificationSpec
+    status: ReleaseVerificationStatus | None = None
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+    def to_wire(self) -> dict[str, Any]:
+        wire: dict[str, Any] = {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "metadata": self.metadata,
+            "spec": self.spec.to_wire(),
+        }
+        if self.status is not None:
+            wire["status"] = self.status.to_wire()
+        return wire
+
+
+class _Checks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    checks: list[Check] = Field(min_length=1, max_length=64)
+
+
+def parse_release_verification(obj: Any) -> ReleaseVerification:
+    """Parse a whole ReleaseVerification (as read from YAML or the API server)."""
+    if not isinstance(obj, dict):
+        raise SpecInvalidError([FieldError("", f"expected a ReleaseVerification object, got {_kind(obj)}")])
+    rv = _validate(ReleaseVerification, obj, prefix="")
+    _check_unique_names(rv.spec.checks, "spec.checks")
+    return rv
+
+
+def parse_spec(obj: Any, prefix: str = "spec") -> ReleaseVerificationSpec:
+    spec = _validate(ReleaseVerificationSpec, obj, prefix=prefix)
+    _check_unique_names(spec.checks, f"{prefix}.checks")
+    return spec
+
+
+def parse_checks(obj: Any) -> list[Check]:
+    """Parse a `{checks: [...]}` document (the probe runner's own input format)."""
+    parsed = _validate(_Checks, obj, prefix="")
+    _check_unique_names(parsed.checks, "checks")
+    return parsed.checks
+
+
+def _validate(model: type[M], obj: Any, prefix: str) -> M:
+    try:
+        return model.model_validate(obj)
+    except ValidationError as exc:
+        raise SpecInvalidError(field_errors(exc, prefix)) from None
+
+
+def _check_unique_names(checks: list[Check], prefix: str) -> None:
+    first_seen: dict[str, int] = {}
+    problems: list[FieldError] = []
+    for index, check in enumerate(checks):
+        if check.name in first_seen:
+            problems.append(
+                FieldError(
+                    f"{prefix}[{index}].name",
+                    f"duplicate check name {check.name!r} (also used by {prefix}[{first_seen[check.name]}])",
+                )
+            )
+        first_seen.setdefault(check.name, index)
+    if problems:
+        raise SpecInvalidError(problems)
+
+
+# --- turning pydantic's errors into field paths and sentences --------------------------------
+
+_PATTERN_MEANINGS: Final = {
+    DNS_LABEL: "a DNS label (lowercase letters, digits and '-', starting and ending with a letter or digit)",
+    DNS_SUBDOMAIN: "a DNS subdomain (lowercase letters, digits, '-' and '.')",
+    ENV_VAR_NAME: "an environment variable name (letters, digits and '_', not starting with a digit)",
+    HEADER_NAME: "an HTTP header name",
+    MODULE_NAME: "a dotted Python module name such as shop.app",
+}
+_UNION_TAG = re.compile(r"^(int|str|float|bool|none|[a-z-]+\[.*\]|constrained-\w+|function-\w+)$")
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    seen: set[tuple[str, str]] = set()
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        path = _path(prefix, [p for p in err["loc"] if not (isinstance(p, str) and _UNION_TAG.match(p))])
+        message = _message(err)
+        if (path, message) not in seen:
+            seen.add((path, message))
+            out.append(FieldError(path, message))
+    return out
+
+
+def _path(prefix: str, loc: list[int | str]) -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "string_pattern_mismatch":
+        meaning = _PATTERN_MEANINGS.get(ctx.get("pattern", ""))
+        if meaning:
+            return f"expected {meaning}, got {err['input']!r}"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    if kind == "model_type":
+        return f"expected an object, got {_kind(err['input'])}"
+    msg = str(err["msg"])
+    if "input" in err and kind not in ("missing",) and not isinstance(err["input"], dict | list):
+        msg += f", got {err['input']!r}"
+    return msg
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
