@@ -1,12 +1,12 @@
 """ReleaseGuard's exceptions.
 
-    ReleaseGuardError
-    ├── SpecInvalidError        a spec or check file does not validate; carries FieldErrors
-    ├── ReportError             a probe report could not be read
-    └── KubeError               the Kubernetes API refused or failed (mapped in kube.py)
-        ├── NotFoundError
-        ├── ConflictError
-        └── TransientKubeError  worth retrying: 429, 5xx, connection trouble
+ReleaseGuardError
+├── SpecInvalidError        a spec or check file does not validate; carries FieldErrors
+├── ReportError             a probe report could not be read
+└── KubeError               the Kubernetes API refused or failed (mapped in kube.py)
+    ├── NotFoundError
+    ├── ConflictError
+    └── TransientKubeError  worth retrying: 429, 5xx, connection trouble
 """
 
 from __future__ import annotations

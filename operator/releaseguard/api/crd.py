@@ -109,9 +109,7 @@ def _json_type(value: Any) -> str:
 def open_api_schema() -> dict[str, Any]:
     spec = structural(ReleaseVerificationSpec.model_json_schema(by_alias=True, mode="validation"))
     status = structural(ReleaseVerificationStatus.model_json_schema(by_alias=True, mode="validation"))
-    status["properties"]["conditions"].update(
-        {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]}
-    )
+    status["properties"]["conditions"].update({"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
     spec["description"] = "What to verify after each rollout of the target, and what to do on failure."
     status["description"] = "The verification of the target's current revision and its recent history."
     return {

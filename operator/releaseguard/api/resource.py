@@ -13,7 +13,15 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import FieldError, SpecInvalidError
-from .spec import DNS_LABEL, DNS_SUBDOMAIN, ENV_VAR_NAME, HEADER_NAME, MODULE_NAME, Check, ReleaseVerificationSpec
+from .spec import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
+    ENV_VAR_NAME,
+    HEADER_NAME,
+    MODULE_NAME,
+    Check,
+    ReleaseVerificationSpec,
+)
 from .status import ReleaseVerificationStatus
 
 GROUP: Final = "releaseguard.io"

@@ -139,9 +139,7 @@ class JsonAssertion(SpecModel):
     """An assertion on one field of a JSON response body, addressed by a JSONPath-like path."""
 
     model_config = SpecModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [_exactly_one_rule(JSON_ASSERTION_OPS, "a json assertion")]
-        }
+        "json_schema_extra": {"x-kubernetes-validations": [_exactly_one_rule(JSON_ASSERTION_OPS, "a json assertion")]}
     }
 
     path: Annotated[str, Field(min_length=1, description="e.g. $.status or $.items[0].price")]
@@ -264,9 +262,7 @@ class PrometheusCheck(SpecModel):
         default=InconclusiveOutcome.INCONCLUSIVE,
         description="What an empty result or NaN means",
     )
-    fail_on_inconclusive: bool = Field(
-        default=False, description="An inconclusive result fails a critical check"
-    )
+    fail_on_inconclusive: bool = Field(default=False, description="An inconclusive result fails a critical check")
 
     _v_address = field_validator("address")(validate_url)
 
@@ -332,9 +328,7 @@ class PythonCheck(SpecModel):
     def _known_extensions(cls, files: list[str]) -> list[str]:
         for path in files:
             if not path.lower().endswith(CONFIG_EXTENSIONS):
-                raise ValueError(
-                    f"{path!r}: expected a file ending in one of {', '.join(CONFIG_EXTENSIONS)}"
-                )
+                raise ValueError(f"{path!r}: expected a file ending in one of {', '.join(CONFIG_EXTENSIONS)}")
         return files
 
 

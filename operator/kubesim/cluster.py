@@ -1,0 +1,65 @@
+"""The in-process interface kubesim's controllers (deployment, replicaset, job, kubelet) use to
+read and write objects. The API server's store implements it directly; nothing here goes over HTTP.
+
+Resources are named by (api_version, plural), e.g. ("apps/v1", "deployments"), ("v1", "pods").
+Objects are plain dicts shaped exactly as on the wire. Writes go through the same admission,
+validation, resourceVersion and watch machinery as HTTP requests, so a controller's write is seen
+by kubectl, kopf and the operator exactly like a real controller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol
+
+Obj = dict[str, Any]
+EventType = Literal["ADDED", "MODIFIED", "DELETED"]
+
+
+class ClusterAPI(Protocol):
+    async def get(self, api_version: str, plural: str, namespace: str | None, name: str) -> Obj | None:
+        """The object, or None when it does not exist."""
+
+    async def list(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Obj]: ...
+
+    async def create(self, api_version: str, plural: str, namespace: str | None, obj: Obj) -> Obj:
+        """Create (generateName honoured). Raises kubesim.errors.ApiError (409 AlreadyExists, 422 ...)."""
+
+    async def update(self, api_version: str, plural: str, obj: Obj, subresource: str | None = None) -> Obj:
+        """PUT semantics; a stale metadata.resourceVersion raises ApiError 409 Conflict."""
+
+    async def patch(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        patch: Any,
+        patch_type: Literal["merge", "json", "strategic"] = "merge",
+        subresource: str | None = None,
+    ) -> Obj: ...
+
+    async def delete(
+        self,
+        api_version: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        propagation: Literal["Background", "Foreground", "Orphan"] = "Background",
+    ) -> None: ...
+
+    def watch(
+        self, api_version: str, plural: str, namespace: str | None = None
+    ) -> AsyncIterator[tuple[EventType, Obj]]:
+        """Every existing object as ADDED, then changes as they happen, until the iterator is closed."""
+        ...
+
+    async def record_event(self, involved: Obj, reason: str, message: str, type_: str = "Normal") -> None:
+        """Create a core/v1 Event about `involved`, the way a controller's EventRecorder does."""
