@@ -283,6 +283,9 @@ class CommandCheck(SpecModel):
         default=TARGET_IMAGE, description="'target' runs in the Deployment's own image and environment"
     )
     working_dir: str | None = None
+    python: Annotated[str, Field(min_length=1, description="Interpreter that judges the command in its image")] = (
+        "python"
+    )
     expect_exit_code: Annotated[int, Field(ge=0, le=255)] = 0
     stdout_matches: str | None = None
 
