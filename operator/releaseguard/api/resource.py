@@ -8,7 +8,7 @@ like `spec.checks[2].http.url`.
 from __future__ import annotations
 
 import re
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -38,8 +38,8 @@ M = TypeVar("M", bound=BaseModel)
 class ReleaseVerification(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    api_version: str = Field(alias="apiVersion", pattern=f"^{re.escape(API_VERSION)}$")
-    kind: str = Field(pattern=f"^{KIND}$")
+    api_version: Literal["releaseguard.io/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["ReleaseVerification"]
     metadata: dict[str, Any] = {}
     spec: ReleaseVerificationSpec
     status: ReleaseVerificationStatus | None = None

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .base import SpecModel
 
@@ -295,6 +295,15 @@ class CommandCheck(SpecModel):
         return None if value is None else validate_regex(value)
 
 
+CONFIG_EXTENSIONS: tuple[str, ...] = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf")
+
+
+def validate_config_file(path: str) -> str:
+    if not path.lower().endswith(CONFIG_EXTENSIONS):
+        raise ValueError(f"{path!r}: expected a file ending in one of {', '.join(CONFIG_EXTENSIONS)}")
+    return path
+
+
 MODULE_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
@@ -315,7 +324,7 @@ class PythonCheck(SpecModel):
 
     imports: list[Annotated[str, Field(pattern=MODULE_NAME)]] = []
     env: list[Annotated[str, Field(pattern=ENV_VAR_NAME)]] = []
-    config_files: list[Annotated[str, Field(min_length=1)]] = []
+    config_files: list[Annotated[str, Field(min_length=1), AfterValidator(validate_config_file)]] = []
     pip_check: bool = False
     image: Annotated[str, Field(min_length=1)] = TARGET_IMAGE
     python: Annotated[str, Field(min_length=1, description="The interpreter in the image")] = "python"
@@ -325,17 +334,6 @@ class PythonCheck(SpecModel):
         if not (self.imports or self.env or self.config_files or self.pip_check):
             raise ValueError("a python check needs at least one of imports, env, configFiles, pipCheck")
         return self
-
-    @field_validator("config_files")
-    @classmethod
-    def _known_extensions(cls, files: list[str]) -> list[str]:
-        for path in files:
-            if not path.lower().endswith(CONFIG_EXTENSIONS):
-                raise ValueError(f"{path!r}: expected a file ending in one of {', '.join(CONFIG_EXTENSIONS)}")
-        return files
-
-
-CONFIG_EXTENSIONS: tuple[str, ...] = (".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf")
 
 
 class PytestCheck(SpecModel):
