@@ -1,0 +1,1 @@
+"""ReleaseGuard's benchmarks. `make bench` runs every bench_*.py module's main() in turn."""
