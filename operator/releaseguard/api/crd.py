@@ -49,6 +49,9 @@ def structural(schema: dict[str, Any]) -> dict[str, Any]:
             return convert(merged)
         if "anyOf" in node:
             return convert(_collapse_any_of(node))
+        if "allOf" in node and len(node["allOf"]) == 1:
+            # older pydantic wraps a $ref that carries siblings (a default, a description) in allOf
+            return convert({**node["allOf"][0], **{k: v for k, v in node.items() if k != "allOf"}})
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key in _DROP:

@@ -41,7 +41,9 @@ def _require_exactly_one(model: SpecModel, fields: tuple[str, ...], what: str) -
         raise ValueError(f"exactly one of {', '.join(fields)} must be set in {what} (got {got})")
 
 
-def validate_url(value: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+def validate_url(value: str) -> str:
+    """An absolute http(s) URL with a host (and a valid port, if any)."""
+    schemes = ("http", "https")
     parts = urlsplit(value)
     if parts.scheme not in schemes:
         raise ValueError(f"expected a URL with scheme {' or '.join(schemes)}, got {value!r}")
@@ -142,13 +144,13 @@ class JsonAssertion(SpecModel):
         "json_schema_extra": {"x-kubernetes-validations": [_exactly_one_rule(JSON_ASSERTION_OPS, "a json assertion")]}
     }
 
-    path: Annotated[str, Field(min_length=1, description="e.g. $.status or $.items[0].price")]
+    path: Annotated[
+        str, Field(min_length=1, description="e.g. $.status or $.items[0].price"), AfterValidator(validate_json_path)
+    ]
     equals: Any = None
     exists: bool | None = None
     matches: str | None = None
     one_of: Annotated[list[Any], Field(min_length=1)] | None = None
-
-    _v_path = field_validator("path")(validate_json_path)
 
     @field_validator("matches")
     @classmethod
@@ -185,7 +187,7 @@ HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class HttpCheck(SpecModel):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
     method: HttpMethod = "GET"
     headers: Annotated[list[HttpHeader], Field(max_length=32)] = []
     body: str | None = None
@@ -197,8 +199,6 @@ class HttpCheck(SpecModel):
     )
     follow_redirects: bool = False
     tls: TlsOptions | None = None
-
-    _v_url = field_validator("url")(validate_url)
 
     @field_validator("json_schema")
     @classmethod
@@ -253,7 +253,7 @@ class PrometheusCheck(SpecModel):
         "json_schema_extra": {"x-kubernetes-validations": [_exactly_one_rule(THRESHOLDS, "prometheus")]}
     }
 
-    address: Annotated[str, Field(min_length=1, max_length=2048)]
+    address: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
     query: Annotated[str, Field(min_length=1)]
     less_than: float | None = None
     greater_than: float | None = None
@@ -263,8 +263,6 @@ class PrometheusCheck(SpecModel):
         description="What an empty result or NaN means",
     )
     fail_on_inconclusive: bool = Field(default=False, description="An inconclusive result fails a critical check")
-
-    _v_address = field_validator("address")(validate_url)
 
     @model_validator(mode="after")
     def _one_threshold(self) -> PrometheusCheck:
