@@ -17,6 +17,7 @@ from . import __version__
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     "crd": ("releaseguard.commands.crd", "print the ReleaseVerification CRD (YAML)"),
+    "probe": ("releaseguard.commands.probe", "run release checks and print a probe report"),
     "validate": (
         "releaseguard.commands.validate",
         "validate ReleaseVerification manifests without a cluster",

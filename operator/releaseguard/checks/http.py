@@ -1,0 +1,209 @@
+"""The `http` check: one request, judged on status, latency, JSON fields and JSON Schema.
+
+Connection refused, DNS failures, TLS failures and timeouts each get their own result and
+message; header values never appear in anything this module returns (the runner redacts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from ..api.spec import Check, HttpCheck, JsonAssertion
+from ..api.status import CheckResultKind
+from ..jsonpath import find
+from ..report import AttemptReport, CheckReport
+from .base import RunContext, attempt, run_with_retries
+
+R = CheckResultKind
+
+
+class HttpRunner:
+    async def run(self, check: Check, ctx: RunContext) -> CheckReport:
+        spec = check.http
+        assert spec is not None
+        client = _client(ctx, spec)
+        headers = ctx.headers.get(check.name, [])
+        schema = _validator(spec.json_schema) if spec.json_schema is not None else None
+
+        async def one() -> AttemptReport:
+            return await http_attempt(client, spec, headers, check.timeout_seconds, schema)
+
+        return await run_with_retries(check, ctx, one)
+
+
+def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
+    """One pooled client per TLS setting, shared by every http check of the run."""
+    tls = spec.tls
+    key = ("http", tls.insecure_skip_verify if tls else False, tls.ca_file if tls else None)
+    client = ctx.resources.get(str(key))
+    if client is None:
+        verify: bool | ssl.SSLContext = True
+        if tls is not None and tls.insecure_skip_verify:
+            verify = False
+        elif tls is not None and tls.ca_file:
+            verify = ssl.create_default_context(cafile=tls.ca_file)
+        limits = httpx.Limits(max_connections=max(ctx.parallelism * 2, 10), max_keepalive_connections=ctx.parallelism)
+        client = httpx.AsyncClient(verify=verify, limits=limits)
+        ctx.resources[str(key)] = client
+    assert isinstance(client, httpx.AsyncClient)
+    return client
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema)
+
+
+async def http_attempt(
+    client: httpx.AsyncClient,
+    spec: HttpCheck,
+    headers: list[tuple[str, str]],
+    seconds: float,
+    schema: Any | None,
+) -> AttemptReport:
+    what = f"{spec.method} {spec.url}"
+    extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
+    started = time.perf_counter()
+    try:
+        response = await client.request(
+            spec.method,
+            spec.url,
+            headers=headers,
+            content=spec.body,
+            timeout=seconds,
+            follow_redirects=spec.follow_redirects,
+            extensions=extensions,
+        )
+    except httpx.HTTPError as exc:
+        return _transport_failure(what, spec.url, exc, seconds)
+    latency = time.perf_counter() - started
+    code = response.status_code
+    observed = f"HTTP {code} in {latency * 1000:.0f} ms"
+    if code not in spec.expect_status:
+        expected = " or ".join(str(s) for s in spec.expect_status)
+        return attempt(R.FAILED, f"{what} -> {code} (expected {expected})", f"HTTP {code}")
+    if spec.max_latency_ms is not None and latency * 1000 > spec.max_latency_ms:
+        return attempt(
+            R.FAILED,
+            f"{what} -> {code} in {latency * 1000:.0f} ms (limit {spec.max_latency_ms} ms)",
+            f"{latency:.3f}s",
+        )
+    if spec.json_assertions or schema is not None:
+        try:
+            document = json.loads(response.content)
+        except (ValueError, UnicodeDecodeError) as exc:
+            kind = response.headers.get("content-type", "no content type")
+            return attempt(R.FAILED, f"{what}: response body is not JSON ({kind}): {exc}", observed)
+        problems = [p for a in spec.json_assertions for p in assertion_problems(a, document)]
+        if schema is not None:
+            problems += schema_problems(schema, document)
+        if problems:
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            return attempt(R.FAILED, problems[0] + more, observed)
+    return attempt(R.PASSED, f"{what} -> {code} in {latency * 1000:.0f} ms", observed)
+
+
+def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float) -> AttemptReport:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return attempt(R.FAILED, f"{what}: timed out after {timeout:g}s connecting", "timeout")
+    if isinstance(exc, httpx.TimeoutException):
+        return attempt(R.FAILED, f"{what}: no response within {timeout:g}s", "timeout")
+    chain = _causes(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in str(exc):
+        host = httpx.URL(url).host
+        return attempt(R.ERROR, f"{what}: DNS lookup of {host} failed: {_root(chain)}", "DNS failure")
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in str(exc):
+        return attempt(R.FAILED, f"{what}: connection refused", "connection refused")
+    if any(isinstance(e, ssl.SSLError) for e in chain):
+        return attempt(R.FAILED, f"{what}: TLS error: {_root(chain)}", "TLS error")
+    if isinstance(exc, httpx.ConnectError):
+        return attempt(R.FAILED, f"{what}: cannot connect: {_root(chain)}", "connection failed")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return attempt(R.FAILED, f"{what}: server broke the protocol: {_root(chain)}", "protocol error")
+    if isinstance(exc, httpx.TooManyRedirects):
+        return attempt(R.FAILED, f"{what}: too many redirects", "redirects")
+    return attempt(R.ERROR, f"{what}: request failed: {type(exc).__name__}: {_root(chain)}", "request error")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _root(chain: list[BaseException]) -> str:
+    for exc in reversed(chain):
+        if str(exc):
+            return str(exc)
+    return type(chain[0]).__name__
+
+
+# --- judging the body (pure) -----------------------------------------------------------------
+
+
+def show(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def assertion_problems(assertion: JsonAssertion, document: Any) -> list[str]:
+    """One sentence per way `document` breaks `assertion`, each naming a concrete location."""
+    matches = find(assertion.path, document)
+    op = assertion.operator
+    if op == "exists":
+        if assertion.exists and not matches:
+            return [f"{assertion.path}: expected to exist, not found"]
+        if not assertion.exists and matches:
+            return [f"{matches[0].location}: expected not to exist, found {show(matches[0].value)}"]
+        return []
+    if not matches:
+        return [f"{assertion.path}: not found"]
+    problems = []
+    for match in matches:
+        got = match.value
+        if op == "equals" and not _same(got, assertion.equals):
+            problems.append(f"{match.location}: expected {show(assertion.equals)}, got {show(got)}")
+        elif op == "matches" and not re.search(assertion.matches or "", got if isinstance(got, str) else show(got)):
+            problems.append(f"{match.location}: {show(got)} does not match /{assertion.matches}/")
+        elif op == "oneOf" and not any(_same(got, option) for option in assertion.one_of or []):
+            problems.append(f"{match.location}: expected one of {show(assertion.one_of)}, got {show(got)}")
+    return problems
+
+
+def _same(a: Any, b: Any) -> bool:
+    # In JSON true is not 1, though Python says True == 1.
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}
+
+
+def json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def schema_problems(validator: Any, document: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    out = []
+    for error in errors:
+        location = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        if error.validator == "type":
+            expected = error.validator_value
+            wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
+            out.append(f"{location}: expected {wanted}, got {json_type(error.instance)}")
+        else:
+            out.append(f"{location}: {error.message}")
+    return out

@@ -1,0 +1,159 @@
+"""Run release checks and print a ProbeReport (JSON) on stdout.
+
+Input: `-f FILE` (YAML or JSON holding a `checks:` list or a whole ReleaseVerification),
+`--checks-json TEXT`, or stdin. With `--termination-log PATH` a compact report (at most 4096
+bytes, verdict and failures first) is also written there, as a probe Job does for
+/dev/termination-log. A table goes to stderr when it is a terminal (or with --table).
+
+Exit codes: 0 passed, 1 a critical check failed, 2 invalid configuration, 3 the runner broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import EXIT_BROKEN, EXIT_FAILED, EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from ..api.spec import Check
+    from ..report import ProbeReport
+
+
+class InputError(Exception):
+    """The input could not be read at all (no file, not YAML)."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-f", "--file", metavar="FILE", help="YAML/JSON with `checks:` or a ReleaseVerification")
+    source.add_argument("--checks-json", metavar="JSON", help='a JSON document {"checks": [...]}')
+    parser.add_argument(
+        "--parallelism", type=int, default=None, help="checks run at once (default: spec.parallelism or 4)"
+    )
+    parser.add_argument("--termination-log", metavar="PATH", help="also write the compact report here")
+    parser.add_argument("--table", action="store_true", help="print the table on stderr even when not a terminal")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        document, origin = _read_input(args)
+    except InputError as exc:
+        print(f"releaseguard probe: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    from ..errors import SpecInvalidError
+
+    try:
+        checks, parallelism, prefix = _parse(document)
+        if args.parallelism is not None:
+            if args.parallelism < 1:
+                raise InputError("--parallelism: expected a number >= 1")
+            parallelism = args.parallelism
+        from ..checks import prepare
+
+        ctx = prepare(checks, parallelism=parallelism, prefix=prefix)
+    except SpecInvalidError as exc:
+        for error in exc.errors:
+            print(f"{origin}: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except InputError as exc:
+        print(f"releaseguard probe: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+
+    try:
+        import asyncio
+
+        from ..checks import run_prepared
+
+        report = asyncio.run(run_prepared(checks, ctx))
+    except Exception as exc:  # the runner itself broke: still say so in a report
+        traceback.print_exc()
+        report = _broken_report(exc)
+    _emit(report, args)
+    if report.verdict.value == "Passed":
+        return EXIT_OK
+    return EXIT_FAILED if report.verdict.value == "Failed" else EXIT_BROKEN
+
+
+def _read_input(args: argparse.Namespace) -> tuple[Any, str]:
+    import yaml
+
+    if args.file:
+        origin = args.file
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise InputError(f"cannot read {args.file}: {exc.strerror}") from None
+    elif args.checks_json is not None:
+        origin, text = "--checks-json", args.checks_json
+    else:
+        if sys.stdin.isatty():
+            raise InputError("no checks given: use -f FILE, --checks-json or pipe them on stdin")
+        origin, text = "stdin", sys.stdin.read()
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise InputError(f"{origin}: not valid YAML/JSON: {exc}") from None
+    if len(documents) != 1:
+        raise InputError(f"{origin}: expected one document, found {len(documents)}")
+    return documents[0], origin
+
+
+def _parse(document: Any) -> tuple[list[Check], int, str]:
+    from ..api import KIND, parse_checks, parse_release_verification
+
+    if isinstance(document, dict) and document.get("kind") == KIND:
+        rv = parse_release_verification(document)
+        return list(rv.spec.checks), rv.spec.parallelism, "spec.checks"
+    return parse_checks(document), 4, "checks"
+
+
+def _broken_report(exc: BaseException) -> ProbeReport:
+    from datetime import UTC, datetime
+
+    from ..api.status import Verdict
+    from ..report import build_report
+
+    now = datetime.now(UTC)
+    message = " ".join(f"the probe runner broke: {type(exc).__name__}: {exc}".split())
+    return build_report([], now, now, verdict=Verdict.ERROR, message=message)
+
+
+def _emit(report: ProbeReport, args: argparse.Namespace) -> None:
+    from ..report import compact_json
+
+    sys.stdout.write(report.to_json() + "\n")
+    sys.stdout.flush()
+    if args.termination_log:
+        try:
+            with open(args.termination_log, "w", encoding="utf-8") as handle:
+                handle.write(compact_json(report))
+        except OSError as exc:
+            print(f"releaseguard probe: cannot write {args.termination_log}: {exc.strerror}", file=sys.stderr)
+    if args.table or sys.stderr.isatty():
+        print_table(report, sys.stderr)
+
+
+def print_table(report: ProbeReport, out: TextIO) -> None:
+    rows = [("CHECK", "TYPE", "CRIT", "RESULT", "TRIES", "SECONDS", "MESSAGE")]
+    for check in report.checks:
+        rows.append(
+            (
+                check.name,
+                check.type,
+                "yes" if check.critical else "no",
+                check.result.value,
+                str(max(len(check.attempts), 1)),
+                f"{check.duration_seconds:.2f}",
+                check.message,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True)]
+        out.write("  ".join(cells) + "  " + row[6] + "\n")
+    failed = f" ({', '.join(report.failed_critical)})" if report.failed_critical else ""
+    out.write(f"verdict: {report.verdict.value}{failed}: {report.message}\n")
