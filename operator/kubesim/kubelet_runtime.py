@@ -1,0 +1,123 @@
+"""Starting and stopping one container process: the argv that sets up its mount namespace, its log
+file, and process-group signalling so nothing a container started outlives it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from kubesim.kubelet_volumes import Mount, ensure_placeholder, setup_script
+
+# A Python-only shim so that servers binding 0.0.0.0 bind their pod IP instead: without network
+# namespaces that is what lets several replicas listen on the same container port.
+SITECUSTOMIZE = '''\
+"""kubesim: bind the pod IP when a server binds all IPv4 addresses (see kubesim.kubelet_runtime)."""
+import os as _os
+import socket as _socket
+
+_pod_ip = _os.environ.get("KUBESIM_POD_IP")
+if _pod_ip:
+    _bind = _socket.socket.bind
+
+    def _kubesim_bind(self, address):
+        if self.family == _socket.AF_INET and isinstance(address, tuple) and address[0] in ("", "0.0.0.0"):
+            address = (_pod_ip, *address[1:])
+        return _bind(self, address)
+
+    _socket.socket.bind = _kubesim_bind
+'''
+
+
+class StartError(Exception):
+    """The process could not be started; the message is what the runtime would report."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    working_dir: str | None
+    mounts: list[Mount]
+    log_path: Path
+
+
+def write_shim(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    return directory
+
+
+def full_argv(launch: Launch, isolate: bool) -> list[str]:
+    """What to exec: the container argv, wrapped (as root) in a private mount namespace that mounts
+    the pod's files first. `setpriv --pdeathsig` kills the container if kubesim dies abruptly."""
+    argv = list(launch.argv)
+    if isolate:
+        argv = [
+            "unshare", "--mount", "--propagation", "private", "--",
+            "/bin/sh", "-c", setup_script(launch.mounts, launch.working_dir), "kubesim-container", *argv,
+        ]  # fmt: skip
+    if shutil.which("setpriv"):
+        argv = ["setpriv", "--pdeathsig", "KILL", "--", *argv]
+    return argv
+
+
+def check_executable(argv: list[str], env: dict[str, str]) -> None:
+    if not argv:
+        raise StartError("no command specified: the container has no command and its image no entrypoint")
+    program = argv[0]
+    if "/" not in program and shutil.which(program, path=env.get("PATH", "")) is None:
+        raise StartError(f'exec: "{program}": executable file not found in $PATH')
+
+
+def _prepare_host(launch: Launch, isolate: bool) -> str | None:
+    """Placeholders, working directory and log folder; the process's cwd when not isolated."""
+    cwd = None
+    if isolate:
+        for mount in launch.mounts:
+            ensure_placeholder(mount)
+    elif launch.working_dir:
+        Path(launch.working_dir).mkdir(parents=True, exist_ok=True)
+        cwd = launch.working_dir
+    launch.log_path.parent.mkdir(parents=True, exist_ok=True)
+    return cwd
+
+
+async def start(launch: Launch, isolate: bool) -> asyncio.subprocess.Process:
+    check_executable(launch.argv, launch.env)
+    cwd = _prepare_host(launch, isolate)
+    with open(launch.log_path, "ab") as log:  # noqa: ASYNC230 - a local file, opened once per start
+        try:
+            return await asyncio.create_subprocess_exec(
+                *full_argv(launch, isolate),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=launch.env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise StartError(f"starting {launch.argv[0]!r}: {exc}") from exc
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+async def stop(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the container's process group, SIGKILL it after `grace` seconds."""
+    if process.returncode is None:
+        signal_group(process.pid, signal.SIGTERM)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(process.wait(), grace)
+    # Whatever the container forked into its group goes too, even when its main process has exited.
+    signal_group(process.pid, signal.SIGKILL)
+    if process.returncode is None:
+        await process.wait()

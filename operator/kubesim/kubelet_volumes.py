@@ -1,0 +1,172 @@
+"""Pod volumes as per-pod directories, and the bind mounts that put them at each container's mountPaths.
+
+configMap, secret, emptyDir, downwardAPI and hostPath volumes are supported; any other volume type
+is reported by name. Files are written once when the pod starts (the real kubelet refreshes
+configMap/secret volumes periodically; kubesim does not).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubesim.kubelet_env import config_map_data, field_ref, secret_data
+
+Obj = dict[str, Any]
+
+
+class VolumeError(ValueError):
+    """A volume cannot be set up; the message names the volume and what is missing."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+def referenced_objects(pod: Obj) -> tuple[set[str], set[str]]:
+    """Names of ConfigMaps and Secrets that the pod's volumes use."""
+    config_maps: set[str] = set()
+    secrets: set[str] = set()
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if "configMap" in volume:
+            config_maps.add(volume["configMap"].get("name", ""))
+        if "secret" in volume:
+            secrets.add(volume["secret"].get("secretName", ""))
+    return config_maps, secrets
+
+
+def _write_files(
+    root: Path, data: Mapping[str, str], items: list[Obj] | None, default_mode: int | None, volume: str
+) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    wanted: list[tuple[str, str, int | None]]
+    if items:
+        wanted = []
+        for item in items:
+            key = item.get("key", "")
+            if key not in data:
+                raise VolumeError(f"volume {volume!r}: key {key!r} not found")
+            wanted.append((item.get("path") or key, data[key], item.get("mode")))
+    else:
+        wanted = [(key, value, None) for key, value in data.items()]
+    for relative, value, mode in wanted:
+        target = (root / relative).resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise VolumeError(f"volume {volume!r}: path {relative!r} leaves the volume")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(value)
+        chosen = mode if mode is not None else default_mode
+        if chosen is not None:
+            target.chmod(chosen)
+
+
+def materialise(
+    pod: Obj,
+    root: Path,
+    config_maps: Mapping[str, Obj],
+    secrets: Mapping[str, Obj],
+    pod_for_fields: Callable[[], Obj] | None = None,
+) -> dict[str, Path]:
+    """Create every volume of `pod` under `root` and return the directory for each volume name."""
+    paths: dict[str, Path] = {}
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        name = volume.get("name", "")
+        directory = root / name
+        if "emptyDir" in volume:
+            directory.mkdir(parents=True, exist_ok=True)
+        elif "configMap" in volume:
+            source = volume["configMap"]
+            obj = config_maps.get(source.get("name", ""))
+            if obj is None and not source.get("optional"):
+                raise VolumeError(f"volume {name!r}: configmap {source.get('name')!r} not found")
+            data = config_map_data(obj) if obj else {}
+            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
+        elif "secret" in volume:
+            source = volume["secret"]
+            obj = secrets.get(source.get("secretName", ""))
+            if obj is None and not source.get("optional"):
+                raise VolumeError(f"volume {name!r}: secret {source.get('secretName')!r} not found")
+            data = secret_data(obj) if obj else {}
+            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
+        elif "downwardAPI" in volume:
+            source = volume["downwardAPI"]
+            current = pod_for_fields() if pod_for_fields else pod
+            values = {}
+            for item in source.get("items") or []:
+                if ref := item.get("fieldRef"):
+                    values[item.get("path", "")] = field_ref(current, ref.get("fieldPath", ""))
+                else:
+                    raise VolumeError(f"volume {name!r}: only fieldRef items are supported in downwardAPI")
+            directory.mkdir(parents=True, exist_ok=True)
+            for relative, value in values.items():
+                (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+                (directory / relative).write_text(value)
+        elif "hostPath" in volume:
+            directory = Path(volume["hostPath"].get("path", ""))
+            if volume["hostPath"].get("type") in ("DirectoryOrCreate", None, ""):
+                directory.mkdir(parents=True, exist_ok=True)
+        else:
+            kinds = sorted(set(volume) - {"name"})
+            raise VolumeError(
+                f"volume {name!r}: type {', '.join(kinds) or '?'} is not supported in kubesim "
+                "(expected configMap, secret, emptyDir, downwardAPI or hostPath)"
+            )
+        paths[name] = directory
+    return paths
+
+
+def container_mounts(container: Obj, volumes: Mapping[str, Path]) -> list[Mount]:
+    mounts = []
+    for mount in container.get("volumeMounts") or []:
+        name = mount.get("name", "")
+        if name not in volumes:
+            raise VolumeError(f"container {container.get('name')!r}: volumeMount {name!r} names no volume of the pod")
+        source = volumes[name]
+        if sub_path := mount.get("subPath"):
+            source = source / sub_path
+            if not source.exists():
+                source.mkdir(parents=True)
+        mounts.append(Mount(source=source, target=mount.get("mountPath", ""), read_only=bool(mount.get("readOnly"))))
+    return mounts
+
+
+def ensure_placeholder(mount: Mount) -> None:
+    """A bind mount needs an existing target of the same kind (file over file, directory over directory)."""
+    target = Path(mount.target)
+    if target.exists() or target.is_symlink():
+        return
+    if mount.source.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch()
+
+
+def setup_script(mounts: list[Mount], working_dir: str | None) -> str:
+    """The shell script run inside the new mount namespace before exec'ing the container's command."""
+    lines = ["set -e"]
+    for mount in mounts:
+        source, target = shlex.quote(str(mount.source)), shlex.quote(mount.target)
+        lines.append(f"mount --bind {source} {target}")
+        if mount.read_only:
+            lines.append(f"mount -o remount,bind,ro {target}")
+    if working_dir:
+        # A runtime creates a missing working directory instead of failing.
+        lines.append(f"mkdir -p {shlex.quote(working_dir)}")
+        lines.append(f"cd {shlex.quote(working_dir)}")
+    lines.append('exec "$@"')
+    return "\n".join(lines)
+
+
+def can_isolate() -> bool:
+    """Whether containers can get private mount namespaces here (root and util-linux unshare)."""
+    from shutil import which
+
+    return os.geteuid() == 0 and which("unshare") is not None and which("mount") is not None
