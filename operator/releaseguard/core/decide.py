@@ -1,0 +1,440 @@
+"""The operator's state machine as one pure function.
+
+`decide(observed, settings)` looks at a ReleaseVerification (with its status), its Deployment and
+its Jobs, and returns a Plan: the status to write, the Jobs to create or delete, the Events to
+post, an optional rollback, and when to look again. Every step re-derives what to do from the
+status and the Jobs, so the operator can be restarted between any two steps.
+
+A run of revision N goes through: rollout in progress (no startTime) -> rollout complete
+(startTime set) -> after delaySeconds the Jobs are named in the status and created -> the Jobs
+finish -> verdict (finishTime, verdict, checks) -> maybe a rollback, recorded in lastRollback
+before the Deployment is patched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from ..api import (
+    CheckResultKind,
+    CheckStatus,
+    Phase,
+    ReleaseVerification,
+    ReleaseVerificationStatus,
+    RollbackPolicy,
+    RollbackStatus,
+    RunStatus,
+    RunSummary,
+    Verdict,
+    parse_release_verification,
+)
+from ..api.status import status_from_wire
+from ..errors import SpecInvalidError
+from ..jobs import (
+    DEFAULT_RUNNER_IMAGE,
+    DEFAULT_TTL_SECONDS,
+    RUNNER_GROUP,
+    build_jobs,
+    job_finished,
+    job_name,
+    job_names,
+    revision_label,
+)
+from ..report import ProbeReport
+from .conditions import ROLLED_BACK, SPEC_VALID, TARGET_FOUND, VERIFIED, Status, get_condition, set_condition
+from .outcome import check_statuses, job_outcome, merged_outcome, non_critical_failures, passed_of_total
+from .rollback import RollbackRefused, rolled_back_from
+from .rollout import RolloutState, revision_of, rollout_state
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    runner_image: str = DEFAULT_RUNNER_IMAGE
+    dry_run: bool = False
+    job_ttl_seconds: int = DEFAULT_TTL_SECONDS
+    timeout_grace_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
+class Observed:
+    body: Obj  # the RV as read from the API: metadata, spec, status
+    deployment: Obj | None
+    jobs: Mapping[str, Obj]  # this RV's Jobs, by name
+    messages: Mapping[str, str | None]  # termination messages of finished Jobs (None: there is none)
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Event:
+    on: Literal["rv", "deployment"]
+    reason: str
+    message: str
+    type: Literal["Normal", "Warning"] = "Normal"
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    from_revision: int
+    to_revision: int
+    reason: str
+    reapply: bool = False  # a rollback already recorded; "template already matches" means done
+
+
+@dataclass(frozen=True)
+class VerdictRecord:
+    """What metrics need to know about a verdict reached by this plan."""
+
+    revision: int
+    verdict: Verdict
+    reason: str
+    duration_seconds: float | None  # from the Jobs' launch to the verdict
+    rollout_to_verdict_seconds: float | None  # from the rollout's completion to the verdict
+    checks: list[CheckStatus]
+
+
+@dataclass
+class Plan:
+    status: ReleaseVerificationStatus
+    create_jobs: list[Obj] = field(default_factory=list)
+    delete_jobs: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    rollback: RollbackRequest | None = None
+    requeue_after: float | None = None
+    log: list[str] = field(default_factory=list)
+    verdict: VerdictRecord | None = None
+
+
+class _Run:
+    """Helpers bound to one decision: the status being built and the plan."""
+
+    def __init__(self, observed: Observed, status: ReleaseVerificationStatus, plan: Plan) -> None:
+        self.observed = observed
+        self.status = status
+        self.plan = plan
+        self.now = observed.now
+        meta = observed.body.get("metadata") or {}
+        self.name = str(meta.get("name", ""))
+        self.namespace = str(meta.get("namespace", ""))
+        generation = meta.get("generation")
+        self.generation = generation if isinstance(generation, int) else None
+
+    def condition(self, type_: str, status: Status, reason: str, message: str) -> None:
+        self.status.conditions = set_condition(
+            self.status.conditions, type_, status, reason, message, self.now, self.generation
+        )
+
+    def log(self, line: str) -> None:
+        self.plan.log.append(f"{self.namespace}/{self.name}: {line}")
+
+    def event(self, reason: str, message: str, type_: Literal["Normal", "Warning"] = "Normal") -> None:
+        self.plan.events.append(Event("rv", reason, message, type_))
+        if self.observed.deployment is not None:
+            self.plan.events.append(Event("deployment", reason, f"{self.name}: {message}", type_))
+
+    def delete_active_jobs(self, keep_revision: int | None) -> None:
+        for name, job in sorted(self.observed.jobs.items()):
+            if revision_label(job) != keep_revision and not job_finished(job) and name not in self.plan.delete_jobs:
+                self.plan.delete_jobs.append(name)
+
+
+def decide(observed: Observed, settings: Settings) -> Plan:
+    status = status_from_wire(observed.body.get("status")).model_copy(deep=True)
+    plan = Plan(status=status)
+    ctx = _Run(observed, status, plan)
+    status.observed_generation = ctx.generation
+
+    try:
+        rv = parse_release_verification({k: v for k, v in observed.body.items() if k != "status"})
+    except SpecInvalidError as exc:
+        message = "; ".join(str(e) for e in exc.errors)
+        if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
+            ctx.log(f"invalid spec: {message}")
+        ctx.condition(SPEC_VALID, "False", "InvalidSpec", message)
+        status.phase = Phase.ERROR
+        ctx.delete_active_jobs(keep_revision=None)
+        return plan
+    ctx.condition(SPEC_VALID, "True", "Valid", f"{len(rv.spec.checks)} checks")
+
+    deployment = observed.deployment
+    target = rv.spec.target_ref.name
+    if deployment is None:
+        if get_condition(status.conditions, TARGET_FOUND) is None or status.phase is not Phase.PENDING:
+            ctx.log(f"Deployment {target} not found; waiting for it")
+        ctx.condition(
+            TARGET_FOUND,
+            "False",
+            "DeploymentNotFound",
+            f"Deployment {target} not found in namespace {rv.namespace}; verification starts when it appears",
+        )
+        status.phase = Phase.PENDING
+        ctx.delete_active_jobs(keep_revision=None)
+        return plan
+
+    revision = revision_of(deployment)
+    if revision is None:
+        ctx.condition(TARGET_FOUND, "True", "DeploymentFound", f"Deployment {target} has no revision yet")
+        status.phase = status.phase or Phase.PENDING
+        return plan
+    ctx.condition(TARGET_FOUND, "True", "DeploymentFound", f"Deployment {target} is at revision {revision}")
+
+    run = status.last_run
+    if run is None or run.revision != revision:
+        if run is not None and run.verdict is None:
+            ctx.log(f"revision {run.revision} superseded by revision {revision}; stopping its checks")
+            ctx.plan.events.append(
+                Event("rv", "VerificationSuperseded", f"revision {revision} superseded revision {run.revision}")
+            )
+        run = RunStatus(revision=revision)
+        status.last_run = run
+        status.current_revision = revision
+        status.checks = None
+        if not _is_rollback_result(revision, deployment, status):
+            rolled = get_condition(status.conditions, ROLLED_BACK)
+            if rolled is not None and rolled.status == "True":
+                ctx.condition(ROLLED_BACK, "False", "NewRevision", f"revision {revision} replaced the rollback")
+        ctx.log(f"revision {revision} of Deployment {target} is a new release; waiting for its rollout")
+    ctx.delete_active_jobs(keep_revision=revision)
+
+    if run.verdict is not None:
+        last = status.last_rollback
+        if last is not None and last.applied and last.from_revision == revision and not settings.dry_run:
+            plan.rollback = RollbackRequest(revision, last.to_revision, last.reason, reapply=True)
+        return plan
+
+    if not run.jobs:
+        if run.start_time is None:
+            state, why = rollout_state(deployment)
+            if state is RolloutState.STALLED:
+                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", f"rollout stalled: {why}", None)
+                return plan
+            if state is not RolloutState.COMPLETE:
+                status.phase = Phase.WAITING
+                reason = "RolloutPaused" if state is RolloutState.PAUSED else "RolloutInProgress"
+                ctx.condition(VERIFIED, "Unknown", reason, f"revision {revision}: {why}")
+                return plan
+            run.start_time = observed.now
+            ctx.log(f"revision {revision} rolled out ({why}); checks start in {rv.spec.delay_seconds}s")
+        launch_at = run.start_time + timedelta(seconds=rv.spec.delay_seconds)
+        if observed.now < launch_at:
+            status.phase = Phase.WAITING
+            ctx.condition(VERIFIED, "Unknown", "Delaying", f"revision {revision}: checks start at {launch_at:%H:%M:%S}")
+            plan.requeue_after = (launch_at - observed.now).total_seconds()
+            return plan
+        uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+        jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        run.jobs = [j["metadata"]["name"] for j in jobs]
+        plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
+        status.phase = Phase.VERIFYING
+        message = f"running {len(rv.spec.checks)} checks on revision {revision} in {len(jobs)} Jobs"
+        ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
+        ctx.event("VerificationStarted", message)
+        ctx.log(message)
+        plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
+        return plan
+
+    missing = [n for n in run.jobs if n not in observed.jobs]
+    if missing:
+        uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+        jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
+    launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
+    deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
+    done = {n: observed.jobs[n] for n in run.jobs if n in observed.jobs and job_finished(observed.jobs[n])}
+    if len(done) == len(run.jobs):
+        runner = job_name(rv.name, revision, RUNNER_GROUP)
+        outcomes = [
+            job_outcome(done[n], observed.messages.get(n), rv.spec.checks, in_runner=n == runner) for n in run.jobs
+        ]
+        report = merged_outcome(outcomes)
+        _finish_with_report(ctx, rv, run, settings, report)
+        return plan
+    if observed.now >= deadline:
+        message = f"the checks did not finish within {rv.spec.timeout_seconds}s"
+        plan.delete_jobs += [n for n in run.jobs if n in observed.jobs and n not in done]
+        _finish(ctx, rv, run, settings, Verdict.ERROR, "Timeout", message, None)
+        return plan
+    status.phase = Phase.VERIFYING
+    plan.requeue_after = (deadline - observed.now).total_seconds()
+    return plan
+
+
+def _finish_with_report(
+    ctx: _Run, rv: ReleaseVerification, run: RunStatus, settings: Settings, report: ProbeReport
+) -> None:
+    verdict, reason = report.verdict, "ChecksPassed"
+    soft = non_critical_failures(report)
+    if verdict is Verdict.FAILED:
+        reason = "CriticalChecksFailed"
+    elif verdict is Verdict.ERROR:
+        reason = "RunnerError"
+    elif soft and rv.spec.rollback.on_non_critical_failure:
+        verdict, reason = Verdict.FAILED, "NonCriticalChecksFailed"
+    message = report.message
+    if verdict is Verdict.FAILED and reason == "NonCriticalChecksFailed":
+        message = f"non-critical checks failed (rollback.onNonCriticalFailure is set): {', '.join(soft)}"
+    _finish(ctx, rv, run, settings, verdict, reason, message, report)
+
+
+def _finish(
+    ctx: _Run,
+    rv: ReleaseVerification,
+    run: RunStatus,
+    settings: Settings,
+    verdict: Verdict,
+    reason: str,
+    message: str,
+    report: ProbeReport | None,
+) -> None:
+    status, now = ctx.status, ctx.now
+    checks = check_statuses(report) if report is not None else []
+    was_rollback = _is_rollback_result(run.revision, ctx.observed.deployment or {}, status)
+    run.finish_time = now
+    run.start_time = run.start_time or now
+    run.verdict = verdict
+    run.reason = reason
+    run.message = message
+    run.checks = checks
+    if report is not None:
+        passed, total = passed_of_total(report)
+        status.checks = f"{passed}/{total}"
+    status.last_verified_revision = run.revision
+    status.last_verified_time = now
+    failed = [c.name for c in checks if c.result in (CheckResultKind.FAILED, CheckResultKind.ERROR)]
+    summary = RunSummary(revision=run.revision, verdict=verdict, reason=reason, finish_time=now, failed_checks=failed)
+    revision = run.revision
+
+    if verdict is Verdict.PASSED:
+        status.last_good_revision = revision
+        status.phase = Phase.VERIFIED
+        ctx.condition(VERIFIED, "True", reason, f"revision {revision}: {message}")
+        ctx.event("VerificationSucceeded", f"revision {revision} verified: {message}")
+        ctx.log(f"revision {revision} verified: {message}")
+    else:
+        status.phase = Phase.ERROR if verdict is Verdict.ERROR else Phase.FAILED
+        ctx.condition(VERIFIED, "False", reason, f"revision {revision}: {message}")
+        if reason == "RolloutStalled":
+            ctx.event("RolloutStalled", f"revision {revision}: {message}", "Warning")
+        ctx.event("VerificationFailed", f"revision {revision} failed verification ({reason}): {message}", "Warning")
+        ctx.log(f"revision {revision} failed verification ({reason}): {message}")
+        if verdict is Verdict.FAILED:
+            summary.rolled_back_to = _decide_rollback(ctx, rv, revision, reason, message, settings, was_rollback)
+
+    status.history = [summary, *status.history][: rv.spec.history_limit]
+    start = run.start_time
+    launched = start + timedelta(seconds=rv.spec.delay_seconds) if start else None
+    ctx.plan.verdict = VerdictRecord(
+        revision=revision,
+        verdict=verdict,
+        reason=reason,
+        duration_seconds=max((now - launched).total_seconds(), 0.0) if launched and run.jobs else None,
+        rollout_to_verdict_seconds=(now - start).total_seconds() if start else None,
+        checks=checks,
+    )
+
+
+def _decide_rollback(
+    ctx: _Run,
+    rv: ReleaseVerification,
+    revision: int,
+    reason: str,
+    message: str,
+    settings: Settings,
+    was_rollback: bool,
+) -> int | None:
+    status = ctx.status
+    policy = rv.spec.rollback.policy
+    good = status.last_good_revision
+    target = rv.spec.target_ref.name
+
+    def skip(why: str, text: str, event: bool = True) -> None:
+        ctx.condition(ROLLED_BACK, "False", why, text)
+        if event:
+            ctx.event("RollbackSkipped", text, "Warning")
+        ctx.log(f"rollback skipped ({why}): {text}")
+
+    if was_rollback:
+        to = status.last_rollback.to_revision if status.last_rollback else good
+        skip(
+            "RollbackResultFailed", f"revision {revision} is the rollback to revision {to}; it is not rolled back again"
+        )
+        return None
+    if policy is RollbackPolicy.NEVER:
+        skip("PolicyNever", "rollback policy is Never: the failure is recorded, nothing is changed", event=False)
+        return None
+    if good is None or good >= revision:
+        skip(
+            "NoGoodRevision", f"no earlier revision of Deployment {target} passed verification; nothing to roll back to"
+        )
+        return None
+    record = RollbackStatus(from_revision=revision, to_revision=good, time=ctx.now, reason=reason, applied=False)
+    if policy is RollbackPolicy.MANUAL or settings.dry_run:
+        why = "ManualPolicy" if policy is RollbackPolicy.MANUAL else "DryRun"
+        status.last_rollback = record
+        skip(why, f"would roll back Deployment {target} from revision {revision} to revision {good} ({why})")
+        return None
+    record.applied = True
+    status.last_rollback = record
+    status.phase = Phase.ROLLED_BACK
+    text = f"rolled back Deployment {target} from revision {revision} to revision {good}: {message}"
+    ctx.condition(ROLLED_BACK, "True", reason, text)
+    ctx.event("RolledBack", text, "Warning")
+    ctx.log(text)
+    ctx.plan.rollback = RollbackRequest(revision, good, reason)
+    return good
+
+
+def _is_rollback_result(revision: int, deployment: Obj, status: ReleaseVerificationStatus) -> bool:
+    """Whether `revision` is the one our last rollback produced (it is verified, never rolled back).
+
+    True when the last recorded verdict was the failure we rolled back from, the Deployment carries
+    our rollback annotation naming that revision, and `revision` came after it.
+    """
+    last = status.last_rollback
+    if last is None or not last.applied or revision <= last.from_revision:
+        return False
+    if rolled_back_from(deployment) != last.from_revision:
+        return False
+    previous = status.history[0] if status.history else None
+    return previous is not None and previous.revision == last.from_revision and previous.rolled_back_to is not None
+
+
+def rollback_refused(
+    body: Obj, refusal: RollbackRefused, now: datetime
+) -> tuple[ReleaseVerificationStatus, list[Event], str]:
+    """The status after a recorded rollback could not be applied: RolledBack=False with kubectl's
+    reason, lastRollback.applied=false, phase Failed."""
+    status = status_from_wire(body.get("status")).model_copy(deep=True)
+    generation = (body.get("metadata") or {}).get("generation")
+    if status.last_rollback is not None:
+        status.last_rollback.applied = False
+    if status.history:
+        status.history[0].rolled_back_to = None
+    status.phase = Phase.FAILED
+    status.conditions = set_condition(
+        status.conditions,
+        ROLLED_BACK,
+        "False",
+        refusal.reason,
+        f"rollback not applied: {refusal.message}",
+        now,
+        generation if isinstance(generation, int) else None,
+    )
+    text = f"rollback not applied: {refusal.message}"
+    return (
+        status,
+        [Event("rv", "RollbackSkipped", text, "Warning"), Event("deployment", "RollbackSkipped", text, "Warning")],
+        text,
+    )
+
+
+def expected_job_names(body: Obj, revision: int) -> list[str]:
+    try:
+        rv = parse_release_verification({k: v for k, v in body.items() if k != "status"})
+    except SpecInvalidError:
+        return []
+    return job_names(rv, revision)

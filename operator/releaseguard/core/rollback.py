@@ -1,0 +1,114 @@
+"""The rollback patch, with the semantics of `kubectl rollout undo --to-revision=N`.
+
+kubectl picks the ReplicaSet whose revision annotation is N, refuses a paused Deployment, does
+nothing when the template already matches, strips `pod-template-hash` from the template, keeps
+the Deployment's own values for a fixed set of annotations while taking the rest from the
+ReplicaSet, and sends one JSON patch replacing `/spec/template` and `/metadata/annotations`.
+We add a leading `test` of the revision annotation so a patch computed for one revision can never
+land on a newer one (a second replica, or a retry after the rollout already moved on).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any, Final
+
+from .rollout import REVISION_ANNOTATION, TEMPLATE_HASH_LABEL, pod_template, revision_of
+
+Obj = dict[str, Any]
+
+SKIPPED_ANNOTATIONS: Final = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        REVISION_ANNOTATION,
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+ROLLBACK_FROM_ANNOTATION: Final = "releaseguard.io/rolled-back-from-revision"
+ROLLBACK_TO_ANNOTATION: Final = "releaseguard.io/rolled-back-to-revision"
+ROLLBACK_REASON_ANNOTATION: Final = "releaseguard.io/rollback-reason"
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    from_revision: int
+    to_revision: int
+    patch: list[Obj]  # a JSON patch (RFC 6902)
+
+
+@dataclass(frozen=True)
+class RollbackRefused:
+    """Why no patch: `reason` is CamelCase for conditions and Events, `message` a sentence."""
+
+    reason: str
+    message: str
+
+
+def owned_by(replicaset: Obj, deployment: Obj) -> bool:
+    uid = (deployment.get("metadata") or {}).get("uid")
+    refs = (replicaset.get("metadata") or {}).get("ownerReferences") or []
+    return any(r.get("uid") == uid and r.get("kind") == "Deployment" for r in refs) if uid else False
+
+
+def template_without_hash(template: Obj) -> Obj:
+    out = copy.deepcopy(template)
+    labels = (out.get("metadata") or {}).get("labels")
+    if isinstance(labels, dict):
+        labels.pop(TEMPLATE_HASH_LABEL, None)
+    return out
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
+
+
+def plan_rollback(
+    deployment: Obj,
+    replicasets: list[Obj],
+    to_revision: int,
+    reason: str,
+) -> RollbackPlan | RollbackRefused:
+    """The patch that returns `deployment` to the template of its revision `to_revision`."""
+    name = (deployment.get("metadata") or {}).get("name", "")
+    current = revision_of(deployment)
+    if current is None:
+        return RollbackRefused("NoRevision", f"Deployment {name} has no revision annotation yet")
+    if (deployment.get("spec") or {}).get("paused"):
+        return RollbackRefused("DeploymentPaused", f"cannot roll back the paused Deployment {name}; resume it first")
+    source = next((rs for rs in replicasets if owned_by(rs, deployment) and revision_of(rs) == to_revision), None)
+    if source is None:
+        return RollbackRefused(
+            "RevisionNotFound", f"no ReplicaSet of Deployment {name} has revision {to_revision} any more"
+        )
+    template = template_without_hash(pod_template(source))
+    if template == template_without_hash(pod_template(deployment)):
+        return RollbackRefused(
+            "TemplateAlreadyMatches", f"the template of Deployment {name} already matches revision {to_revision}"
+        )
+    own = (deployment.get("metadata") or {}).get("annotations") or {}
+    annotations = {k: v for k, v in own.items() if k in SKIPPED_ANNOTATIONS}
+    for key, value in ((source.get("metadata") or {}).get("annotations") or {}).items():
+        if key not in SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    annotations[ROLLBACK_FROM_ANNOTATION] = str(current)
+    annotations[ROLLBACK_TO_ANNOTATION] = str(to_revision)
+    annotations[ROLLBACK_REASON_ANNOTATION] = reason
+    patch: list[Obj] = [
+        {"op": "test", "path": f"/metadata/annotations/{_escape(REVISION_ANNOTATION)}", "value": str(current)},
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+    ]
+    return RollbackPlan(from_revision=current, to_revision=to_revision, patch=patch)
+
+
+def rolled_back_from(deployment: Obj) -> int | None:
+    """The revision our last rollback of this Deployment replaced, from its annotation."""
+    raw = ((deployment.get("metadata") or {}).get("annotations") or {}).get(ROLLBACK_FROM_ANNOTATION)
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,82 @@
+"""Reading a Deployment: its revision, and whether that revision's rollout is complete."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Final
+
+REVISION_ANNOTATION: Final = "deployment.kubernetes.io/revision"
+REVISION_HISTORY_ANNOTATION: Final = "deployment.kubernetes.io/revision-history"
+TEMPLATE_HASH_LABEL: Final = "pod-template-hash"
+DEFAULT_PROGRESS_DEADLINE: Final = 600
+
+Obj = dict[str, Any]
+
+
+class RolloutState(StrEnum):
+    PROGRESSING = "Progressing"
+    PAUSED = "Paused"
+    STALLED = "Stalled"
+    COMPLETE = "Complete"
+
+
+def revision_of(obj: Obj | None) -> int | None:
+    """The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet, if it has a valid one."""
+    if not obj:
+        return None
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
+    try:
+        value = int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def desired_replicas(deployment: Obj) -> int:
+    replicas = (deployment.get("spec") or {}).get("replicas")
+    return replicas if isinstance(replicas, int) else 1
+
+
+def rollout_state(deployment: Obj) -> tuple[RolloutState, str]:
+    """The state of the Deployment's latest rollout, with a sentence saying why.
+
+    Complete follows `kubectl rollout status`: the controller has observed the current generation,
+    and every desired replica runs the new template and is available, with no old replicas left.
+    Stalled is the controller's own verdict (Progressing=False, ProgressDeadlineExceeded).
+    """
+    meta = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    generation = _int(meta.get("generation"))
+    observed = _int(status.get("observedGeneration"))
+    if observed < generation:
+        return RolloutState.PROGRESSING, f"waiting for the controller to observe generation {generation}"
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("status") == "False"
+            and condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            message = condition.get("message") or "the rollout exceeded its progress deadline"
+            return RolloutState.STALLED, message
+    want = desired_replicas(deployment)
+    updated = _int(status.get("updatedReplicas"))
+    total = _int(status.get("replicas"))
+    available = _int(status.get("availableReplicas"))
+    if updated < want:
+        state = RolloutState.PAUSED if spec.get("paused") else RolloutState.PROGRESSING
+        return state, f"{updated} of {want} replicas updated"
+    if total > updated:
+        return RolloutState.PROGRESSING, f"{total - updated} old replicas pending termination"
+    if available < updated:
+        return RolloutState.PROGRESSING, f"{available} of {updated} updated replicas available"
+    return RolloutState.COMPLETE, f"{want} of {want} replicas updated and available"
+
+
+def pod_template(deployment: Obj) -> Obj:
+    template: Obj = (deployment.get("spec") or {}).get("template") or {}
+    return template
