@@ -7,6 +7,8 @@ ENTRYPOINT/CMD pair. The registry is a YAML file (`kubesim serve --images FILE`)
     images:
       - image: shop:*                 # exact reference, or a glob over the whole reference
         path: [shop/bin]              # relative paths are resolved against this file's folder
+        hostPython: true              # kubesim's own Python environment first on PATH
+        pythonPath: [shop]            # directories put on PYTHONPATH
         env: {SHOP_MODE: demo}
         workingDir: shop
         entrypoint: [python, -m, shop]
@@ -39,6 +41,7 @@ class Image:
 
     pattern: str
     path: tuple[Path, ...] = ()
+    python_path: tuple[Path, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     working_dir: Path | None = None
     entrypoint: tuple[str, ...] | None = None
@@ -54,8 +57,12 @@ class Image:
         return [*entrypoint, *(self.cmd or ())]
 
 
+def _python_env_bin() -> Path:
+    return Path(sys.executable).parent
+
+
 def _python_env_image(pattern: str) -> Image:
-    return Image(pattern=pattern, path=(Path(sys.executable).parent,))
+    return Image(pattern=pattern, path=(_python_env_bin(),))
 
 
 @dataclass
@@ -111,7 +118,7 @@ def _parse_entry(path: Path, index: int, entry: Any) -> Image:
     where = f"images[{index}]"
     if not isinstance(entry, dict):
         raise ImageRegistryError(f"{path}: {where}: expected a mapping")
-    known = {"image", "path", "env", "workingDir", "entrypoint", "cmd"}
+    known = {"image", "path", "hostPython", "pythonPath", "env", "workingDir", "entrypoint", "cmd"}
     unknown = sorted(set(entry) - known)
     if unknown:
         raise ImageRegistryError(f"{path}: {where}: unknown field(s) {', '.join(unknown)}; expected {sorted(known)}")
@@ -120,6 +127,12 @@ def _parse_entry(path: Path, index: int, entry: Any) -> Image:
         raise ImageRegistryError(f"{path}: {where}.image: expected a non-empty image reference")
     base = path.parent.resolve()
     dirs = tuple(base / p for p in _strings(path, f"{where}.path", entry.get("path", [])))
+    host_python = entry.get("hostPython", False)
+    if not isinstance(host_python, bool):
+        raise ImageRegistryError(f"{path}: {where}.hostPython: expected true or false")
+    if host_python:
+        dirs = (_python_env_bin(), *dirs)
+    python_path = tuple(base / p for p in _strings(path, f"{where}.pythonPath", entry.get("pythonPath", [])))
     env = entry.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(k, str) for k in env):
         raise ImageRegistryError(f"{path}: {where}.env: expected a mapping of variable names to values")
@@ -129,6 +142,7 @@ def _parse_entry(path: Path, index: int, entry: Any) -> Image:
     return Image(
         pattern=pattern,
         path=dirs,
+        python_path=python_path,
         env=tuple((k, "" if v is None else str(v)) for k, v in env.items()),
         working_dir=base / working_dir if working_dir else None,
         entrypoint=_strings(path, f"{where}.entrypoint", entry["entrypoint"]) if "entrypoint" in entry else None,

@@ -403,6 +403,7 @@ class PodWorker:
             ("PATH", os.pathsep.join([*(str(p) for p in image.path), os.environ.get("PATH", os.defpath)])),
             ("HOME", os.environ.get("HOME", "/root")),
             *((k, v) for k in ("LANG", "LC_ALL", "TZ") if (v := os.environ.get(k))),
+            *((("PYTHONPATH", os.pathsep.join(map(str, image.python_path))),) if image.python_path else ()),
             *image.env,
             ("HOSTNAME", self.hostname),
         ]

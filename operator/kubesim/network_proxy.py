@@ -46,6 +46,12 @@ async def splice(
                 await writer.wait_closed()
 
 
+def _abort_all(writers: set[asyncio.StreamWriter]) -> None:
+    """Drop every open connection at once; the handlers then finish on their own."""
+    for writer in list(writers):
+        writer.transport.abort()
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(Exception):
@@ -60,15 +66,13 @@ class TcpForwarder:
     def __init__(self, host: str, port: int, pick: Picker) -> None:
         self.host, self.port, self.pick = host, port, pick
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
+        self._open.add(writer)
         try:
             backend = self.pick()
             if backend is None:
@@ -80,17 +84,18 @@ class TcpForwarder:
                 log.debug("forward %s:%s -> %s:%s failed: %s", self.host, self.port, *backend, exc)
                 await _close(writer)
                 return
-            await splice(reader, writer, up_reader, up_writer)
+            self._open.add(up_writer)
+            try:
+                await splice(reader, writer, up_reader, up_writer)
+            finally:
+                self._open.discard(up_writer)
         finally:
-            if task is not None:
-                self._connections.discard(task)
+            self._open.discard(writer)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            _abort_all(self._open)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 1)
             self._server = None
@@ -105,7 +110,7 @@ class HttpProxy:
         self.resolve, self.host = resolve, host
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._open: set[asyncio.StreamWriter] = set()
 
     def url(self, namespace: str) -> str:
         return f"http://{namespace}@{self.host}:{self.port}"
@@ -115,16 +120,13 @@ class HttpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._connections.add(task)
+        self._open.add(writer)
         try:
             await self._serve(reader, writer)
         except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             await _close(writer)
         finally:
-            if task is not None:
-                self._connections.discard(task)
+            self._open.discard(writer)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -142,10 +144,14 @@ class HttpProxy:
                 headers.append(line)
         if method.upper() == "CONNECT":
             host, _, port = target.rpartition(":")
-            upstream = await asyncio.open_connection(self.resolve(host.strip("[]"), namespace), int(port))
+            up_reader, up_writer = await asyncio.open_connection(self.resolve(host.strip("[]"), namespace), int(port))
+            self._open.add(up_writer)
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
-            await splice(reader, writer, *upstream)
+            try:
+                await splice(reader, writer, up_reader, up_writer)
+            finally:
+                self._open.discard(up_writer)
             return
         url = urlsplit(target)
         if url.scheme != "http" or not url.hostname:
@@ -166,14 +172,18 @@ class HttpProxy:
         path = (url.path or "/") + (f"?{url.query}" if url.query else "")
         # One request per connection: the upstream closes after its answer, and so do we.
         forwarded = "\r\n".join([f"{method} {path} {version}", *headers, "Connection: close", "", ""])
-        up_writer.write(forwarded.encode("latin-1"))
-        await up_writer.drain()
-        await splice(reader, writer, up_reader, up_writer)
+        self._open.add(up_writer)
+        try:
+            up_writer.write(forwarded.encode("latin-1"))
+            await up_writer.drain()
+            await splice(reader, writer, up_reader, up_writer)
+        finally:
+            self._open.discard(up_writer)
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            for task in list(self._connections):
-                task.cancel()
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            _abort_all(self._open)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
             self._server = None
