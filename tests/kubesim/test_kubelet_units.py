@@ -184,7 +184,7 @@ def test_optional_references_are_skipped_and_required_ones_named() -> None:
         )
     with pytest.raises(EnvError, match="envFrom: secret 'db' not found"):
         resolve_env(POD, {"envFrom": [{"secretRef": {"name": "db"}}]}, sources)
-    with pytest.raises(EnvError, match="fieldPath 'spec.nope'"):
+    with pytest.raises(EnvError, match=r"fieldPath 'spec\.nope'"):
         resolve_env(POD, {"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nope"}}}]}, sources)
 
 
