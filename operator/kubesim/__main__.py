@@ -1,0 +1,77 @@
+"""`python -m kubesim serve --port 0 --kubeconfig PATH [--images FILE] [--state-dir DIR] [--fault SPEC]...`"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kubesim", description="An in-memory Kubernetes API server with controllers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the API server until SIGTERM/SIGINT")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--kubeconfig", type=Path, required=True, help="where to write a kubeconfig for this server")
+    serve.add_argument("--images", type=Path, default=None, help="image registry file for the kubelet")
+    serve.add_argument("--state-dir", type=Path, default=None, help="working directory for pods (default: a temp dir)")
+    serve.add_argument("--rollout-delay", type=float, default=0.0, help="seconds before a new pod counts as available")
+    serve.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject faults: error-rate=VERB:P, latency=S, throttle=P, retry-after=S, watch-cut=S, error-code=N",
+    )
+    serve.add_argument("--no-kubelet", action="store_true", help="do not run pods")
+    serve.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from .faults import Faults, parse_cli
+    from .server import Server
+
+    try:
+        faults = parse_cli(args.fault, Faults())
+    except ValueError as exc:
+        print(f"kubesim: {exc}", file=sys.stderr)
+        return 2
+    server = Server(
+        args.host,
+        args.port,
+        images=args.images,
+        state_dir=args.state_dir,
+        faults=faults,
+        rollout_delay_seconds=args.rollout_delay,
+        kubelet=not args.no_kubelet,
+    )
+    url = await server.start()
+    server.write_kubeconfig(args.kubeconfig)
+    print(f"kubesim listening on {url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
+    )
+    if args.command == "serve":
+        return asyncio.run(_serve(args))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""The HTTP face of the store: discovery, OpenAPI, and the REST verbs on every resource path."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from . import discovery, openapi, tables
+from .cluster import Obj
+from .errors import ApiError, bad_request
+from .faults import Faults
+from .resources import ResourceType
+from .selectors import selector_to_string
+from .store import Store
+
+LogReader = Callable[[str, str, str | None, int | None], str | None]
+JSON = "application/json"
+PATCH_TYPES = {
+    "application/merge-patch+json": "merge",
+    "application/json-patch+json": "json",
+    "application/strategic-merge-patch+json": "strategic",
+}
+
+
+@dataclass
+class Target:
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _respond(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(body=_dumps(obj), status=status, content_type=JSON, headers=headers)
+
+
+def _error(err: ApiError) -> web.Response:
+    return _respond(err.status(), err.code, err.headers)
+
+
+class Api:
+    def __init__(self, store: Store, faults: Faults, bookmark_interval: float = 1.0) -> None:
+        self.store = store
+        self.faults = faults
+        self.bookmark_interval = bookmark_interval
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.log_reader: LogReader | None = None
+        self.address = "127.0.0.1:0"
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    # ---- dispatch ------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except ApiError as err:
+            return _error(err)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # surface bugs as 500 Status, like an apiserver panic handler
+            return _error(ApiError(500, f"kubesim internal error: {type(exc).__name__}: {exc}"))
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        parts = [p for p in request.path.split("/") if p]
+        accept = request.headers.get("Accept", "").lower().replace(" ", "")
+        method = request.method
+        if method == "GET":
+            static = self._static(parts, accept)
+            if static is not None:
+                return static
+        target = self._target(parts)
+        verb = self._verb(method, target, request)
+        self.counts[(verb, target.rt.plural + (f"/{target.subresource}" if target.subresource else ""))] += 1
+        fault = self.faults.check(verb)
+        if self.faults.latency_seconds:
+            await asyncio.sleep(self.faults.latency_seconds)
+        if fault is not None:
+            raise fault
+        handler = getattr(self, f"_{verb}")
+        result: web.StreamResponse = await handler(request, target, accept)
+        return result
+
+    def _static(self, parts: list[str], accept: str) -> web.Response | None:
+        reg = self.store.registry
+        aggregated = discovery.AGGREGATED_ACCEPT in accept
+        agg_ct = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        if parts in (["version"], ["version", ""]):
+            return _respond(discovery.SERVER_VERSION)
+        if parts and parts[0] in ("healthz", "readyz", "livez"):
+            return web.Response(text="ok")
+        if parts == ["api"]:
+            if aggregated:
+                return web.Response(body=_dumps(discovery.aggregated(reg, core=True)), headers={"Content-Type": agg_ct})
+            return _respond(discovery.core_versions(self.address))
+        if parts == ["apis"]:
+            if aggregated:
+                return web.Response(
+                    body=_dumps(discovery.aggregated(reg, core=False)), headers={"Content-Type": agg_ct}
+                )
+            return _respond(discovery.group_list(reg))
+        if parts == ["api", "v1"]:
+            return _respond(discovery.resource_list(reg, "", "v1"))
+        if len(parts) == 2 and parts[0] == "apis":
+            group = discovery.api_group(reg, parts[1])
+            if group is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return _respond(group)
+        if len(parts) == 3 and parts[0] == "apis":
+            doc = discovery.resource_list(reg, parts[1], parts[2])
+            if doc is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            return _respond(doc)
+        if parts[:2] == ["openapi", "v3"]:
+            if len(parts) == 2:
+                return _respond(openapi.index(reg))
+            rest = parts[2:]
+            if rest[:1] == ["api"] and len(rest) == 2:
+                return _respond(openapi.document(reg, "", rest[1]))
+            if rest[:1] == ["apis"] and len(rest) == 3 and rest[2] in reg.groups().get(rest[1], []):
+                return _respond(openapi.document(reg, rest[1], rest[2]))
+            raise ApiError(404, "the server could not find the requested resource")
+        if parts[:1] == ["openapi"]:
+            raise ApiError(404, "the server could not find the requested resource")
+        return None
+
+    def _target(self, parts: list[str]) -> Target:
+        if parts[:2] == ["api", "v1"]:
+            api_version, rest = "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 4:
+            api_version, rest = f"{parts[1]}/{parts[2]}", parts[3:]
+        else:
+            raise ApiError(404, "the server could not find the requested resource")
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and api_version == "v1" and rest[2] in ("status", "finalize"):
+            pass
+        elif len(rest) >= 3 and rest[0] == "namespaces":
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise ApiError(404, "the server could not find the requested resource")
+        rt = self.store.registry.get(api_version, rest[0])
+        if rt is None:
+            raise ApiError(404, "the server could not find the requested resource")
+        if namespace is not None and not rt.namespaced:
+            raise ApiError(404, "the server could not find the requested resource")
+        sub = rest[2] if len(rest) == 3 else None
+        if sub is not None and sub not in rt.subresources():
+            raise ApiError(404, "the server could not find the requested resource")
+        return Target(rt, namespace, rest[1] if len(rest) >= 2 else None, sub)
+
+    def _verb(self, method: str, t: Target, request: web.Request) -> str:
+        q = request.query
+        if t.name is None:
+            if method == "GET":
+                return "watch" if q.get("watch") in ("true", "1") else "list"
+            if method == "POST":
+                if t.rt.namespaced and t.namespace is None:
+                    raise ApiError(
+                        405,
+                        f"the server does not allow this method on the requested resource ({t.rt.plural})",
+                        "MethodNotAllowed",
+                    )
+                return "create"
+            if method == "DELETE":
+                return "deletecollection"
+        else:
+            if t.rt.namespaced and t.namespace is None:
+                raise ApiError(404, "the server could not find the requested resource")
+            verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method)
+            if verb == "delete" and t.subresource:
+                verb = None
+            if verb and (verb in t.rt.verbs or t.subresource):
+                return verb
+        raise ApiError(
+            405, f"the server does not allow this method on the requested resource ({t.rt.plural})", "MethodNotAllowed"
+        )
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    async def _body(self, request: web.Request) -> Any:
+        raw = await request.read()
+        if not raw:
+            raise bad_request("the request body is empty")
+        try:
+            return json.loads(raw)
+        except ValueError:
+            ctype = request.headers.get("Content-Type", "")
+            if "yaml" in ctype:
+                import yaml
+
+                try:
+                    return yaml.safe_load(raw)
+                except yaml.YAMLError as exc:
+                    raise bad_request(f"the body of the request could not be decoded as YAML: {exc}") from None
+            raise bad_request("the body of the request was in an unknown format: could not decode JSON") from None
+
+    def _view(self, rt: ResourceType, obj: Obj) -> Obj:
+        """The object as served under the requested version."""
+        if obj.get("apiVersion") == rt.api_version:
+            return obj
+        return dict(obj, apiVersion=rt.api_version)
+
+    def _wants_table(self, accept: str) -> bool:
+        return "as=table" in accept
+
+    def _output(self, t: Target, obj: Obj, accept: str, request: web.Request, status: int = 200) -> web.Response:
+        obj = self._view(t.rt, obj)
+        if self._wants_table(accept):
+            return _respond(
+                tables.table(
+                    t.rt,
+                    [obj],
+                    request.query.get("includeObject", "Metadata"),
+                    obj["metadata"].get("resourceVersion", ""),
+                )
+            )
+        return _respond(obj, status)
+
+    # ---- verbs -------------------------------------------------------------------------------
+
+    async def _get(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        assert t.name is not None
+        if t.subresource == "log":
+            return await self._log(request, t)
+        obj = self.store.get_obj(t.rt, t.namespace, t.name)
+        if t.subresource == "scale":
+            return _respond(self._scale(obj))
+        return self._output(t, obj, accept, request)
+
+    def _scale(self, obj: Obj) -> Obj:
+        md = obj["metadata"]
+        return {
+            "kind": "Scale",
+            "apiVersion": "autoscaling/v1",
+            "metadata": {
+                k: md[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in md
+            },
+            "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
+            "status": {
+                "replicas": obj.get("status", {}).get("replicas", 0),
+                "selector": selector_to_string(obj.get("spec", {}).get("selector")),
+            },
+        }
+
+    async def _log(self, request: web.Request, t: Target) -> web.StreamResponse:
+        assert t.name is not None
+        pod = self.store.get_obj(t.rt, t.namespace, t.name)
+        container = request.query.get("container")
+        names = [c.get("name") for c in pod.get("spec", {}).get("containers") or []]
+        if container and container not in names + [
+            c.get("name") for c in pod.get("spec", {}).get("initContainers") or []
+        ]:
+            raise bad_request(f"container {container} is not valid for pod {t.name}")
+        if not container and len(names) > 1:
+            raise bad_request(
+                f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(str(n) for n in names)}]"
+            )
+        tail = request.query.get("tailLines")
+        text = None
+        if self.log_reader is not None:
+            text = self.log_reader(
+                t.namespace or "", t.name, container or (names[0] if names else None), int(tail) if tail else None
+            )
+        if text is None:
+            raise bad_request(
+                f'container "{container or (names[0] if names else "")}" in pod "{t.name}" is waiting to start: ContainerCreating'
+            )
+        return web.Response(text=text, content_type="text/plain")
+
+    async def _list(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        q = request.query
+        objs = [
+            self._view(t.rt, o)
+            for o in self.store.select(t.rt, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+        ]
+        rv = str(self.store.current_rv)
+        if self._wants_table(accept):
+            return _respond(tables.table(t.rt, objs, q.get("includeObject", "Metadata"), rv))
+        return _respond(
+            {"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": {"resourceVersion": rv}, "items": objs}
+        )
+
+    async def _watch(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        q = request.query
+        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+        cut = self.faults.watch_cut_seconds
+        if cut is not None:
+            timeout = min(timeout, cut) if timeout is not None else cut
+        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        as_table = self._wants_table(accept)
+        include = q.get("includeObject", "Metadata")
+        events = self.store.watch_events(
+            t.rt, t.namespace, q.get("resourceVersion"), q.get("labelSelector"), q.get("fieldSelector")
+        )
+        resp = web.StreamResponse(headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
+        await resp.prepare(request)
+        deadline = time.monotonic() + timeout if timeout is not None else None
+        next_event = asyncio.ensure_future(anext(events))
+        try:
+            while True:
+                wait = self.bookmark_interval if bookmarks else None
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    wait = min(wait, left) if wait is not None else left
+                done, _ = await asyncio.wait({next_event}, timeout=wait)
+                if not done:
+                    if bookmarks and (deadline is None or time.monotonic() < deadline):
+                        bm = {
+                            "kind": t.rt.kind,
+                            "apiVersion": t.rt.api_version,
+                            "metadata": {
+                                "resourceVersion": str(self.store.current_rv),
+                                "annotations": {"k8s.io/initial-events-end": "true"},
+                            },
+                        }
+                        await resp.write(_dumps({"type": "BOOKMARK", "object": bm}) + b"\n")
+                    continue
+                try:
+                    type_, obj = next_event.result()
+                except StopAsyncIteration:
+                    break
+                if type_ != "ERROR":
+                    obj = self._view(t.rt, obj)
+                    if as_table:
+                        obj = tables.table(t.rt, [obj], include, obj["metadata"].get("resourceVersion", ""))
+                await resp.write(_dumps({"type": type_, "object": obj}) + b"\n")
+                if type_ == "ERROR":
+                    break
+                next_event = asyncio.ensure_future(anext(events))
+        except (ConnectionResetError, RuntimeError):
+            pass
+        finally:
+            next_event.cancel()
+            with contextlib.suppress(BaseException):
+                await next_event
+            await events.aclose()
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await resp.write_eof()
+        return resp
+
+    async def _create(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        body = await self._body(request)
+        if isinstance(body, dict) and body.get("apiVersion") not in (None, t.rt.api_version):
+            raise bad_request(
+                f"the API version in the data ({body.get('apiVersion')}) does not match the expected API version ({t.rt.api_version})"
+            )
+        obj = self.store.create_obj(
+            t.rt, t.namespace, body, request.query.get("fieldValidation"), "dryRun" in request.query
+        )
+        return self._output(t, obj, accept, request, 201)
+
+    async def _update(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        assert t.name is not None
+        body = await self._body(request)
+        if t.subresource == "scale":
+            replicas = (body.get("spec") or {}).get("replicas") if isinstance(body, dict) else None
+            obj = self.store.update_obj(
+                t.rt,
+                t.namespace,
+                t.name,
+                {"metadata": body.get("metadata", {}), "spec": {"replicas": replicas}},
+                "scale",
+            )
+            return _respond(self._scale(obj))
+        obj = self.store.update_obj(
+            t.rt,
+            t.namespace,
+            t.name,
+            body,
+            t.subresource,
+            request.query.get("fieldValidation"),
+            "dryRun" in request.query,
+        )
+        return self._output(t, obj, accept, request)
+
+    async def _patch(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        assert t.name is not None
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        patch_type = PATCH_TYPES.get(ctype)
+        if patch_type is None:
+            raise ApiError(
+                415,
+                f"the body of the request was in an unknown format - accepted media types include: {', '.join(PATCH_TYPES)}",
+                "UnsupportedMediaType",
+            )
+        body = await self._body(request)
+        if t.subresource == "scale":
+            from .patch import json_patch, merge_patch, strategic_merge_patch
+
+            current = self._scale(self.store.get_obj(t.rt, t.namespace, t.name))
+            fn = {"merge": merge_patch, "json": json_patch, "strategic": strategic_merge_patch}[patch_type]
+            scaled = fn(current, body)
+            obj = self.store.update_obj(
+                t.rt,
+                t.namespace,
+                t.name,
+                {"metadata": scaled.get("metadata", {}), "spec": scaled.get("spec", {})},
+                "scale",
+            )
+            return _respond(self._scale(obj))
+        obj = self.store.patch_obj(
+            t.rt,
+            t.namespace,
+            t.name,
+            body,
+            patch_type,  # type: ignore[arg-type]
+            t.subresource,
+            request.query.get("fieldValidation"),
+            "dryRun" in request.query,
+        )
+        return self._output(t, obj, accept, request)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        opts: dict[str, Any] = {}
+        if raw:
+            try:
+                opts = json.loads(raw)
+            except ValueError:
+                raise bad_request("the DeleteOptions body could not be decoded") from None
+        if "propagationPolicy" in request.query:
+            opts["propagationPolicy"] = request.query["propagationPolicy"]
+        if opts.get("orphanDependents") is True:
+            opts.setdefault("propagationPolicy", "Orphan")
+        policy = opts.get("propagationPolicy")
+        if policy not in (None, "Background", "Foreground", "Orphan"):
+            raise bad_request(f"propagationPolicy: Unsupported value: {policy!r}")
+        return opts
+
+    async def _delete(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        assert t.name is not None
+        opts = await self._delete_options(request)
+        obj = self.store.delete_obj(
+            t.rt,
+            t.namespace,
+            t.name,
+            opts.get("propagationPolicy"),
+            opts.get("preconditions"),
+            "dryRun" in request.query,
+        )
+        return self._output(t, obj, accept, request)
+
+    async def _deletecollection(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        opts = await self._delete_options(request)
+        q = request.query
+        deleted = []
+        for obj in list(self.store.select(t.rt, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))):
+            md = obj["metadata"]
+            with contextlib.suppress(ApiError):
+                deleted.append(
+                    self.store.delete_obj(t.rt, md.get("namespace"), md["name"], opts.get("propagationPolicy"))
+                )
+        return _respond(
+            {
+                "kind": t.rt.list_kind,
+                "apiVersion": t.rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.current_rv)},
+                "items": deleted,
+            }
+        )

@@ -1,0 +1,119 @@
+"""Label and field selectors: the string forms of query parameters and the structured LabelSelector."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .errors import bad_request
+
+Obj = dict[str, Any]
+Matcher = Callable[[Obj], bool]
+
+_SET_RE = re.compile(r"^\s*(!?)([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
+_EQ_RE = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_./-]*)\s*$")
+
+
+def _split_top(expr: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in expr:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        parts.append(cur)
+    return parts
+
+
+def parse_label_selector(expr: str | None) -> Callable[[dict[str, str]], bool]:
+    """Equality- and set-based label selector string -> predicate on a labels dict."""
+    if not expr or not expr.strip():
+        return lambda labels: True
+    reqs: list[Callable[[dict[str, str]], bool]] = []
+    for part in _split_top(expr):
+        m = _EQ_RE.match(part)
+        if m:
+            key, op, val = m.groups()
+            if op == "!=":
+                reqs.append(lambda lb, k=key, v=val: lb.get(k) != v)
+            else:
+                reqs.append(lambda lb, k=key, v=val: lb.get(k) == v)
+            continue
+        m = _SET_RE.match(part)
+        if not m:
+            raise bad_request(f"unable to parse requirement: {part.strip()!r} in labelSelector {expr!r}")
+        neg, key, op, values = m.groups()
+        if op:
+            vals = {v.strip() for v in values.split(",") if v.strip()}
+            if op == "in":
+                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
+            else:
+                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+        elif neg:
+            reqs.append(lambda lb, k=key: k not in lb)
+        else:
+            reqs.append(lambda lb, k=key: k in lb)
+    return lambda labels: all(r(labels) for r in reqs)
+
+
+def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> bool:
+    """A structured LabelSelector (matchLabels/matchExpressions). An empty selector matches everything."""
+    labels = labels or {}
+    if not selector:
+        return True
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), set(expr.get("values") or [])
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def selector_to_string(selector: Obj | None) -> str:
+    parts = [f"{k}={v}" for k, v in sorted(((selector or {}).get("matchLabels") or {}).items())]
+    for expr in (selector or {}).get("matchExpressions") or []:
+        op, key = expr.get("operator"), expr.get("key")
+        vals = ",".join(sorted(expr.get("values") or []))
+        parts.append({"In": f"{key} in ({vals})", "NotIn": f"{key} notin ({vals})", "Exists": key}.get(op, f"!{key}"))
+    return ",".join(parts)
+
+
+def _field_value(obj: Obj, path: str) -> Any:
+    cur: Any = obj
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def parse_field_selector(expr: str | None) -> Matcher:
+    """`metadata.name=x,status.phase!=Running` and the like -> predicate on the object."""
+    if not expr or not expr.strip():
+        return lambda obj: True
+    reqs: list[Matcher] = []
+    for part in expr.split(","):
+        m = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$", part)
+        if not m:
+            raise bad_request(f"invalid field selector: {part!r}")
+        path, op, val = m.groups()
+        if op == "!=":
+            reqs.append(lambda o, p=path, v=val: str(_field_value(o, p) or "") != v)
+        else:
+            reqs.append(lambda o, p=path, v=val: str(_field_value(o, p) or "") == v)
+    return lambda obj: all(r(obj) for r in reqs)

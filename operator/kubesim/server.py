@@ -1,0 +1,129 @@
+"""The assembled cluster: store, HTTP API, garbage collector, controllers, and K2's kubelet and
+service network. `Server` is async; `kubesim.testing.KubeSim` runs one in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .faults import Faults
+from .gc import GarbageCollector
+from .http import Api
+from .kubeconfig import write as write_kubeconfig
+from .store import Store, StoreClusterAPI
+
+log = logging.getLogger("kubesim")
+
+
+class Server:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        images: Path | None = None,
+        state_dir: Path | None = None,
+        faults: Faults | None = None,
+        rollout_delay_seconds: float = 0.0,
+        watch_history: int = 5000,
+        bookmark_interval: float = 1.0,
+        controllers: bool = True,
+        kubelet: bool = True,
+    ) -> None:
+        self.host, self.port = host, port
+        self.images_path = images
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="kubesim-")
+            state_dir = Path(self._tmp.name)
+        self.state_dir = state_dir
+        self.faults = faults or Faults()
+        self.rollout_delay_seconds = rollout_delay_seconds
+        self.store = Store(history=watch_history)
+        self.api = StoreClusterAPI(self.store)
+        self.http = Api(self.store, self.faults, bookmark_interval)
+        self.with_controllers = controllers
+        self.with_kubelet = kubelet
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._closers: list[Any] = []
+
+    async def start(self) -> str:
+        self._runner = web.AppRunner(self.http.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        port = sockets[0].getsockname()[1]
+        self.url = f"http://{self.host}:{port}"
+        self.http.address = f"{self.host}:{port}"
+        self._spawn(GarbageCollector(self.store).run(), "gc")
+        if self.with_controllers:
+            from .controllers import start_all
+
+            for name, coro in start_all(self.api, self.store, self.rollout_delay_seconds):
+                self._spawn(coro, name)
+        if self.with_kubelet:
+            await self._start_kubelet()
+        return self.url
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=f"kubesim-{name}")
+        task.add_done_callback(self._crashed)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _crashed(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("kubesim task %s crashed", task.get_name(), exc_info=task.exception())
+
+    async def _start_kubelet(self) -> None:
+        try:
+            from .images import ImageRegistry
+            from .kubelet import Kubelet
+        except ImportError:  # K2's kubelet not there (yet): pods stay Pending unless a test moves them
+            log.warning("kubesim: no kubelet module; pods will not run")
+            return
+        registry = ImageRegistry.load(self.images_path)
+        kubelet = Kubelet(self.api, registry, self.state_dir / "kubelet")
+        self.http.log_reader = kubelet.read_log
+        self._spawn(kubelet.run(), "kubelet")
+        self._closers.append(kubelet.close)
+        try:
+            from .network import ServiceNetwork
+        except ImportError:
+            return
+        network = ServiceNetwork(self.api)
+        self._spawn(network.run(), "network")
+        self._closers.append(network.close)
+
+    def write_kubeconfig(self, path: Path) -> Path:
+        return write_kubeconfig(path, self.url)
+
+    async def stop(self) -> None:
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(close(), timeout=5)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    async def __aenter__(self) -> Server:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

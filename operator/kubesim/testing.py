@@ -1,0 +1,142 @@
+"""`KubeSim`: a kubesim server (API, controllers, kubelet, networking) in a background thread with its
+own event loop, so tests can call blocking clients (kubectl, the sync kubernetes client) against it.
+
+    with KubeSim(tmp_path) as sim:
+        sim.kubectl("apply", "-f", "deploy.yaml")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .faults import Faults
+from .server import Server
+
+T = TypeVar("T")
+KUBECTL = "/usr/bin/kubectl"
+
+
+class KubectlError(subprocess.CalledProcessError):
+    def __str__(self) -> str:
+        return f"kubectl {' '.join(self.cmd[3:])} exited {self.returncode}:\n{self.stderr}{self.output}"
+
+
+class KubeSim:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        images: Path | None = None,
+        rollout_delay_seconds: float = 0.0,
+        faults: Faults | None = None,
+        controllers: bool = True,
+        kubelet: bool = True,
+        watch_history: int = 5000,
+        bookmark_interval: float = 1.0,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.faults = faults or Faults()
+        self._server_kwargs: dict[str, Any] = dict(
+            images=images,
+            state_dir=self.workdir / "state",
+            faults=self.faults,
+            rollout_delay_seconds=rollout_delay_seconds,
+            controllers=controllers,
+            kubelet=kubelet,
+            watch_history=watch_history,
+            bookmark_interval=bookmark_interval,
+        )
+        self.server: Server | None = None
+        self.url = ""
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> KubeSim:
+        ready: Future[str] = Future()
+        self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            assert self._loop is not None
+            asyncio.set_event_loop(self._loop)
+            try:
+                self.server = Server(**self._server_kwargs)
+                self.url = self._loop.run_until_complete(self.server.start())
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(self.url)
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="kubesim", daemon=True)
+        self._thread.start()
+        ready.result(timeout=30)
+        assert self.server is not None
+        self.server.write_kubeconfig(self.kubeconfig)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._thread is None:
+            return
+        if self.server is not None:
+            asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+        self._loop = None
+        self._thread = None
+
+    def __enter__(self) -> KubeSim:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
+        """Run `fn()` (a coroutine function) on the server's loop and return its result."""
+        assert self._loop is not None
+
+        async def wrapper() -> T:
+            return await fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout)
+
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [KUBECTL, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.workdir / 'kubectl-cache'}", *args]
+        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.workdir))
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout, env=env)
+        if check and proc.returncode != 0:
+            raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        return proc
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        assert self.server is not None
+        return dict(self.server.http.counts)
+
+    def reset_request_counts(self) -> None:
+        assert self.server is not None
+        self.server.http.counts.clear()
+
+    def compact(self) -> None:
+        """Forget the watch history: any earlier resourceVersion now answers 410 Gone."""
+        assert self.server is not None
+        store = self.server.store
+        self.call(lambda: _async(store.compact))
+
+
+async def _async(fn: Callable[[], T]) -> T:
+    return fn()
