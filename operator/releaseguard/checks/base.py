@@ -42,6 +42,8 @@ class CheckRunner(Protocol):
     async def run(self, check: Check, ctx: RunContext) -> CheckReport: ...
 
 
+BACKSTOP_SECONDS = 0.5
+
 AttemptFn = Callable[[], Awaitable[AttemptReport]]
 
 
@@ -58,7 +60,8 @@ async def run_with_retries(check: Check, ctx: RunContext, one_attempt: AttemptFn
             await asyncio.sleep(_script.backoff_seconds(number, ctx.backoff_base))
         begun = time.monotonic()
         try:
-            async with asyncio.timeout(check.timeout_seconds):
+            # The check type enforces the timeout with its own message; this only backstops it.
+            async with asyncio.timeout(check.timeout_seconds + BACKSTOP_SECONDS):
                 result = await one_attempt()
         except TimeoutError:
             result = attempt(CheckResultKind.FAILED, f"no result within {check.timeout_seconds}s", "timeout")

@@ -11,6 +11,7 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -33,7 +34,7 @@ class HttpRunner:
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
         async def one() -> AttemptReport:
-            return await http_attempt(client, spec, headers, check.timeout_seconds, schema)
+            return await http_attempt(client, spec, headers, check.timeout_seconds, schema, ctx.redactor.redact)
 
         return await run_with_retries(check, ctx, one)
 
@@ -56,6 +57,13 @@ def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
     return client
 
 
+Redact = Callable[[str], str]
+
+
+def _keep(text: str) -> str:
+    return text
+
+
 def _validator(schema: dict[str, Any]) -> Any:
     from jsonschema import Draft202012Validator
 
@@ -68,6 +76,21 @@ async def http_attempt(
     headers: list[tuple[str, str]],
     seconds: float,
     schema: Any | None,
+    redact: Redact = _keep,
+) -> AttemptReport:
+    """One request. `redact` is applied to every sentence before anything is shortened, so no
+    part of a secret survives a cut."""
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact)
+    return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
+
+
+async def _http_attempt(
+    client: httpx.AsyncClient,
+    spec: HttpCheck,
+    headers: list[tuple[str, str]],
+    seconds: float,
+    schema: Any | None,
+    redact: Redact,
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
@@ -83,7 +106,7 @@ async def http_attempt(
             extensions=extensions,
         )
     except httpx.HTTPError as exc:
-        return _transport_failure(what, spec.url, exc, seconds)
+        return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started
     code = response.status_code
     observed = f"HTTP {code} in {latency * 1000:.0f} ms"
@@ -102,16 +125,16 @@ async def http_attempt(
         except (ValueError, UnicodeDecodeError) as exc:
             kind = response.headers.get("content-type", "no content type")
             return attempt(R.FAILED, f"{what}: response body is not JSON ({kind}): {exc}", observed)
-        problems = [p for a in spec.json_assertions for p in assertion_problems(a, document)]
+        problems = [p for a in spec.json_assertions for p in assertion_problems(a, document, redact)]
         if schema is not None:
-            problems += schema_problems(schema, document)
+            problems += schema_problems(schema, document, redact)
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             return attempt(R.FAILED, problems[0] + more, observed)
     return attempt(R.PASSED, f"{what} -> {code} in {latency * 1000:.0f} ms", observed)
 
 
-def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float) -> AttemptReport:
+def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float, redact: Redact) -> AttemptReport:
     if isinstance(exc, httpx.ConnectTimeout):
         return attempt(R.FAILED, f"{what}: timed out after {timeout:g}s connecting", "timeout")
     if isinstance(exc, httpx.TimeoutException):
@@ -119,18 +142,18 @@ def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float
     chain = _causes(exc)
     if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in str(exc):
         host = httpx.URL(url).host
-        return attempt(R.ERROR, f"{what}: DNS lookup of {host} failed: {_root(chain)}", "DNS failure")
+        return attempt(R.ERROR, f"{what}: DNS lookup of {host} failed: {redact(_root(chain))}", "DNS failure")
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in str(exc):
         return attempt(R.FAILED, f"{what}: connection refused", "connection refused")
     if any(isinstance(e, ssl.SSLError) for e in chain):
-        return attempt(R.FAILED, f"{what}: TLS error: {_root(chain)}", "TLS error")
+        return attempt(R.FAILED, f"{what}: TLS error: {redact(_root(chain))}", "TLS error")
     if isinstance(exc, httpx.ConnectError):
-        return attempt(R.FAILED, f"{what}: cannot connect: {_root(chain)}", "connection failed")
+        return attempt(R.FAILED, f"{what}: cannot connect: {redact(_root(chain))}", "connection failed")
     if isinstance(exc, httpx.RemoteProtocolError):
-        return attempt(R.FAILED, f"{what}: server broke the protocol: {_root(chain)}", "protocol error")
+        return attempt(R.FAILED, f"{what}: server broke the protocol: {redact(_root(chain))}", "protocol error")
     if isinstance(exc, httpx.TooManyRedirects):
         return attempt(R.FAILED, f"{what}: too many redirects", "redirects")
-    return attempt(R.ERROR, f"{what}: request failed: {type(exc).__name__}: {_root(chain)}", "request error")
+    return attempt(R.ERROR, f"{what}: request failed: {type(exc).__name__}: {redact(_root(chain))}", "request error")
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -152,12 +175,12 @@ def _root(chain: list[BaseException]) -> str:
 # --- judging the body (pure) -----------------------------------------------------------------
 
 
-def show(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+def show(value: Any, redact: Redact = _keep, limit: int = 60) -> str:
+    text = redact(json.dumps(value, ensure_ascii=False, default=str))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def assertion_problems(assertion: JsonAssertion, document: Any) -> list[str]:
+def assertion_problems(assertion: JsonAssertion, document: Any, redact: Redact = _keep) -> list[str]:
     """One sentence per way `document` breaks `assertion`, each naming a concrete location."""
     matches = find(assertion.path, document)
     op = assertion.operator
@@ -165,7 +188,7 @@ def assertion_problems(assertion: JsonAssertion, document: Any) -> list[str]:
         if assertion.exists and not matches:
             return [f"{assertion.path}: expected to exist, not found"]
         if not assertion.exists and matches:
-            return [f"{matches[0].location}: expected not to exist, found {show(matches[0].value)}"]
+            return [f"{matches[0].location}: expected not to exist, found {show(matches[0].value, redact)}"]
         return []
     if not matches:
         return [f"{assertion.path}: not found"]
@@ -173,11 +196,15 @@ def assertion_problems(assertion: JsonAssertion, document: Any) -> list[str]:
     for match in matches:
         got = match.value
         if op == "equals" and not _same(got, assertion.equals):
-            problems.append(f"{match.location}: expected {show(assertion.equals)}, got {show(got)}")
-        elif op == "matches" and not re.search(assertion.matches or "", got if isinstance(got, str) else show(got)):
-            problems.append(f"{match.location}: {show(got)} does not match /{assertion.matches}/")
+            problems.append(f"{match.location}: expected {show(assertion.equals, redact)}, got {show(got, redact)}")
+        elif op == "matches" and not re.search(
+            assertion.matches or "", got if isinstance(got, str) else json.dumps(got)
+        ):
+            problems.append(f"{match.location}: {show(got, redact)} does not match /{assertion.matches}/")
         elif op == "oneOf" and not any(_same(got, option) for option in assertion.one_of or []):
-            problems.append(f"{match.location}: expected one of {show(assertion.one_of)}, got {show(got)}")
+            problems.append(
+                f"{match.location}: expected one of {show(assertion.one_of, redact)}, got {show(got, redact)}"
+            )
     return problems
 
 
@@ -195,7 +222,7 @@ def json_type(value: Any) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def schema_problems(validator: Any, document: Any) -> list[str]:
+def schema_problems(validator: Any, document: Any, redact: Redact = _keep) -> list[str]:
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     out = []
     for error in errors:
@@ -205,5 +232,5 @@ def schema_problems(validator: Any, document: Any) -> list[str]:
             wanted = " or ".join(expected) if isinstance(expected, list) else str(expected)
             out.append(f"{location}: expected {wanted}, got {json_type(error.instance)}")
         else:
-            out.append(f"{location}: {error.message}")
+            out.append(f"{location}: {redact(error.message)}")
     return out
