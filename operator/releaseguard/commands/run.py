@@ -1,0 +1,104 @@
+"""Run the ReleaseGuard operator: verify every rollout of each targeted Deployment.
+
+Reads the cluster from KUBECONFIG (or the in-cluster service account), watches
+ReleaseVerifications, their Deployments and probe Jobs, and logs one line per decision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="watch this namespace (repeatable); default: the current kubeconfig context's namespace",
+    )
+    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    parser.add_argument("--metrics-port", type=int, default=8000, help="serve /metrics here (0: a free port)")
+    parser.add_argument("--metrics-address", default="0.0.0.0", help="address for the metrics server")
+    parser.add_argument("--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness)")
+    parser.add_argument("--runner-image", default=None, help="image of the probe runner Jobs")
+    parser.add_argument("--dry-run", action="store_true", help="decide and record, but never patch a Deployment")
+    peering = parser.add_mutually_exclusive_group()
+    peering.add_argument("--peering", metavar="NAME", help="kopf peering object: one active replica of several")
+    peering.add_argument("--standalone", action="store_true", help="no peering (the default without --peering)")
+    parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
+    parser.add_argument("--workers", type=int, default=8, help="concurrent reconciliations")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also log kopf's own activity")
+
+
+def _current_namespace() -> str:
+    from kubernetes import config
+
+    try:
+        _, context = config.list_kube_config_contexts()  # type: ignore[no-untyped-call]
+    except Exception:
+        try:
+            with open("/var/run/secrets/kubernetes.io/serviceaccount/namespace", encoding="utf-8") as f:
+                return f.read().strip() or "default"
+        except OSError:
+            return "default"
+    return str((context or {}).get("context", {}).get("namespace") or "default")
+
+
+def run(args: argparse.Namespace) -> int:
+    import kopf
+
+    from .. import handlers  # noqa: F401 - registers the kopf handlers
+    from ..jobs import DEFAULT_RUNNER_IMAGE
+    from ..kube import load_config
+    from ..operator import OperatorConfig
+    from ..operator import configure as configure_operator
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(message)s",
+    )
+    if not args.verbose:
+        logging.getLogger("kopf").setLevel(logging.WARNING)
+    try:
+        load_config()
+    except Exception as exc:
+        print(f"releaseguard run: no cluster configuration: {exc}", file=sys.stderr)
+        return 3
+    metrics_port = args.metrics_port
+    if metrics_port == 0:
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind((args.metrics_address, 0))
+            metrics_port = probe.getsockname()[1]
+    configure_operator(
+        OperatorConfig(
+            runner_image=args.runner_image or DEFAULT_RUNNER_IMAGE,
+            dry_run=args.dry_run,
+            metrics_port=metrics_port,
+            metrics_address=args.metrics_address,
+            workers=args.workers,
+        )
+    )
+    namespaces = [] if args.all_namespaces else (args.namespace or [_current_namespace()])
+    logging.getLogger("releaseguard").info(
+        "watching %s; metrics on :%d, health on :%d/healthz",
+        "all namespaces" if args.all_namespaces else "namespaces " + ", ".join(namespaces),
+        metrics_port,
+        args.health_port,
+    )
+    kopf.run(
+        clusterwide=args.all_namespaces,
+        namespaces=namespaces,
+        standalone=not args.peering,
+        peering_name=args.peering,
+        priority=args.priority,
+        liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz",
+    )
+    return 0

@@ -1,0 +1,238 @@
+"""The one module that talks to the Kubernetes API.
+
+Calls go through the official client's ApiClient (kubeconfig from KUBECONFIG or in-cluster) in a
+worker thread, and every ApiException or connection error is mapped to releaseguard.errors here:
+404 NotFoundError, 409 ConflictError, 429/5xx and connection trouble TransientKubeError, the rest
+KubeError with the server's message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from .api import GROUP as RV_GROUP
+from .api import PLURAL, VERSION
+from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
+from .jobs import REVISION_LABEL, RV_LABEL
+
+Obj = dict[str, Any]
+COMPONENT: Final = "releaseguard"
+
+
+def load_config() -> None:
+    """Configure the client from KUBECONFIG (or ~/.kube/config), else from the in-cluster account."""
+    from kubernetes import config
+
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG") or None
+        )
+    except Exception:
+        config.load_incluster_config()  # type: ignore[no-untyped-call]
+
+
+def _error(what: str, status: int, data: bytes) -> KubeError:
+    try:
+        message = str(json.loads(data).get("message") or status)
+    except (ValueError, AttributeError):
+        message = data.decode("utf-8", "replace")[:200] or str(status)
+    text = f"{what}: {message}"
+    if status == 404:
+        return NotFoundError(text, status)
+    if status == 409:
+        return ConflictError(text, status)
+    if status == 429 or status >= 500:
+        return TransientKubeError(text, status)
+    return KubeError(text, status)
+
+
+class Kube:
+    """Async wrappers over the few API calls the operator makes."""
+
+    def __init__(self) -> None:
+        from kubernetes import client
+
+        self._client = client.ApiClient()
+        self._instance = socket.gethostname()
+
+    def close(self) -> None:
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    def _call(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        from urllib3.exceptions import HTTPError
+
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            method, url, headers, body, post = self._client.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=query or [],
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = self._client.call_api(
+                method, url, header_params=headers, body=body, post_params=post, _request_timeout=60
+            )
+            data = response.read()  # type: ignore[no-untyped-call]
+        except (HTTPError, OSError) as exc:
+            raise TransientKubeError(f"{what}: {exc}") from None
+        if not 200 <= response.status < 300:
+            raise _error(what, response.status, data)
+        return json.loads(data) if data else None
+
+    async def request(
+        self,
+        what: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: list[tuple[str, str]] | None = None,
+        content_type: str | None = None,
+    ) -> Any:
+        return await asyncio.to_thread(self._call, what, method, path, body, query, content_type)
+
+    # --- ReleaseVerifications -----------------------------------------------------------
+
+    async def patch_rv_status(self, namespace: str, name: str, patch: Obj) -> Obj:
+        path = f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status"
+        result: Obj = await self.request(
+            f"patching the status of ReleaseVerification {namespace}/{name}",
+            "PATCH",
+            path,
+            {"status": patch},
+            content_type="application/merge-patch+json",
+        )
+        return result
+
+    async def get_rv(self, namespace: str, name: str) -> Obj:
+        path = f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
+        result: Obj = await self.request(f"reading ReleaseVerification {namespace}/{name}", "GET", path)
+        return result
+
+    # --- Jobs and their pods ------------------------------------------------------------
+
+    async def create_job(self, namespace: str, job: Obj) -> Obj | None:
+        """Create the Job; None when it already exists (a restart or a second replica made it)."""
+        name = job["metadata"]["name"]
+        try:
+            result: Obj = await self.request(
+                f"creating Job {namespace}/{name}", "POST", f"/apis/batch/v1/namespaces/{namespace}/jobs", job
+            )
+        except ConflictError:
+            return None
+        return result
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self.request(
+                f"deleting Job {namespace}/{name}",
+                "DELETE",
+                f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
+                {"propagationPolicy": "Background"},
+            )
+
+    async def termination_messages(self, namespace: str, rv_name: str, revision: int) -> dict[str, str | None]:
+        """The termination message of each finished probe pod of one run, by its Job's name."""
+        selector = f"{RV_LABEL}={rv_name[:63]},{REVISION_LABEL}={revision}"
+        result = await self.request(
+            f"listing probe pods of {namespace}/{rv_name}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query=[("labelSelector", selector)],
+        )
+        out: dict[str, str | None] = {}
+        for pod in result.get("items") or []:
+            job = _job_of(pod)
+            if job is None:
+                continue
+            for container in (pod.get("status") or {}).get("containerStatuses") or []:
+                terminated = (container.get("state") or {}).get("terminated")
+                if terminated is not None:
+                    out[job] = terminated.get("message") or out.get(job)
+        return out
+
+    # --- Deployments and ReplicaSets ----------------------------------------------------
+
+    async def replicasets_of(self, deployment: Obj) -> list[Obj]:
+        meta = deployment.get("metadata") or {}
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        result = await self.request(
+            f"listing ReplicaSets of Deployment {meta.get('namespace')}/{meta.get('name')}",
+            "GET",
+            f"/apis/apps/v1/namespaces/{meta.get('namespace')}/replicasets",
+            query=[("labelSelector", selector)] if selector else [],
+        )
+        items: list[Obj] = result.get("items") or []
+        return items
+
+    async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj:
+        result: Obj = await self.request(
+            f"rolling back Deployment {namespace}/{name}",
+            "PATCH",
+            f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
+            patch,
+            content_type="application/json-patch+json",
+        )
+        return result
+
+    # --- Events -------------------------------------------------------------------------
+
+    async def post_event(self, involved: Obj, reason: str, message: str, type_: str) -> None:
+        meta = involved.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{meta.get('name')}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": involved.get("apiVersion"),
+                "kind": involved.get("kind"),
+                "name": meta.get("name"),
+                "namespace": namespace,
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message[:1024],
+            "type": type_,
+            "source": {"component": COMPONENT},
+            "reportingComponent": "releaseguard.io/operator",
+            "reportingInstance": self._instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self.request(
+            f"posting Event {reason} on {involved.get('kind')} {namespace}/{meta.get('name')}",
+            "POST",
+            f"/api/v1/namespaces/{namespace}/events",
+            event,
+        )
+
+
+def _job_of(pod: Obj) -> str | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("kind") == "Job":
+            return str(ref.get("name"))
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    name = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
+    return str(name) if name else None

@@ -1,0 +1,112 @@
+"""The operator's Prometheus metrics, on a registry of their own (never the global one).
+
+Every metric is documented in deploy/METRICS.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+
+from .api import Phase
+from .api.status import CheckStatus
+
+RV_LABELS: Final = ("namespace", "releaseverification")
+DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.verifications = Counter(
+            "releaseguard_verifications",
+            "Verifications that reached a verdict, by verdict (Passed, Failed, Error).",
+            [*RV_LABELS, "result"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "releaseguard_verification_duration_seconds",
+            "Time from launching a verification's probe Jobs to its verdict.",
+            RV_LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.rollout_to_verdict = Histogram(
+            "releaseguard_rollout_to_verdict_seconds",
+            "Time from a revision's rollout being complete to its verdict being recorded (includes delaySeconds).",
+            RV_LABELS,
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.checks = Counter(
+            "releaseguard_check_results",
+            "Check results of finished verifications, by check and result.",
+            [*RV_LABELS, "check", "result"],
+            registry=r,
+        )
+        self.rollbacks = Counter(
+            "releaseguard_rollbacks",
+            "Rollbacks applied to a Deployment, by the reason of the failed verification.",
+            [*RV_LABELS, "reason"],
+            registry=r,
+        )
+        self.phase = Gauge(
+            "releaseguard_releaseverification_phase",
+            "1 for the ReleaseVerification's current phase, 0 for the others.",
+            [*RV_LABELS, "phase"],
+            registry=r,
+        )
+        self.reconcile_errors = Counter(
+            "releaseguard_reconcile_errors",
+            "Reconciliations that failed and were retried, by error type.",
+            ["error"],
+            registry=r,
+        )
+
+    def record_verdict(
+        self,
+        namespace: str,
+        name: str,
+        verdict: str,
+        duration: float | None,
+        rollout_to_verdict: float | None,
+        checks: Iterable[CheckStatus],
+    ) -> None:
+        self.verifications.labels(namespace, name, verdict).inc()
+        if duration is not None:
+            self.duration.labels(namespace, name).observe(duration)
+        if rollout_to_verdict is not None:
+            self.rollout_to_verdict.labels(namespace, name).observe(rollout_to_verdict)
+        for check in checks:
+            self.checks.labels(namespace, name, check.name, check.result.value).inc()
+
+    def record_rollback(self, namespace: str, name: str, reason: str) -> None:
+        self.rollbacks.labels(namespace, name, reason).inc()
+
+    def set_phase(self, namespace: str, name: str, phase: Phase | str | None) -> None:
+        current = str(phase.value if isinstance(phase, Phase) else phase or "")
+        for candidate in Phase:
+            self.phase.labels(namespace, name, candidate.value).set(1 if candidate.value == current else 0)
+
+    def forget(self, namespace: str, name: str) -> None:
+        """Drop a deleted RV's phase series so an alert on it stops firing."""
+        for candidate in Phase:
+            with contextlib.suppress(KeyError):
+                self.phase.remove(namespace, name, candidate.value)
+
+    def text(self) -> str:
+        return generate_latest(self.registry).decode()
+
+
+def serve(metrics: Metrics, port: int, address: str = "0.0.0.0") -> Any:
+    """Serve /metrics in a background thread; returns the server (call .shutdown())."""
+    from prometheus_client import start_http_server
+
+    server, _thread = start_http_server(port, addr=address, registry=metrics.registry)
+    return server

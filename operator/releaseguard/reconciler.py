@@ -1,0 +1,329 @@
+"""Carrying out the core's plans: a cache of watched objects, a work queue, and the reconcile step.
+
+The kopf handlers (handlers.py) only put what they see into the Cache and add the RV's key to the
+WorkQueue. A worker takes a key, asks core.decide what to do, and does it through kube.py in a
+fixed order: status first (it records Job names and rollbacks before they happen), then the
+rollback patch, then Jobs, then Events and metrics. The cache is rebuilt from the watches on
+every start; it is never the only copy of anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
+from .core.patch import merge_patch
+from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .errors import ConflictError, KubeError, TransientKubeError
+from .jobs import RV_LABEL, job_finished
+from .kube import Kube
+from .metrics import Metrics
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+
+logger = logging.getLogger("releaseguard")
+
+
+def _rv_number(obj: Obj) -> int | None:
+    raw = (obj.get("metadata") or {}).get("resourceVersion")
+    try:
+        return int(str(raw)) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def key_of(obj: Obj) -> Key:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
+
+
+@dataclass
+class Cache:
+    """The latest copy of each watched object the operator cares about."""
+
+    rvs: dict[Key, Obj] = field(default_factory=dict)
+    deployments: dict[Key, Obj] = field(default_factory=dict)
+    jobs: dict[Key, dict[str, Obj]] = field(default_factory=dict)  # (namespace, rv) -> name -> Job
+    messages: dict[Key, str | None] = field(default_factory=dict)  # (namespace, job) -> message
+    _targets: dict[Key, set[str]] = field(default_factory=dict)  # (namespace, deployment) -> RV names
+
+    @staticmethod
+    def _newer(old: Obj | None, new: Obj) -> bool:
+        """False when `new` is an older copy than `old` (a watch event behind our own write)."""
+        if old is None:
+            return True
+        a, b = _rv_number(old), _rv_number(new)
+        return a is None or b is None or b >= a
+
+    def put_rv(self, body: Obj) -> bool:
+        key = key_of(body)
+        if not self._newer(self.rvs.get(key), body):
+            return False
+        old_target = _target(self.rvs.get(key))
+        self.rvs[key] = body
+        new_target = _target(body)
+        if old_target != new_target and old_target:
+            self._targets.get((key[0], old_target), set()).discard(key[1])
+        if new_target:
+            self._targets.setdefault((key[0], new_target), set()).add(key[1])
+        return True
+
+    def drop_rv(self, key: Key) -> None:
+        body = self.rvs.pop(key, None)
+        target = _target(body)
+        if target:
+            self._targets.get((key[0], target), set()).discard(key[1])
+        for name in self.jobs.pop(key, {}):
+            self.messages.pop((key[0], name), None)
+
+    def put_deployment(self, body: Obj) -> list[Key]:
+        key = key_of(body)
+        if self._newer(self.deployments.get(key), body):
+            self.deployments[key] = body
+        return self.rvs_targeting(key)
+
+    def drop_deployment(self, key: Key) -> list[Key]:
+        self.deployments.pop(key, None)
+        return self.rvs_targeting(key)
+
+    def rvs_targeting(self, deployment: Key) -> list[Key]:
+        return [(deployment[0], name) for name in sorted(self._targets.get(deployment, ()))]
+
+    def put_job(self, rv: Key, job: Obj) -> None:
+        jobs = self.jobs.setdefault(rv, {})
+        name = key_of(job)[1]
+        if self._newer(jobs.get(name), job):
+            jobs[name] = job
+
+    def drop_job(self, rv: Key, name: str) -> None:
+        self.jobs.get(rv, {}).pop(name, None)
+        self.messages.pop((rv[0], name), None)
+
+
+def _target(body: Obj | None) -> str:
+    if not body:
+        return ""
+    ref = (body.get("spec") or {}).get("targetRef") or {}
+    return str(ref.get("name") or "") if isinstance(ref, dict) else ""
+
+
+def rv_of_job(job: Obj) -> str | None:
+    meta = job.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("kind") == "ReleaseVerification":
+            return str(ref.get("name"))
+    label = (meta.get("labels") or {}).get(RV_LABEL)
+    return str(label) if label else None
+
+
+class WorkQueue:
+    """Keys to reconcile, each at most once in the queue and never processed by two workers at once
+    (like client-go's workqueue); `add_after` keeps the earliest pending timer per key."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Key] = asyncio.Queue()
+        self._queued: set[Key] = set()
+        self._active: set[Key] = set()
+        self._dirty: set[Key] = set()
+        self._timers: dict[Key, asyncio.TimerHandle] = {}
+
+    def add(self, key: Key) -> None:
+        if key in self._active:
+            self._dirty.add(key)
+        elif key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+
+    def add_after(self, key: Key, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        when = loop.time() + max(delay, 0.0)
+        timer = self._timers.get(key)
+        if timer is not None and not timer.cancelled() and timer.when() <= when:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: Key) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    async def get(self) -> Key:
+        key = await self._queue.get()
+        self._queued.discard(key)
+        self._active.add(key)
+        return key
+
+    def done(self, key: Key) -> None:
+        self._active.discard(key)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.add(key)
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+
+
+class Reconciler:
+    def __init__(
+        self,
+        kube: Kube,
+        metrics: Metrics,
+        settings: Settings,
+        cache: Cache | None = None,
+        queue: WorkQueue | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.kube = kube
+        self.metrics = metrics
+        self.settings = settings
+        self.cache = cache or Cache()
+        self.queue = queue or WorkQueue()
+        self.clock = clock
+        self._failures: dict[Key, int] = {}
+        self._workers: list[asyncio.Task[None]] = []
+
+    # --- workers ------------------------------------------------------------------------
+
+    def start(self, workers: int) -> None:
+        for index in range(workers):
+            self._workers.append(asyncio.create_task(self._work(), name=f"releaseguard-worker-{index}"))
+
+    async def stop(self) -> None:
+        self.queue.close()
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def _work(self) -> None:
+        while True:
+            key = await self.queue.get()
+            try:
+                await self.reconcile(key)
+                self._failures.pop(key, None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one RV's trouble must not stop the worker
+                failures = self._failures.get(key, 0) + 1
+                self._failures[key] = failures
+                delay = min(0.5 * 2 ** (failures - 1), 60.0)
+                kind = type(exc).__name__
+                self.metrics.reconcile_errors.labels(kind).inc()
+                quiet = isinstance(exc, (TransientKubeError, ConflictError))
+                log = logger.info if quiet else logger.error
+                log("%s/%s: reconcile failed (%s: %s); retrying in %.1fs", key[0], key[1], kind, exc, delay)
+                self.queue.add_after(key, delay)
+            finally:
+                self.queue.done(key)
+
+    # --- one reconciliation --------------------------------------------------------------
+
+    async def reconcile(self, key: Key) -> Plan | None:
+        body = self.cache.rvs.get(key)
+        if body is None:
+            return None
+        namespace, name = key
+        deployment = self.cache.deployments.get((namespace, _target(body)))
+        jobs = dict(self.cache.jobs.get(key, {}))
+        messages = await self._messages(key, body, jobs)
+        plan = decide(Observed(body, deployment, jobs, messages, self.clock()), self.settings)
+        for line in plan.log:
+            logger.info("%s", line)
+
+        old_status = body.get("status") or {}
+        new_status = plan.status.to_wire()
+        if new_status != old_status:
+            updated = await self.kube.patch_rv_status(namespace, name, merge_patch(old_status, new_status))
+            self.cache.put_rv(updated)
+            body = updated
+        if plan.rollback is not None and deployment is not None:
+            await self._rollback(key, body, deployment, plan.rollback)
+        for job in plan.create_jobs:
+            created = await self.kube.create_job(namespace, job)
+            self.cache.put_job(key, created or job)
+        for job_name in plan.delete_jobs:
+            await self.kube.delete_job(namespace, job_name)
+            self.cache.drop_job(key, job_name)
+        await self._post(body, deployment, plan)
+        if plan.verdict is not None:
+            v = plan.verdict
+            self.metrics.record_verdict(
+                namespace, name, v.verdict.value, v.duration_seconds, v.rollout_to_verdict_seconds, v.checks
+            )
+        self.metrics.set_phase(namespace, name, plan.status.phase)
+        if plan.requeue_after is not None:
+            self.queue.add_after(key, plan.requeue_after)
+        return plan
+
+    async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str | None]:
+        """Termination messages of the current run's finished Jobs, read once per Job."""
+        run = (body.get("status") or {}).get("lastRun") or {}
+        names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        if not names or run.get("verdict"):
+            return {}
+        namespace = key[0]
+        unread = [n for n in names if n in jobs and job_finished(jobs[n]) and (namespace, n) not in self.cache.messages]
+        if unread:
+            found = await self.kube.termination_messages(namespace, key[1], int(run.get("revision") or 0))
+            for job_name in unread:
+                self.cache.messages[(namespace, job_name)] = found.get(job_name)
+        return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
+
+    async def _rollback(self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest) -> None:
+        namespace, name = key
+        dep_name = key_of(deployment)[1]
+        replicasets = await self.kube.replicasets_of(deployment)
+        outcome: RollbackPlan | RollbackRefused = plan_rollback(
+            deployment, replicasets, request.to_revision, request.reason
+        )
+        if isinstance(outcome, RollbackPlan):
+            try:
+                updated = await self.kube.json_patch_deployment(namespace, dep_name, outcome.patch)
+            except KubeError as exc:
+                if exc.status not in (409, 422):
+                    raise
+                if request.reapply:
+                    return  # the earlier patch landed and the revision already moved on
+                outcome = RollbackRefused("DeploymentChanged", f"Deployment {dep_name} changed meanwhile ({exc})")
+            else:
+                self.cache.put_deployment(updated)
+                if not request.reapply:
+                    self.metrics.record_rollback(namespace, name, request.reason)
+                logger.info(
+                    "%s/%s: patched Deployment %s back to the template of revision %d",
+                    namespace,
+                    name,
+                    dep_name,
+                    request.to_revision,
+                )
+                return
+        if request.reapply and outcome.reason == "TemplateAlreadyMatches":
+            return
+        status, events, text = rollback_refused(body, outcome, self.clock())
+        logger.info("%s/%s: %s", namespace, name, text)
+        old = body.get("status") or {}
+        updated_rv = await self.kube.patch_rv_status(namespace, name, merge_patch(old, status.to_wire()))
+        self.cache.put_rv(updated_rv)
+        await self._post(updated_rv, deployment, Plan(status=status, events=events))
+
+    async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
+        posts = []
+        for event in plan.events:
+            involved = body if event.on == "rv" else deployment
+            if involved is not None:
+                posts.append(self.kube.post_event(involved, event.reason, event.message, event.type))
+        for result in await asyncio.gather(*posts, return_exceptions=True):
+            if isinstance(result, Exception):
+                logger.warning("could not post an Event: %s", result)
