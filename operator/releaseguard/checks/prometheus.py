@@ -63,7 +63,7 @@ def judge(spec: PrometheusCheck, status_code: int, body: Any) -> AttemptReport:
     result: Any = data.get("result") or []
     samples: list[tuple[str, float]]
     if result_type == "scalar":
-        samples = [("scalar", _float(result[1]))]
+        samples = [("", _float(result[1]))]
     elif result_type == "vector":
         samples = [(_labels(s.get("metric", {})), _float(s["value"][1])) for s in result]
     else:
@@ -77,7 +77,8 @@ def judge(spec: PrometheusCheck, status_code: int, body: Any) -> AttemptReport:
     wanted = _threshold(spec)
     for series, value in samples:
         if math.isnan(value) or not _ok(spec, value):
-            return attempt(R.FAILED, f"{query} = {_show(value)} for {series}, expected {wanted}", _show(value))
+            where = f" for {series}" if series else ""
+            return attempt(R.FAILED, f"{query} = {_show(value)}{where}, expected {wanted}", _show(value))
     shown = _show(samples[0][1]) if len(samples) == 1 else f"{len(samples)} series"
     return attempt(R.PASSED, f"{query} = {shown}, {wanted}", _show(samples[0][1]))
 
@@ -119,7 +120,7 @@ def _show(value: float) -> str:
 
 def _labels(metric: dict[str, str]) -> str:
     if not metric:
-        return "{}"
+        return ""
     name = metric.get("__name__", "")
     inner = ",".join(f'{k}="{v}"' for k, v in sorted(metric.items()) if k != "__name__")
     return f"{name}{{{inner}}}"
