@@ -51,6 +51,7 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
         if rt.version != rt.storage_version:
             crd_rt = store.registry.get(f"{rt.group}/{rt.storage_version}", rt.plural) or rt
         return validation.admit_custom(crd_rt, obj, old, field_validation)
+    obj = drop_nulls(obj)  # typed decoding on the real server: a null field is an absent one
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:
         fn(obj, old)
@@ -58,6 +59,14 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
     if causes:
         raise invalid_obj(rt, obj, causes)
     return obj
+
+
+def drop_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
 
 
 # ---- defaults ---------------------------------------------------------------------------------

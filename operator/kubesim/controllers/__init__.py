@@ -6,9 +6,16 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..store import Store, StoreClusterAPI
+from .deployment import DeploymentController
+from .job import JobController
+from .replicaset import ReplicaSetController
 
 
 def start_all(
     api: StoreClusterAPI, store: Store, rollout_delay_seconds: float
 ) -> list[tuple[str, Coroutine[Any, Any, None]]]:
-    return []
+    return [
+        ("deployment-controller", DeploymentController(api).run()),
+        ("replicaset-controller", ReplicaSetController(api, rollout_delay_seconds).run()),
+        ("job-controller", JobController(api).run()),
+    ]
