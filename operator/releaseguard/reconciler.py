@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 
 logger = logging.getLogger("releaseguard")
+MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
 
 
 def _rv_number(obj: Obj) -> int | None:
@@ -193,6 +195,7 @@ class Reconciler:
         self.clock = clock
         self._failures: dict[Key, int] = {}
         self._workers: list[asyncio.Task[None]] = []
+        self._finished_at: dict[Key, float] = {}
 
     # --- workers ------------------------------------------------------------------------
 
@@ -268,7 +271,12 @@ class Reconciler:
         return plan
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str | None]:
-        """Termination messages of the current run's finished Jobs, read once per Job."""
+        """Termination messages of the current run's finished Jobs, read once per Job.
+
+        A finished Job whose pod shows no message yet is given MESSAGE_GRACE seconds (pod status
+        can trail the Job's) before its outcome stands in for the report; meanwhile it is shown
+        to the core as still running. Mutates `jobs` for that purpose.
+        """
         run = (body.get("status") or {}).get("lastRun") or {}
         names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
         if not names or run.get("verdict"):
@@ -277,8 +285,16 @@ class Reconciler:
         unread = [n for n in names if n in jobs and job_finished(jobs[n]) and (namespace, n) not in self.cache.messages]
         if unread:
             found = await self.kube.termination_messages(namespace, key[1], int(run.get("revision") or 0))
+            now = time.monotonic()
             for job_name in unread:
-                self.cache.messages[(namespace, job_name)] = found.get(job_name)
+                message = found.get(job_name)
+                first = self._finished_at.setdefault((namespace, job_name), now)
+                if message is None and now - first < MESSAGE_GRACE:
+                    jobs[job_name] = {**jobs[job_name], "status": {}}
+                    self.queue.add_after(key, 0.25)
+                    continue
+                self._finished_at.pop((namespace, job_name), None)
+                self.cache.messages[(namespace, job_name)] = message
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
 
     async def _rollback(self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest) -> None:

@@ -24,7 +24,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
     parser.add_argument("--metrics-port", type=int, default=8000, help="serve /metrics here (0: a free port)")
     parser.add_argument("--metrics-address", default="0.0.0.0", help="address for the metrics server")
-    parser.add_argument("--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness)")
+    parser.add_argument("--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness; 0: a free port)")
     parser.add_argument("--runner-image", default=None, help="image of the probe runner Jobs")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but never patch a Deployment")
     peering = parser.add_mutually_exclusive_group()
@@ -49,6 +49,15 @@ def _current_namespace() -> str:
     return str((context or {}).get("context", {}).get("namespace") or "default")
 
 
+def _free_port(address: str) -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -70,13 +79,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"releaseguard run: no cluster configuration: {exc}", file=sys.stderr)
         return 3
-    metrics_port = args.metrics_port
-    if metrics_port == 0:
-        import socket
-
-        with socket.socket() as probe:
-            probe.bind((args.metrics_address, 0))
-            metrics_port = probe.getsockname()[1]
+    metrics_port = args.metrics_port or _free_port(args.metrics_address)
+    health_port = args.health_port or _free_port("0.0.0.0")
     configure_operator(
         OperatorConfig(
             runner_image=args.runner_image or DEFAULT_RUNNER_IMAGE,
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         "watching %s; metrics on :%d, health on :%d/healthz",
         "all namespaces" if args.all_namespaces else "namespaces " + ", ".join(namespaces),
         metrics_port,
-        args.health_port,
+        health_port,
     )
     kopf.run(
         clusterwide=args.all_namespaces,
@@ -99,6 +103,6 @@ def run(args: argparse.Namespace) -> int:
         standalone=not args.peering,
         peering_name=args.peering,
         priority=args.priority,
-        liveness_endpoint=f"http://0.0.0.0:{args.health_port}/healthz",
+        liveness_endpoint=f"http://0.0.0.0:{health_port}/healthz",
     )
     return 0
