@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import shutil
 import signal
 from collections.abc import Iterator
@@ -37,7 +38,7 @@ from kubesim.kubelet_status import ContainerView, now, pod_status
 from kubesim.kubelet_termination import DEFAULT_PATH, termination_message
 from kubesim.kubelet_volumes import Mount, VolumeError, can_isolate, container_mounts, materialise
 from kubesim.kubelet_volumes import referenced_objects as volume_objects
-from kubesim.network_addresses import HOST_IP, POD_NETWORK, AddressPool
+from kubesim.network_addresses import HOST_IP, POD_NETWORK, AddressPool, default_lock_dir
 from kubesim.network_hosts import ServiceName, render_hosts, resolve_name, write_in_place
 from kubesim.network_proxy import HttpProxy
 
@@ -45,7 +46,6 @@ Obj = dict[str, Any]
 log = logging.getLogger("kubesim.kubelet")
 
 NODE_NAME = "kubesim"
-LOG_NAME = "current.log"
 
 
 def _key(obj: Obj) -> tuple[str, str]:
@@ -81,7 +81,7 @@ class Kubelet:
         self.isolate = can_isolate() if isolate is None else isolate
         self.grace_cap = grace_cap
         self.backoff = backoff
-        self.ips = AddressPool(POD_NETWORK)
+        self.ips = AddressPool(POD_NETWORK, default_lock_dir(), start=random.randrange(1, 1 << 16))
         self.services: dict[tuple[str, str], ServiceName] = {}
         self.proxy: HttpProxy | None = None
         self._workers: dict[str, PodWorker] = {}
@@ -111,6 +111,7 @@ class Kubelet:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(w.stop(grace=0.5) for w in list(self._workers.values())), return_exceptions=True)
         self._workers.clear()
+        self.ips.release_all()
         if self.proxy is not None:
             await self.proxy.close()
 
@@ -184,13 +185,19 @@ class Kubelet:
     # ---- logs -----------------------------------------------------------------------------
 
     def read_log(
-        self, namespace: str, name: str, container: str | None = None, tail_lines: int | None = None
+        self,
+        namespace: str,
+        name: str,
+        container: str | None = None,
+        tail_lines: int | None = None,
+        previous: bool = False,
     ) -> str | None:
-        """The current log of a container of a pod this kubelet runs, or None when there is none."""
+        """The log of a container's current (or, with `previous`, its last terminated) instance, or
+        None when the pod, the container or that instance does not exist here."""
         worker = self._by_name.get((namespace, name))
         if worker is None:
             return None
-        path = worker.log_path(container)
+        path = worker.log_path(container, previous)
         if path is None:
             return None
         try:
@@ -244,16 +251,19 @@ class PodWorker:
     def hosts_path(self) -> Path:
         return self.root / "etc-hosts"
 
-    def log_path(self, container: str | None) -> Path | None:
+    def log_path(self, container: str | None, previous: bool = False) -> Path | None:
         names = [c.get("name") for c in self.main_specs + self.init_specs]
         if container is None:
             default = ((self.pod.get("metadata") or {}).get("annotations") or {}).get(
                 "kubectl.kubernetes.io/default-container"
             )
             container = default or (names[0] if names else None)
-        if container not in names:
+        view = next((v for v in self.views() if v.name == container), None)
+        if view is None:
             return None
-        return self.root / "logs" / str(container) / LOG_NAME
+        if previous:
+            return self._log_file(view.name, view.restart_count - 1) if view.last_state else None
+        return self._log_file(view.name, view.restart_count)
 
     def views(self) -> Iterator[ContainerView]:
         yield from self.init
@@ -425,13 +435,20 @@ class PodWorker:
             Mount(source=term_file, target=spec.get("terminationMessagePath") or DEFAULT_PATH),
             Mount(source=self.hosts_path, target="/etc/hosts"),
         ]
-        return Launch(argv=argv, env=env, working_dir=working_dir, mounts=mounts, log_path=self._log_file(view.name))
+        return Launch(
+            argv=argv,
+            env=env,
+            working_dir=working_dir,
+            mounts=mounts,
+            log_path=self._log_file(view.name, view.restart_count),
+        )
 
     def _termination_file(self, container: str) -> Path:
         return self.root / "termination" / container
 
-    def _log_file(self, container: str) -> Path:
-        return self.root / "logs" / container / LOG_NAME
+    def _log_file(self, container: str, instance: int) -> Path:
+        """One log per container instance, as `kubectl logs` shows only the current one."""
+        return self.root / "logs" / container / f"{instance}.log"
 
     def _should_restart(self, code: int, init: bool) -> bool:
         if self.restart_policy == "Never":

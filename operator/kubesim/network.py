@@ -13,12 +13,13 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from kubesim.cluster import ClusterAPI
 from kubesim.kubelet_probes import resolve_port
-from kubesim.network_addresses import SERVICE_NETWORK, AddressPool
+from kubesim.network_addresses import SERVICE_NETWORK, AddressPool, default_lock_dir
 from kubesim.network_proxy import Backend, TcpForwarder
 
 Obj = dict[str, Any]
@@ -86,7 +87,7 @@ def wants_listeners(service: Obj) -> bool:
 class ServiceNetwork:
     def __init__(self, api: ClusterAPI) -> None:
         self.api = api
-        self.ips = AddressPool(SERVICE_NETWORK)
+        self.ips = AddressPool(SERVICE_NETWORK, default_lock_dir(), start=random.randrange(1, 1 << 16))
         self.services: dict[tuple[str, str], Obj] = {}
         self.pods: dict[tuple[str, str], Obj] = {}
         self.forwarders: dict[Listener, TcpForwarder] = {}
@@ -109,6 +110,7 @@ class ServiceNetwork:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(*(f.close() for f in self.forwarders.values()), return_exceptions=True)
         self.forwarders.clear()
+        self.ips.release_all()
 
     async def _watch_forever(self, plural: str, handle: Any) -> None:
         while not self._closed.is_set():

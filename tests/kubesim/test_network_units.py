@@ -28,6 +28,18 @@ def test_address_pool_gives_distinct_addresses_and_does_not_reuse_at_once() -> N
         pool.allocate("p7")
 
 
+def test_address_pools_with_a_lock_dir_never_share_an_address(tmp_path: Path) -> None:
+    one = AddressPool("127.244.0.0/29", tmp_path)
+    two = AddressPool("127.244.0.0/29", tmp_path)
+    assert one.allocate("a") == "127.244.0.1"
+    assert two.allocate("a") == "127.244.0.2"  # .1 is claimed by the other pool
+    one.release("a")
+    three = AddressPool("127.244.0.0/29", tmp_path)
+    assert three.allocate("x") == "127.244.0.1"  # released, so free again
+    two.release_all()
+    three.release_all()
+
+
 SERVICES = [ServiceName("demo", "shop", "127.96.0.1"), ServiceName("db", "postgres", "127.96.0.2")]
 
 

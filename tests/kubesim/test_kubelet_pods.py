@@ -1,0 +1,305 @@
+"""The kubelet end to end: real pods (small Python programs) run by a KubeSim server, driven with kubectl."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from kubesim.testing import KubeSim
+
+T = TypeVar("T")
+PY = "releaseguard:dev"  # the built-in image: kubesim's own Python environment
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+    with KubeSim(tmp_path_factory.mktemp("kubesim")) as server:
+        yield server
+
+
+_namespaces = iter(range(1000))
+
+
+@pytest.fixture
+def ns(sim: KubeSim) -> str:
+    name = f"k2-{next(_namespaces)}"
+    sim.kubectl(
+        "apply", "-f", "-", input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    )
+    return name
+
+
+def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 20) -> T:
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
+
+
+def apply(sim: KubeSim, ns: str, *objects: dict[str, Any]) -> None:
+    sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(objects))
+
+
+def get(sim: KubeSim, ns: str, plural: str, name: str) -> dict[str, Any] | None:
+    assert sim.server is not None
+    api = sim.server.api
+    return sim.call(lambda: api.get("v1", plural, ns, name))
+
+
+def pod_manifest(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "main", "image": PY, "command": ["python", "-c", script]}
+    container.update(spec.pop("container", {}))
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": spec.pop("labels", {"test": name})},
+        "spec": {"restartPolicy": "Never", "containers": [container], **spec},
+    }
+
+
+def wait_phase(sim: KubeSim, ns: str, name: str, *phases: str, timeout: float = 20) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
+        pod = get(sim, ns, "pods", name)
+        return pod if pod and (pod.get("status") or {}).get("phase") in phases else None
+
+    return wait_for(check, f"pod {ns}/{name} in phase {phases}", timeout)
+
+
+def is_ready(pod: dict[str, Any] | None) -> bool:
+    conditions = ((pod or {}).get("status") or {}).get("conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def terminated(pod: dict[str, Any]) -> dict[str, Any]:
+    state: dict[str, Any] = pod["status"]["containerStatuses"][0]["state"]
+    return state["terminated"]  # type: ignore[no-any-return]
+
+
+def test_env_working_dir_args_and_exit_code(sim: KubeSim, ns: str, tmp_path: Path) -> None:
+    apply(
+        sim,
+        ns,
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "stringData": {"password": "s3cr3t"}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}, "data": {"level": "debug", "X": "1"}},
+    )
+    script = (
+        "import os, sys; "
+        "print(' '.join(f'{k}={os.environ.get(k)}' for k in ('PW', 'LEVEL', 'POD', 'NS', 'IP', 'APP', 'CFG_X', 'HOSTNAME'))); "
+        "print('cwd', os.getcwd()); print('args', sys.argv[1:]); sys.exit(3)"
+    )
+    work = tmp_path / "work"
+    pod = pod_manifest(
+        "envy",
+        script,
+        labels={"app": "envy"},
+        container={
+            "args": ["$(LEVEL)", "plain"],
+            "workingDir": str(work),
+            "envFrom": [{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}],
+            "env": [
+                {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                {"name": "LEVEL", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "level"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "NS", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+                {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            ],
+        },
+    )
+    apply(sim, ns, pod)
+    done = wait_phase(sim, ns, "envy", "Failed")
+    state = terminated(done)
+    assert (state["exitCode"], state["reason"]) == (3, "Error")
+    ip = done["status"]["podIP"]
+    assert ip.startswith("127.244.")
+    logs = sim.kubectl("logs", "-n", ns, "envy").stdout.splitlines()
+    assert logs[0] == f"PW=s3cr3t LEVEL=debug POD=envy NS={ns} IP={ip} APP=envy CFG_X=1 HOSTNAME=envy"
+    assert logs[1] == f"cwd {work}"
+    assert logs[2] == "args ['debug', 'plain']"
+    assert {c["type"]: c["status"] for c in done["status"]["conditions"]}["Ready"] == "False"
+
+
+def test_termination_messages_from_file_logs_and_capped(sim: KubeSim, ns: str) -> None:
+    apply(
+        sim,
+        ns,
+        pod_manifest("file", "open('/dev/termination-log', 'w').write('{\"verdict\": \"ok\"}')"),
+        pod_manifest(
+            "custom-path",
+            "open('/tmp/k2-report', 'w').write('custom'); raise SystemExit(4)",
+            container={"terminationMessagePath": "/tmp/k2-report"},
+        ),
+        pod_manifest(
+            "fallback",
+            "[print(f'line {i}') for i in range(100)]; raise SystemExit(2)",
+            container={"terminationMessagePolicy": "FallbackToLogsOnError"},
+        ),
+        pod_manifest("fallback-ok", "print('fine')", container={"terminationMessagePolicy": "FallbackToLogsOnError"}),
+        pod_manifest("big", "open('/dev/termination-log', 'w').write('x' * 6000)"),
+    )
+    assert terminated(wait_phase(sim, ns, "file", "Succeeded"))["message"] == '{"verdict": "ok"}'
+    custom = terminated(wait_phase(sim, ns, "custom-path", "Failed"))
+    assert (custom["exitCode"], custom["message"]) == (4, "custom")
+    # The container wrote into its own mount namespace: the host's path is untouched.
+    assert not Path("/tmp/k2-report").exists() or Path("/tmp/k2-report").read_text() == ""
+    fallback = terminated(wait_phase(sim, ns, "fallback", "Failed"))["message"].splitlines()
+    assert fallback[0] == "line 20" and fallback[-1] == "line 99" and len(fallback) == 80
+    assert "message" not in terminated(wait_phase(sim, ns, "fallback-ok", "Succeeded"))
+    assert terminated(wait_phase(sim, ns, "big", "Succeeded"))["message"] == "x" * 4096
+
+
+def test_unknown_image_stays_pending_with_an_event(sim: KubeSim, ns: str) -> None:
+    pod = pod_manifest("nginx", "")
+    pod["spec"]["containers"][0] = {"name": "web", "image": "nginx:1.27"}
+    apply(sim, ns, pod)
+
+    def backoff() -> dict[str, Any] | None:
+        found = get(sim, ns, "pods", "nginx")
+        statuses = ((found or {}).get("status") or {}).get("containerStatuses") or [{}]
+        waiting = statuses[0].get("state", {}).get("waiting", {})
+        return found if waiting.get("reason") == "ImagePullBackOff" else None
+
+    found = wait_for(backoff, "ImagePullBackOff")
+    assert found["status"]["phase"] == "Pending"
+    events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    failed = [e for e in events if e["reason"] == "Failed" and e["involvedObject"]["name"] == "nginx"]
+    assert failed and failed[0]["type"] == "Warning"
+    assert "'nginx:1.27' is not available in kubesim" in failed[0]["message"]
+    assert "--images" in failed[0]["message"]
+
+
+SERVER = "python -m http.server 8080"
+
+
+def test_two_replicas_share_a_port_on_their_own_ips_and_readiness_gates(sim: KubeSim, ns: str, tmp_path: Path) -> None:
+    gate = tmp_path / "open"
+    probe = {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 1}
+    gated = {"exec": {"command": ["test", "-f", str(gate)]}, "periodSeconds": 1}
+    for name, readiness in (("web-a", probe), ("web-b", probe), ("gated", gated)):
+        manifest = pod_manifest(name, "", labels={"app": "web"})
+        manifest["spec"]["restartPolicy"] = "Always"
+        manifest["spec"]["containers"][0].update(
+            command=SERVER.split(), ports=[{"name": "http", "containerPort": 8080}], readinessProbe=readiness
+        )
+        apply(sim, ns, manifest)
+    a = wait_for(lambda: (p := get(sim, ns, "pods", "web-a")) and is_ready(p) and p, "web-a Ready")
+    b = wait_for(lambda: (p := get(sim, ns, "pods", "web-b")) and is_ready(p) and p, "web-b Ready")
+    assert a["status"]["podIP"] != b["status"]["podIP"]
+    for pod in (a, b):
+        with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=5) as response:
+            assert response.status == 200
+    gated_pod = wait_for(
+        lambda: (p := get(sim, ns, "pods", "gated")) and p["status"].get("phase") == "Running" and p, "gated Running"
+    )
+    assert not is_ready(gated_pod)
+    assert gated_pod["status"]["containerStatuses"][0]["ready"] is False
+    gate.touch()
+    wait_for(lambda: is_ready(get(sim, ns, "pods", "gated")), "gated Ready after the exec probe passes")
+
+
+def test_deletion_kills_a_process_that_ignores_sigterm(sim: KubeSim, ns: str) -> None:
+    script = (
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print(os.getpid(), flush=True); time.sleep(600)"
+    )
+    apply(sim, ns, pod_manifest("stubborn", script, terminationGracePeriodSeconds=30))
+    wait_phase(sim, ns, "stubborn", "Running")
+    pid = int(wait_for(lambda: sim.kubectl("logs", "-n", ns, "stubborn").stdout.strip(), "the pid in the log"))
+    assert alive(pid)
+    started = time.monotonic()
+    sim.kubectl("delete", "pod", "-n", ns, "stubborn", "--wait=false")
+    wait_for(lambda: not alive(pid), "the process to be killed")
+    assert time.monotonic() - started < 10  # the grace period is capped in kubesim
+    wait_for(lambda: get(sim, ns, "pods", "stubborn") is None, "the pod to be gone")
+
+
+def test_volumes_init_containers_and_restarts(sim: KubeSim, ns: str) -> None:
+    apply(
+        sim,
+        ns,
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "files"}, "data": {"greeting": "hello"}},
+    )
+    # The main container fails once, then succeeds: the emptyDir keeps the marker across the restart.
+    script = (
+        "import os, sys; print(open('/config/greeting').read(), open('/data/init').read()); "
+        "first = not os.path.exists('/data/ran'); open('/data/ran', 'w').close(); sys.exit(1 if first else 0)"
+    )
+    pod = pod_manifest(
+        "vols",
+        script,
+        restartPolicy="OnFailure",
+        volumes=[{"name": "config", "configMap": {"name": "files"}}, {"name": "data", "emptyDir": {}}],
+        initContainers=[
+            {
+                "name": "prepare",
+                "image": PY,
+                "command": ["python", "-c", "open('/data/init', 'w').write('from-init')"],
+                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+            }
+        ],
+        container={
+            "volumeMounts": [
+                {"name": "config", "mountPath": "/config", "readOnly": True},
+                {"name": "data", "mountPath": "/data"},
+            ]
+        },
+    )
+    apply(sim, ns, pod)
+    done = wait_phase(sim, ns, "vols", "Succeeded")
+    status = done["status"]["containerStatuses"][0]
+    assert status["restartCount"] == 1
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    assert done["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+    assert sim.kubectl("logs", "-n", ns, "vols").stdout.strip() == "hello from-init"
+    assert not Path("/config/greeting").exists()  # mounted only inside the pod's namespace
+
+
+def test_crash_loop_back_off_between_restarts(sim: KubeSim, ns: str) -> None:
+    apply(sim, ns, pod_manifest("crash", "raise SystemExit(1)", restartPolicy="Always"))
+
+    def restarted() -> dict[str, Any] | None:
+        found = get(sim, ns, "pods", "crash")
+        statuses = ((found or {}).get("status") or {}).get("containerStatuses") or [{}]
+        return statuses[0] if statuses[0].get("restartCount", 0) >= 1 else None
+
+    status = wait_for(restarted, "a restart")
+    assert status["lastState"]["terminated"]["exitCode"] == 1
+    pod = get(sim, ns, "pods", "crash")
+    assert pod is not None and pod["status"]["phase"] == "Running"
+
+
+def test_nothing_survives_the_server(tmp_path: Path) -> None:
+    with KubeSim(tmp_path / "sim") as server:
+        server.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump(
+                pod_manifest("sleeper", "import os, time; print(os.getpid(), flush=True); time.sleep(600)")
+            ),
+        )
+        pid = int(wait_for(lambda: server.kubectl("logs", "sleeper").stdout.strip(), "the pid in the log"))
+        assert alive(pid)
+    assert not alive(pid)
