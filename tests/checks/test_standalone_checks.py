@@ -231,6 +231,18 @@ async def test_command_results(bare_python: str, tmp_path: Path) -> None:
     assert set(report.failed_critical) == {"exit", "regex", "missing", "slow"}
 
 
+async def test_missing_working_directory_is_an_error(bare_python: str) -> None:
+    report = await probe(
+        [
+            {**command(bare_python, ["true"], workingDir="/nonexistent/app"), "name": "cmd"},
+            {"name": "smoke", "pytest": {"python": bare_python, "workingDir": "/nonexistent/app"}},
+        ]
+    )
+    for name in ("cmd", "smoke"):
+        check = report.check(name)
+        assert (check.result, check.message) == (R.ERROR, "working directory /nonexistent/app does not exist")
+
+
 async def test_missing_interpreter_is_an_error() -> None:
     report = await probe([{"name": "cmd", "command": {"command": ["true"], "python": "/nonexistent/python3"}}])
     assert report.check("cmd").result is R.ERROR

@@ -111,6 +111,9 @@ def tail(*texts: str) -> str:
 
 def command_attempt(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     argv = [str(a) for a in spec["command"]]
+    missing_dir = _missing_dir(spec)
+    if missing_dir:
+        return attempt(ERROR, missing_dir, "no working directory")
     shown = " ".join(argv)
     if len(shown) > 80:
         shown = shown[:79] + "\u2026"
@@ -172,17 +175,30 @@ def junit_failures(xml_text: str) -> tuple[int, list[str]]:
     return len(cases), failures
 
 
+def _missing_dir(spec: dict[str, Any]) -> str:
+    directory = spec.get("workingDir")
+    if directory and not os.path.isdir(directory):
+        return f"working directory {directory} does not exist"
+    return ""
+
+
 def pytest_attempt(spec: dict[str, Any], timeout: float, python: str) -> dict[str, Any]:
+    missing_dir = _missing_dir(spec)
+    if missing_dir:
+        return attempt(ERROR, missing_dir, "no working directory")
     handle, junit = tempfile.mkstemp(prefix="releaseguard-", suffix=".xml")
     os.close(handle)
     argv = [python, "-m", "pytest", *[str(a) for a in spec.get("args", [])]]
     argv += [f"--junitxml={junit}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider", "-q"]
     try:
         code, out, err = run_process(argv, timeout, cwd=spec.get("workingDir"))
-        with open(junit, encoding="utf-8") as handle_:
-            xml_text = handle_.read()
-    except OSError:
-        xml_text = ""
+        try:
+            with open(junit, encoding="utf-8") as handle_:
+                xml_text = handle_.read()
+        except OSError:
+            xml_text = ""
+    except OSError as exc:
+        return attempt(ERROR, f"cannot run {python} -m pytest: {exc}", "not run")
     finally:
         with contextlib.suppress(OSError):
             os.unlink(junit)
