@@ -431,6 +431,7 @@ class PodWorker:
         term_file = self._termination_file(view.name)
         term_file.parent.mkdir(parents=True, exist_ok=True)
         term_file.write_bytes(b"")
+        term_file.chmod(0o666)  # the container may run as any user
         mounts += [
             Mount(source=term_file, target=spec.get("terminationMessagePath") or DEFAULT_PATH),
             Mount(source=self.hosts_path, target="/etc/hosts"),
@@ -441,6 +442,7 @@ class PodWorker:
             working_dir=working_dir,
             mounts=mounts,
             log_path=self._log_file(view.name, view.restart_count),
+            hostname=self.hostname,
         )
 
     def _termination_file(self, container: str) -> Path:

@@ -12,7 +12,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesim.kubelet_volumes import Mount, ensure_placeholder, setup_script
+from kubesim.kubelet_volumes import Mount, setup_script
 
 # A Python-only shim so that servers binding 0.0.0.0 bind their pod IP instead: without network
 # namespaces that is what lets several replicas listen on the same container port.
@@ -45,6 +45,7 @@ class Launch:
     working_dir: str | None
     mounts: list[Mount]
     log_path: Path
+    hostname: str | None = None
 
 
 def write_shim(directory: Path) -> Path:
@@ -59,8 +60,9 @@ def full_argv(launch: Launch, isolate: bool) -> list[str]:
     argv = list(launch.argv)
     if isolate:
         argv = [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "/bin/sh", "-c", setup_script(launch.mounts, launch.working_dir), "kubesim-container", *argv,
+            "unshare", "--mount", "--uts", "--propagation", "private", "--",
+            "bash", "-c", setup_script(launch.mounts, launch.working_dir, launch.hostname),
+            "kubesim-container", *argv,
         ]  # fmt: skip
     if shutil.which("setpriv"):
         argv = ["setpriv", "--pdeathsig", "KILL", "--", *argv]
@@ -78,10 +80,7 @@ def check_executable(argv: list[str], env: dict[str, str]) -> None:
 def _prepare_host(launch: Launch, isolate: bool) -> str | None:
     """Placeholders, working directory and log folder; the process's cwd when not isolated."""
     cwd = None
-    if isolate:
-        for mount in launch.mounts:
-            ensure_placeholder(mount)
-    elif launch.working_dir:
+    if not isolate and launch.working_dir:
         Path(launch.working_dir).mkdir(parents=True, exist_ok=True)
         cwd = launch.working_dir
     launch.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,7 @@ import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kubesim.kubelet_env import config_map_data, field_ref, secret_data
@@ -137,26 +137,34 @@ def container_mounts(container: Obj, volumes: Mapping[str, Path]) -> list[Mount]
     return mounts
 
 
-def ensure_placeholder(mount: Mount) -> None:
-    """A bind mount needs an existing target of the same kind (file over file, directory over directory)."""
-    target = Path(mount.target)
-    if target.exists() or target.is_symlink():
-        return
-    if mount.source.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
-    else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.touch()
+def setup_script(mounts: list[Mount], working_dir: str | None, hostname: str | None = None) -> str:
+    """The bash script run inside the new mount namespace before exec'ing the container's command.
 
-
-def setup_script(mounts: list[Mount], working_dir: str | None) -> str:
-    """The shell script run inside the new mount namespace before exec'ing the container's command."""
+    Every source is opened first and mounted through /proc/self/fd, because an earlier mount (a
+    volume at /tmp, say) may hide the path of a later source (the work directory under /tmp).
+    Parents are mounted before what lies under them; a missing target gets a placeholder of the
+    source's kind (a bind mount needs one), created inside the namespace so it lands in whatever
+    volume is already mounted there. Placeholders outside volumes stay on the host's filesystem
+    (empty files and directories such as /dev/termination-log), as with any bind mount."""
     lines = ["set -e"]
-    for mount in mounts:
-        source, target = shlex.quote(str(mount.source)), shlex.quote(mount.target)
-        lines.append(f"mount --bind {source} {target}")
-        if mount.read_only:
-            lines.append(f"mount -o remount,bind,ro {target}")
+    if hostname:
+        # In the container's own UTS namespace, as a pod's hostname is its name.
+        lines.append(f"echo {shlex.quote(hostname)} > /proc/sys/kernel/hostname")
+    ordered = sorted(mounts, key=lambda m: len(PurePosixPath(m.target).parts))
+    for index, mount in enumerate(ordered):
+        lines.append(f"exec {{src{index}}}<{shlex.quote(str(mount.source))}")
+    for index, mount in enumerate(ordered):
+        target = shlex.quote(mount.target)
+        if mount.source.is_dir():
+            lines.append(f"[ -e {target} ] || mkdir -p {target}")
+        else:
+            parent = shlex.quote(str(PurePosixPath(mount.target).parent))
+            lines.append(f"[ -e {target} ] || {{ mkdir -p {parent}; : > {target}; }}")
+        lines.append(f'mount --bind "/proc/self/fd/$src{index}" {target}')
+    # Read-only last, so placeholders for mounts nested in a read-only volume can still be made.
+    lines += [f"mount -o remount,bind,ro {shlex.quote(m.target)}" for m in ordered if m.read_only]
+    if ordered:
+        lines.append("exec " + " ".join(f"{{src{i}}}<&-" for i in range(len(ordered))))
     if working_dir:
         # A runtime creates a missing working directory instead of failing.
         lines.append(f"mkdir -p {shlex.quote(working_dir)}")
@@ -166,7 +174,7 @@ def setup_script(mounts: list[Mount], working_dir: str | None) -> str:
 
 
 def can_isolate() -> bool:
-    """Whether containers can get private mount namespaces here (root and util-linux unshare)."""
+    """Whether containers can get private mount namespaces here (root, util-linux and bash)."""
     from shutil import which
 
-    return os.geteuid() == 0 and which("unshare") is not None and which("mount") is not None
+    return os.geteuid() == 0 and all(which(tool) for tool in ("unshare", "mount", "bash"))

@@ -303,3 +303,24 @@ def test_nothing_survives_the_server(tmp_path: Path) -> None:
         pid = int(wait_for(lambda: server.kubectl("logs", "sleeper").stdout.strip(), "the pid in the log"))
         assert alive(pid)
     assert not alive(pid)
+
+
+def test_a_volume_over_tmp_does_not_hide_the_pods_own_files(sim: KubeSim, ns: str) -> None:
+    """The probe runner's shape: an emptyDir at /tmp while kubesim's work directory is under /tmp."""
+    script = (
+        "import socket; open('/tmp/scratch', 'w').write('x'); "
+        "open('/dev/termination-log', 'w').write(socket.gethostbyname(socket.gethostname()))"
+    )
+    apply(
+        sim,
+        ns,
+        pod_manifest(
+            "runner",
+            script,
+            volumes=[{"name": "tmp", "emptyDir": {}}],
+            container={"volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+        ),
+    )
+    done = wait_phase(sim, ns, "runner", "Succeeded", "Failed")
+    assert done["status"]["phase"] == "Succeeded", sim.kubectl("logs", "-n", ns, "runner").stdout
+    assert terminated(done)["message"] == done["status"]["podIP"]  # its own name resolves via its /etc/hosts

@@ -332,9 +332,19 @@ def test_volumes_materialise_config_maps_secrets_downward_api(tmp_path: Path) ->
         paths,
     )
     assert mounts == [Mount(paths["cfg"], "/etc/cfg", True), Mount(paths["scratch"], "/work", False)]
-    script = setup_script(mounts, "/work")
-    assert f"mount --bind {paths['cfg']} /etc/cfg\nmount -o remount,bind,ro /etc/cfg" in script
-    assert script.endswith('cd /work\nexec "$@"')
+    script = setup_script([*reversed(mounts), Mount(paths["sec"] / "password", "/etc/cfg/pw")], "/work")
+    assert script.splitlines()[1:4] == [
+        f"exec {{src0}}<{paths['scratch']}",  # /work, the shallowest target
+        f"exec {{src1}}<{paths['cfg']}",
+        f"exec {{src2}}<{paths['sec'] / 'password'}",
+    ]
+    # Parents first, read-only remounts, placeholders of the right kind, then the fds are closed.
+    assert 'mount --bind "/proc/self/fd/$src1" /etc/cfg\n' in script
+    assert script.index("/proc/self/fd/$src2") < script.index("mount -o remount,bind,ro /etc/cfg")
+    assert "[ -e /etc/cfg/pw ] || { mkdir -p /etc/cfg; : > /etc/cfg/pw; }" in script
+    assert "[ -e /work ] || mkdir -p /work" in script
+    assert script.index("/proc/self/fd/$src1") < script.index("/proc/self/fd/$src2")
+    assert script.endswith('exec {src0}<&- {src1}<&- {src2}<&-\nmkdir -p /work\ncd /work\nexec "$@"')
 
 
 def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
