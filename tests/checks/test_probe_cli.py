@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -188,3 +189,31 @@ def test_probe_does_not_import_the_operator_stack(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize(("release", "code", "failed"), [("good", 0, []), ("shape", 1, ["orders", "smoke"])])
+def test_the_shop_example_checks(
+    shops: Callable[..., str], bare_python: str, tmp_path: Path, release: str, code: int, failed: list[str]
+) -> None:
+    """examples/shop/checks.yaml as documented, pointed at a live shop and the bare venv's interpreter."""
+    from conftest import SHOP_DIR
+
+    url = shops(release)
+    text = (SHOP_DIR / "checks.yaml").read_text().replace("http://127.0.0.1:8080", url)
+    document = yaml.safe_load(text)
+    for check in document["checks"]:
+        if "tcp" in check:
+            check["tcp"]["port"] = int(url.rsplit(":", 1)[1])
+        for kind in ("python", "pytest"):
+            if kind in check:
+                check[kind]["python"] = bare_python
+    path = write(tmp_path, document)
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(PYTHONPATH=str(SHOP_DIR), SHOP_RELEASE=release)
+    done = subprocess.run(
+        [str(EXE), "probe", "-f", path], capture_output=True, text=True, timeout=120, cwd=SHOP_DIR, env=env
+    )
+    assert done.returncode == code, done.stderr
+    report = parse_report(done.stdout)
+    assert report.failed_critical == failed
+    assert report.summary.total == 5
