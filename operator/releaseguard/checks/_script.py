@@ -206,7 +206,10 @@ def pytest_attempt(spec: dict[str, Any], timeout: float, python: str) -> dict[st
         return attempt(FAILED, f"pytest timed out after {timeout:g}s; output: {tail(out, err)}", "timeout")
     if "No module named pytest" in err:
         return attempt(ERROR, f"pytest is not installed for {python}", "not installed")
-    total, failures = junit_failures(xml_text) if xml_text.strip() else (0, [])
+    try:
+        total, failures = junit_failures(xml_text) if xml_text.strip() else (0, [])
+    except ET.ParseError:  # pytest died while writing it
+        total, failures = 0, []
     if code == 0:
         return attempt(PASSED, f"{total} tests passed", f"{total} passed")
     if code == 5:
@@ -341,7 +344,10 @@ def python_attempt(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     results: list[tuple[str, str]] = []
     current = ""
     for line in buffer.decode("utf-8", "replace").splitlines():
-        event = json.loads(line)
+        try:
+            event = json.loads(line)
+        except ValueError:  # the last line of a child killed mid-write
+            continue
         if "start" in event:
             current = event["start"]
         else:
