@@ -35,6 +35,7 @@ class Server:
         bookmark_interval: float = 1.0,
         controllers: bool = True,
         kubelet: bool = True,
+        fake_node: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.images_path = images
@@ -50,6 +51,7 @@ class Server:
         self.http = Api(self.store, self.faults, bookmark_interval)
         self.with_controllers = controllers
         self.with_kubelet = kubelet
+        self.with_fake_node = fake_node
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -72,6 +74,10 @@ class Server:
                 self._spawn(coro, name)
         if self.with_kubelet:
             await self._start_kubelet()
+        elif self.with_fake_node:
+            from .fakenode import FakeNode
+
+            self._spawn(FakeNode(self.api).run(), "fake-node")
         return self.url
 
     def _spawn(self, coro: Any, name: str) -> None:

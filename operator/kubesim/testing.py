@@ -38,6 +38,7 @@ class KubeSim:
         faults: Faults | None = None,
         controllers: bool = True,
         kubelet: bool = True,
+        fake_node: bool = False,
         watch_history: int = 5000,
         bookmark_interval: float = 1.0,
     ) -> None:
@@ -51,6 +52,7 @@ class KubeSim:
             rollout_delay_seconds=rollout_delay_seconds,
             controllers=controllers,
             kubelet=kubelet,
+            fake_node=fake_node,
             watch_history=watch_history,
             bookmark_interval=bookmark_interval,
         )
@@ -77,6 +79,13 @@ class KubeSim:
                 return
             ready.set_result(self.url)
             self._loop.run_forever()
+            # Cancel what is left (watch streams, controller loops) and close async generators on this thread.
+            pending = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
 
         self._thread = threading.Thread(target=run, name="kubesim", daemon=True)
         self._thread.start()
@@ -92,7 +101,6 @@ class KubeSim:
             asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(timeout=30)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
-        self._loop.close()
         self._loop = None
         self._thread = None
 
@@ -130,6 +138,22 @@ class KubeSim:
     def reset_request_counts(self) -> None:
         assert self.server is not None
         self.server.http.counts.clear()
+
+    def finish_pod(self, namespace: str, name: str, succeeded: bool, message: str = "") -> None:
+        """Move a pod to Succeeded or Failed (for tests running without the kubelet)."""
+        from .fakenode import finished_status
+
+        assert self.server is not None
+        api = self.server.api
+
+        async def go() -> None:
+            pod = await api.get("v1", "pods", namespace, name)
+            assert pod is not None, f"pod {namespace}/{name} not found"
+            await api.patch(
+                "v1", "pods", namespace, name, {"status": finished_status(pod, succeeded, message)}, "merge", "status"
+            )
+
+        self.call(go)
 
     def compact(self) -> None:
         """Forget the watch history: any earlier resourceVersion now answers 410 Gone."""

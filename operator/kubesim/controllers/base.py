@@ -97,5 +97,6 @@ class Controller:
         finally:
             for t in tasks:
                 t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             for timer in self._timers.values():
                 timer.cancel()

@@ -1,0 +1,233 @@
+"""kubesim driven by the real kubectl 1.32: apply (CRDs, custom and built-in objects), printer
+columns, get -w, every patch type, rollout status/undo, cascading delete."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+import yaml
+from simhelpers import CRD, apply, deployment, get, listing, wait_for
+
+from kubesim.testing import KubeSim
+
+pytestmark = pytest.mark.slow
+
+
+def rv_manifest(name: str = "shop", **spec: object) -> dict[str, object]:
+    body: dict[str, object] = {
+        "targetRef": {"name": name},
+        "checks": [{"name": "health", "http": {"url": "http://shop:8080/"}}],
+    }
+    body.update(spec)
+    return {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "ReleaseVerification",
+        "metadata": {"name": name},
+        "spec": body,
+    }
+
+
+def test_apply_crd_then_get_shows_its_printer_columns(sim: KubeSim) -> None:
+    out = sim.kubectl("apply", "-f", str(CRD)).stdout
+    assert "customresourcedefinition.apiextensions.k8s.io/releaseverifications.releaseguard.io created" in out
+    assert "created" in apply(sim, rv_manifest())
+    assert sim.server is not None
+    api = sim.server.api
+    status = {
+        "phase": "Verified",
+        "currentRevision": 3,
+        "lastGoodRevision": 2,
+        "checks": "4/4",
+        "conditions": [
+            {
+                "type": "Verified",
+                "status": "True",
+                "reason": "Passed",
+                "message": "all checks passed",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
+    sim.call(
+        lambda: api.patch(
+            "releaseguard.io/v1alpha1",
+            "releaseverifications",
+            "default",
+            "shop",
+            {"status": status},
+            subresource="status",
+        )
+    )
+    lines = sim.kubectl("get", "rv").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "TARGET", "REVISION", "PHASE", "CHECKS", "LAST", "VERIFIED", "AGE"]
+    assert lines[1].split()[:5] == ["shop", "shop", "3", "Verified", "4/4"]
+    wide = sim.kubectl("get", "releaseverification", "shop", "-o", "wide").stdout
+    assert "LAST GOOD" in wide and "all checks passed" in wide
+    # the short name and the category resolve through discovery
+    assert "shop" in sim.kubectl("get", "releaseguard").stdout
+    obj = json.loads(sim.kubectl("get", "rv", "shop", "-o", "json").stdout)
+    assert obj["spec"]["timeoutSeconds"] == 600, "schema defaults are applied"
+    assert obj["metadata"]["generation"] == 1
+
+
+def test_apply_rejects_unknown_fields_and_broken_rules_like_the_real_server(sim: KubeSim) -> None:
+    sim.kubectl("apply", "-f", str(CRD))
+    bad = rv_manifest(bogus=True)
+    proc = sim.kubectl("apply", "-f", "-", input=yaml.safe_dump(bad), check=False)
+    assert proc.returncode != 0
+    assert 'strict decoding error: unknown field "spec.bogus"' in proc.stderr
+    two = rv_manifest(checks=[{"name": "x", "http": {"url": "http://a"}, "tcp": {"host": "a", "port": 1}}])
+    proc = sim.kubectl("apply", "-f", "-", input=yaml.safe_dump(two), check=False)
+    assert proc.returncode != 0
+    assert 'spec.checks[0]: Invalid value: "object": exactly one of' in proc.stderr
+    proc = sim.kubectl("apply", "-f", "-", input=yaml.safe_dump(rv_manifest(delaySeconds=-5)), check=False)
+    assert "spec.delaySeconds: Invalid value: -5" in proc.stderr
+
+
+def test_patch_of_every_type(sim: KubeSim) -> None:
+    apply(sim, deployment("web"))
+    sim.kubectl(
+        "patch",
+        "deploy",
+        "web",
+        "--type=strategic",
+        "-p",
+        json.dumps(
+            {"spec": {"template": {"spec": {"containers": [{"name": "main", "env": [{"name": "Y", "value": "2"}]}]}}}}
+        ),
+    )
+    d = get(sim, "apps/v1", "deployments", "default", "web")
+    assert d is not None
+    env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}], "strategic merge keeps env by name"
+    sim.kubectl("patch", "deploy", "web", "--type=merge", "-p", '{"metadata": {"labels": {"tier": "fe"}}}')
+    sim.kubectl(
+        "patch", "deploy", "web", "--type=json", "-p", '[{"op": "replace", "path": "/spec/replicas", "value": 3}]'
+    )
+    proc = sim.kubectl(
+        "patch",
+        "deploy",
+        "web",
+        "--type=json",
+        "-p",
+        '[{"op": "test", "path": "/spec/replicas", "value": 9}]',
+        check=False,
+    )
+    assert proc.returncode != 0
+    d = get(sim, "apps/v1", "deployments", "default", "web")
+    assert d is not None and d["metadata"]["labels"]["tier"] == "fe" and d["spec"]["replicas"] == 3
+    sim.kubectl("apply", "-f", str(CRD))
+    apply(sim, rv_manifest())
+    sim.kubectl("patch", "rv", "shop", "--type=merge", "-p", '{"spec": {"delaySeconds": 7}}')
+    sim.kubectl(
+        "patch", "rv", "shop", "--type=json", "-p", '[{"op": "replace", "path": "/spec/parallelism", "value": 2}]'
+    )
+    proc = sim.kubectl("patch", "rv", "shop", "-p", '{"spec": {"delaySeconds": 8}}', check=False)
+    assert proc.returncode != 0 and "strategic merge patch" in proc.stderr
+    rv = get(sim, "releaseguard.io/v1alpha1", "releaseverifications", "default", "shop")
+    assert rv is not None and rv["spec"]["delaySeconds"] == 7 and rv["spec"]["parallelism"] == 2
+    assert rv["metadata"]["generation"] == 3
+
+
+def test_get_watch_streams_changes(sim: KubeSim) -> None:
+    cmd = [
+        "/usr/bin/kubectl",
+        f"--kubeconfig={sim.kubeconfig}",
+        f"--cache-dir={sim.workdir / 'kc'}",
+        "get",
+        "configmaps",
+        "-w",
+        "--output-watch-events",
+    ]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as watcher:
+        try:
+            time.sleep(0.3)
+            apply(sim, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}, "data": {"a": "1"}})
+            sim.kubectl("delete", "configmap", "one")
+            assert watcher.stdout is not None
+            lines = []
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not any(line.startswith("DELETED") for line in lines):
+                lines.append(watcher.stdout.readline())
+            events = [line.split()[:2] for line in lines if line.strip() and not line.startswith("EVENT")]
+            assert ["ADDED", "one"] in events and ["DELETED", "one"] in events, lines
+        finally:
+            watcher.kill()
+
+
+def _revisions(sim: KubeSim) -> dict[str, tuple[str | None, str | None]]:
+    out = {}
+    for rs in listing(sim, "apps/v1", "replicasets", "default"):
+        ann = rs["metadata"].get("annotations") or {}
+        image = rs["spec"]["template"]["spec"]["containers"][0]["image"]
+        out[image] = (
+            ann.get("deployment.kubernetes.io/revision"),
+            ann.get("deployment.kubernetes.io/revision-history"),
+        )
+    return out
+
+
+def test_rollout_status_and_undo_leave_the_real_controllers_annotations(sim: KubeSim) -> None:
+    apply(sim, deployment("web", "app:1", annotations={"team": "payments"}))
+    assert (
+        'deployment "web" successfully rolled out'
+        in sim.kubectl("rollout", "status", "deploy/web", "--timeout=20s").stdout
+    )
+    apply(sim, deployment("web", "app:2", annotations={"team": "payments"}))
+    sim.kubectl("rollout", "status", "deploy/web", "--timeout=20s")
+    assert _revisions(sim) == {"app:1": ("1", None), "app:2": ("2", None)}
+    assert "rolled back" in sim.kubectl("rollout", "undo", "deploy/web").stdout
+    sim.kubectl("rollout", "status", "deploy/web", "--timeout=20s")
+    assert _revisions(sim) == {"app:1": ("3", "1"), "app:2": ("2", None)}, "the old RS is reused with the next revision"
+    d = get(sim, "apps/v1", "deployments", "default", "web")
+    assert d is not None
+    assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "app:1"
+    assert "pod-template-hash" not in d["spec"]["template"]["metadata"]["labels"]
+    sim.kubectl("rollout", "undo", "deploy/web", "--to-revision=2")
+    sim.kubectl("rollout", "status", "deploy/web", "--timeout=20s")
+    assert _revisions(sim) == {"app:1": ("3", "1"), "app:2": ("4", "2")}
+    rss = listing(sim, "apps/v1", "replicasets", "default")
+    for rs in rss:
+        ann = rs["metadata"]["annotations"]
+        assert ann["team"] == "payments", "deployment annotations are copied"
+        assert "kubectl.kubernetes.io/last-applied-configuration" not in ann, "skipped annotations are not"
+        assert rs["metadata"]["labels"]["pod-template-hash"] == rs["metadata"]["name"].rsplit("-", 1)[1]
+    history = sim.kubectl("rollout", "history", "deploy/web").stdout
+    assert [line.split()[0] for line in history.splitlines()[2:] if line.strip()] == ["3", "4"]
+    reasons = {e["reason"] for e in listing(sim, "v1", "events", "default")}
+    assert {"ScalingReplicaSet", "SuccessfulCreate", "SuccessfulDelete"} <= reasons
+
+
+def test_delete_with_cascade_background_orphan_and_foreground(sim: KubeSim) -> None:
+    for name in ("bg", "orph", "fg"):
+        apply(sim, deployment(name, replicas=1))
+        sim.kubectl("rollout", "status", f"deploy/{name}", "--timeout=20s")
+
+    def owned(app: str) -> list[str]:
+        return [rs["metadata"]["name"] for rs in listing(sim, "apps/v1", "replicasets", "default", f"app={app}")]
+
+    sim.kubectl("delete", "deploy", "bg")
+    wait_for(
+        lambda: not owned("bg") and not listing(sim, "v1", "pods", "default", "app=bg"),
+        "bg's replica sets and pods to go",
+    )
+    sim.kubectl("delete", "deploy", "orph", "--cascade=orphan")
+    rs = listing(sim, "apps/v1", "replicasets", "default", "app=orph")
+    assert len(rs) == 1 and not rs[0]["metadata"].get("ownerReferences")
+    sim.kubectl("delete", "deploy", "fg", "--cascade=foreground", "--wait=true", "--timeout=20s")
+    assert get(sim, "apps/v1", "deployments", "default", "fg") is None
+    assert not owned("fg") and not listing(sim, "v1", "pods", "default", "app=fg")
+
+
+def test_deleting_the_crd_unregisters_its_resources(sim: KubeSim) -> None:
+    sim.kubectl("apply", "-f", str(CRD))
+    apply(sim, rv_manifest())
+    sim.kubectl("delete", "-f", str(CRD))
+    proc = sim.kubectl("get", "rv", check=False)
+    assert proc.returncode != 0
+    assert "doesn't have a resource type" in proc.stderr or "could not find the requested resource" in proc.stderr
+    assert "releaseverifications" not in sim.kubectl("api-resources").stdout

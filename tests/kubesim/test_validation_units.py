@@ -1,0 +1,104 @@
+"""Custom resource admission against the project's real CRD: defaults, pruning, schema and CEL."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+from simhelpers import CRD
+
+from kubesim.errors import ApiError
+from kubesim.resources import Registry, ResourceType
+from kubesim.validation import admit_custom
+
+
+@pytest.fixture(scope="module")
+def rv_type() -> ResourceType:
+    return Registry().crd_types(yaml.safe_load(CRD.read_text()))[0]
+
+
+def rv(**spec: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "targetRef": {"name": "shop"},
+        "checks": [{"name": "health", "http": {"url": "http://shop:8080/healthz"}}],
+    }
+    base.update(spec)
+    return {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "ReleaseVerification",
+        "metadata": {"name": "shop"},
+        "spec": base,
+    }
+
+
+def causes(err: ApiError) -> dict[str, str]:
+    assert err.details is not None
+    return {c["field"]: c["message"] for c in err.details["causes"]}
+
+
+def test_defaults_are_applied_and_unknown_fields_pruned(rv_type: ResourceType) -> None:
+    obj = rv()
+    obj["spec"]["surprise"] = 1
+    out = admit_custom(rv_type, obj, None, None)
+    assert "surprise" not in out["spec"]
+    assert out["spec"]["targetRef"]["kind"] == "Deployment"
+    assert out["spec"]["timeoutSeconds"] == 600
+    assert out["spec"]["rollback"] == {"policy": "Automatic", "onNonCriticalFailure": False}
+    assert out["spec"]["checks"][0]["critical"] is True
+
+
+def test_strict_field_validation_rejects_unknown_fields_with_their_paths(rv_type: ResourceType) -> None:
+    obj = rv()
+    obj["spec"]["surprise"] = 1
+    obj["spec"]["checks"][0]["extra"] = True
+    with pytest.raises(ApiError) as err:
+        admit_custom(rv_type, obj, None, "Strict")
+    assert err.value.code == 400
+    assert 'unknown field "spec.surprise"' in err.value.message
+    assert 'unknown field "spec.checks[0].extra"' in err.value.message
+
+
+def test_schema_violations_name_their_fields(rv_type: ResourceType) -> None:
+    obj = rv(delaySeconds=-1, parallelism="four", rollback={"policy": "Sometimes"})
+    del obj["spec"]["targetRef"]
+    obj["spec"]["checks"][0]["name"] = "Not_Valid"
+    with pytest.raises(ApiError) as err:
+        admit_custom(rv_type, obj, None, None)
+    assert err.value.code == 422 and err.value.reason == "Invalid"
+    found = causes(err.value)
+    assert found["spec.targetRef"] == "Required value"
+    assert (
+        found["spec.delaySeconds"]
+        == "Invalid value: -1: spec.delaySeconds in body should be greater than or equal to 0"
+    )
+    assert found["spec.parallelism"].startswith(
+        'Invalid value: "string": spec.parallelism in body must be of type integer'
+    )
+    assert (
+        found["spec.rollback.policy"]
+        == 'Unsupported value: "Sometimes": supported values: "Automatic", "Manual", "Never"'
+    )
+    assert "should match" in found["spec.checks[0].name"]
+    assert err.value.message.startswith('ReleaseVerification.releaseguard.io "shop" is invalid: ')
+
+
+def test_max_items(rv_type: ResourceType) -> None:
+    check = {"name": "h", "http": {"url": "http://x"}}
+    obj = rv(checks=[dict(check, name=f"c{i}") for i in range(200)])
+    with pytest.raises(ApiError) as err:
+        admit_custom(rv_type, obj, None, None)
+    assert any(m.startswith("Too many: 200: must have at most") for m in causes(err.value).values())
+
+
+def test_cel_rules_report_the_message_at_the_field(rv_type: ResourceType) -> None:
+    obj = rv(checks=[{"name": "both", "http": {"url": "http://x"}, "tcp": {"host": "x", "port": 1}}])
+    with pytest.raises(ApiError) as err:
+        admit_custom(rv_type, obj, None, None)
+    found = causes(err.value)
+    assert "spec.checks[0]" in found, found
+    assert found["spec.checks[0]"].startswith('Invalid value: "object": exactly one of')
+    good = copy.deepcopy(obj)
+    del good["spec"]["checks"][0]["tcp"]
+    admit_custom(rv_type, good, None, None)
