@@ -324,3 +324,33 @@ def test_a_volume_over_tmp_does_not_hide_the_pods_own_files(sim: KubeSim, ns: st
     done = wait_phase(sim, ns, "runner", "Succeeded", "Failed")
     assert done["status"]["phase"] == "Succeeded", sim.kubectl("logs", "-n", ns, "runner").stdout
     assert terminated(done)["message"] == done["status"]["podIP"]  # its own name resolves via its /etc/hosts
+
+
+def test_missing_secret_waits_with_config_error_then_starts(sim: KubeSim, ns: str) -> None:
+    manifest = pod_manifest(
+        "needs-secret",
+        "import os; print(os.environ['TOKEN'])",
+        container={"env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}}]},
+    )
+    apply(sim, ns, manifest)
+
+    def config_error() -> dict[str, Any] | None:
+        found = get(sim, ns, "pods", "needs-secret")
+        statuses = ((found or {}).get("status") or {}).get("containerStatuses") or [{}]
+        waiting: dict[str, Any] = statuses[0].get("state", {}).get("waiting", {})
+        return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
+
+    waiting = wait_for(config_error, "CreateContainerConfigError")
+    assert "secret 'late' not found" in waiting["message"]
+    apply(sim, ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"token": "t0k"}})
+    wait_phase(sim, ns, "needs-secret", "Succeeded")
+    assert sim.kubectl("logs", "-n", ns, "needs-secret").stdout == "t0k\n"
+
+
+def test_a_command_that_does_not_exist_fails_the_container(sim: KubeSim, ns: str) -> None:
+    manifest = pod_manifest("typo", "")
+    manifest["spec"]["containers"][0]["command"] = ["pyhton", "-V"]
+    apply(sim, ns, manifest)
+    state = terminated(wait_phase(sim, ns, "typo", "Failed"))
+    assert (state["exitCode"], state["reason"]) == (128, "StartError")
+    assert 'exec: "pyhton": executable file not found in $PATH' in state["message"]
