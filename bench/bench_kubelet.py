@@ -39,8 +39,8 @@ def pod(name: str, script: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-async def until(fn: Any, timeout: float = 30) -> Any:
-    async with asyncio.timeout(timeout):
+async def until(fn: Any, limit: float = 30) -> Any:
+    async with asyncio.timeout(limit):
         while True:
             if value := await fn():
                 return value
