@@ -15,6 +15,7 @@ A check's `result` is final (retries and `onEmpty` already applied); `failOnFlak
 `failOnInconclusive` carry the two spec settings the verdict still needs. `verdict_of` is the
 only place the verdict rule lives. `compact_json` renders a report that fits the kubelet's
 4096-byte termination message; `parse_report` reads either form back.
+`releaseguard probe --report-schema` prints the JSON Schema of this document.
 """
 
 from __future__ import annotations

@@ -170,6 +170,7 @@ def test_a_broken_runner_exits_3_with_an_error_report(
         parallelism=None,
         termination_log=str(log),
         table=False,
+        report_schema=False,
     )
     assert probe_command.run(args) == 3
     out = capsys.readouterr()
@@ -217,3 +218,13 @@ def test_the_shop_example_checks(
     report = parse_report(done.stdout)
     assert report.failed_critical == failed
     assert report.summary.total == 5
+
+
+def test_report_schema_is_printed_and_describes_real_reports(shops: Callable[..., str]) -> None:
+    import jsonschema
+
+    schema = json.loads(run("--report-schema").stdout)
+    assert schema["properties"]["apiVersion"]["const"] == "releaseguard.io/v1alpha1"
+    url = shops("error500")
+    done = run("--checks-json", json.dumps({"checks": [{"name": "orders", "http": {"url": f"{url}/api/orders"}}]}))
+    jsonschema.validate(json.loads(done.stdout), schema)

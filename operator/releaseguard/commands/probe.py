@@ -35,9 +35,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--termination-log", metavar="PATH", help="also write the compact report here")
     parser.add_argument("--table", action="store_true", help="print the table on stderr even when not a terminal")
+    parser.add_argument(
+        "--report-schema", action="store_true", help="print the JSON Schema of the ProbeReport and exit"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.report_schema:
+        import json
+
+        from ..report import ProbeReport
+
+        print(json.dumps(ProbeReport.model_json_schema(by_alias=True, mode="serialization"), indent=2))
+        return EXIT_OK
     try:
         document, origin = _read_input(args)
     except InputError as exc:
