@@ -63,6 +63,39 @@ async def test_python_check_of_the_good_release(bare_python: str, monkeypatch: p
     assert report.verdict is Verdict.PASSED
 
 
+@pytest.fixture
+def venv_with_broken_requirement(tmp_path: Path) -> str:
+    """A fresh venv with pip importable (and nothing else of ours) and one distribution whose requirement is missing."""
+    import pip
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    only_pip = tmp_path / "only-pip"
+    only_pip.mkdir()
+    (only_pip / "pip").symlink_to(Path(pip.__file__).parent)
+    (Path(purelib) / "only-pip.pth").write_text(f"{only_pip}\n")
+    info = Path(purelib) / "shopdeps-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: shopdeps\nVersion: 1.0\nRequires-Dist: nonexistent-dep>=1\n"
+    )
+    return python
+
+
+async def test_pip_check_finds_a_broken_requirement(venv_with_broken_requirement: str) -> None:
+    report = await probe([{"name": "deps", "python": {"python": venv_with_broken_requirement, "pipCheck": True}}])
+    check = report.check("deps")
+    assert (check.result, check.message) == (
+        R.FAILED,
+        "pip check: shopdeps 1.0 requires nonexistent-dep, which is not installed.",
+    )
+
+
 @pytest.mark.usefixtures("in_shop_image")
 async def test_our_package_is_not_there(bare_python: str) -> None:
     report = await probe([python_check(bare_python, imports=["releaseguard", "pydantic"])])
