@@ -1,0 +1,197 @@
+"""kubesim driven by the official kubernetes Python client: CRUD, resourceVersion semantics, watch
+replay, 409 Conflict / AlreadyExists, 410 Gone, subresources, generation, finalizers, errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+from simhelpers import deployment, wait_for
+
+from kubesim.testing import KubeSim
+
+
+@pytest.fixture
+def api(sim: KubeSim) -> Iterator[client.ApiClient]:
+    c = config.new_client_from_config(config_file=str(sim.kubeconfig))
+    yield c
+    c.close()
+
+
+def cm(name: str, **labels: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}}
+
+
+def test_create_get_list_with_resource_versions_and_selectors(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    a = core.create_namespaced_config_map("default", cm("a", tier="fe"))
+    b = core.create_namespaced_config_map("default", cm("b", tier="be"))
+    assert a.metadata.uid and a.metadata.creation_timestamp is not None
+    assert int(b.metadata.resource_version) > int(a.metadata.resource_version)
+    listed = core.list_namespaced_config_map("default")
+    assert int(listed.metadata.resource_version) >= int(b.metadata.resource_version)
+    assert [
+        i.metadata.name for i in core.list_namespaced_config_map("default", label_selector="tier in (fe,qa)").items
+    ] == ["a"]
+    assert [i.metadata.name for i in core.list_namespaced_config_map("default", label_selector="tier!=fe").items] == [
+        "b"
+    ]
+    assert [
+        i.metadata.name for i in core.list_config_map_for_all_namespaces(field_selector="metadata.name=b").items
+    ] == ["b"]
+    gen = core.create_namespaced_config_map("default", {"metadata": {"generateName": "gen-"}})
+    assert gen.metadata.name.startswith("gen-") and len(gen.metadata.name) > 4
+
+
+def test_errors_are_status_objects_with_real_codes(sim: KubeSim, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map("default", cm("dup"))
+    with pytest.raises(ApiException) as exists:
+        core.create_namespaced_config_map("default", cm("dup"))
+    assert exists.value.status == 409 and '"reason":"AlreadyExists"' in exists.value.body.replace(" ", "")
+    with pytest.raises(ApiException) as missing:
+        core.read_namespaced_config_map("nope", "default")
+    assert missing.value.status == 404
+    with pytest.raises(ApiException) as invalid:
+        bad = deployment("x")
+        bad["spec"]["selector"] = {"matchLabels": {"app": "other"}}
+        client.AppsV1Api(api).create_namespaced_deployment("default", bad)
+    assert invalid.value.status == 422 and "spec.template.metadata.labels" in invalid.value.body
+    url = f"{sim.url}/api/v1/namespaces/default/configmaps"
+    malformed = httpx.post(url, content=b"{not json", headers={"Content-Type": "application/json"})
+    assert malformed.status_code == 400 and malformed.json()["reason"] == "BadRequest"
+    method = httpx.put(url, json={})
+    assert method.status_code == 405 and method.json()["kind"] == "Status"
+
+
+def test_stale_resource_version_is_a_conflict(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    first = core.create_namespaced_config_map("default", cm("c"))
+    first.data = {"k": "v2"}
+    core.replace_namespaced_config_map("c", "default", first)
+    first.data = {"k": "v3"}
+    with pytest.raises(ApiException) as err:
+        core.replace_namespaced_config_map("c", "default", first)
+    assert err.value.status == 409 and "the object has been modified" in err.value.body
+    stale = first.metadata.resource_version
+    with pytest.raises(ApiException) as patched:
+        core.patch_namespaced_config_map("c", "default", {"metadata": {"resourceVersion": stale}, "data": {"k": "v4"}})
+    assert patched.value.status == 409
+
+
+def test_watch_replays_from_a_resource_version_and_410_when_too_old(sim: KubeSim, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map("default", cm("w1"))
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    core.create_namespaced_config_map("default", cm("w2"))
+    core.patch_namespaced_config_map("w2", "default", {"data": {"k": "changed"}})
+    core.delete_namespaced_config_map("w1", "default")
+    seen = [
+        (e["type"], e["object"].metadata.name)
+        for e in watch.Watch().stream(
+            core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1
+        )
+    ]
+    assert seen == [("ADDED", "w2"), ("MODIFIED", "w2"), ("DELETED", "w1")]
+    sim.compact()
+    with pytest.raises(ApiException) as gone:
+        for _ in watch.Watch().stream(
+            core.list_namespaced_config_map, "default", resource_version=rv, timeout_seconds=1
+        ):
+            pass
+    assert gone.value.status == 410
+
+
+def test_live_watch_with_label_selector_and_bookmarks(sim: KubeSim, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    events: list[tuple[str, str]] = []
+    w = watch.Watch()
+
+    def consume() -> None:
+        for e in w.stream(core.list_namespaced_config_map, "default", label_selector="app=x", timeout_seconds=3):
+            events.append((e["type"], e["object"].metadata.name))
+            if len(events) == 1:
+                w.stop()
+
+    t = threading.Thread(target=consume)
+    t.start()
+    core.create_namespaced_config_map("default", cm("other", app="y"))
+    core.create_namespaced_config_map("default", cm("mine", app="x"))
+    t.join(timeout=10)
+    assert events == [("ADDED", "mine")]
+    params = {"watch": "true", "allowWatchBookmarks": "true", "timeoutSeconds": "2", "resourceVersion": "1"}
+    resp = httpx.get(f"{sim.url}/api/v1/namespaces/default/configmaps", params=params, timeout=10)
+    types = [json.loads(line)["type"] for line in resp.text.splitlines() if line]
+    assert "BOOKMARK" in types and "ADDED" in types
+
+
+def test_status_subresource_generation_and_scale(api: client.ApiClient) -> None:
+    apps = client.AppsV1Api(api)
+    d = apps.create_namespaced_deployment("default", deployment("gen", replicas=1))
+    assert d.metadata.generation == 1
+    d = apps.patch_namespaced_deployment(
+        "gen", "default", {"metadata": {"labels": {"x": "y"}}, "status": {"replicas": 99}}
+    )
+    assert d.metadata.generation == 1, "metadata changes do not bump generation"
+    assert (d.status.replicas or 0) != 99, "writes to the main resource ignore status"
+    d = apps.patch_namespaced_deployment("gen", "default", {"spec": {"minReadySeconds": 1}})
+    assert d.metadata.generation == 2
+    d = apps.patch_namespaced_deployment_status(
+        "gen", "default", {"spec": {"replicas": 7}, "status": {"collisionCount": 3}}
+    )
+    assert d.spec.replicas == 1 and d.status.collision_count == 3, "writes to /status change only status"
+    scale = apps.patch_namespaced_deployment_scale("gen", "default", {"spec": {"replicas": 3}})
+    assert scale.spec.replicas == 3
+    assert apps.read_namespaced_deployment("gen", "default").spec.replicas == 3
+
+
+def test_finalizers_hold_deletion_until_removed(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_config_map("default", {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
+    core.delete_namespaced_config_map("held", "default")
+    held = core.read_namespaced_config_map("held", "default")
+    assert held.metadata.deletion_timestamp is not None
+    core.patch_namespaced_config_map("held", "default", [{"op": "remove", "path": "/metadata/finalizers/0"}])
+    with pytest.raises(ApiException) as err:
+        core.read_namespaced_config_map("held", "default")
+    assert err.value.status == 404
+
+
+def test_deletecollection_and_namespaces(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": "scratch"}})
+    for n in ("a", "b"):
+        core.create_namespaced_config_map("scratch", cm(n, group="g"))
+    core.delete_collection_namespaced_config_map("scratch", label_selector="group=g")
+    assert core.list_namespaced_config_map("scratch").items == []
+    core.create_namespaced_config_map("scratch", cm("c"))
+    core.delete_namespace("scratch")
+    assert core.list_namespaced_config_map("scratch").items == []
+    with pytest.raises(ApiException) as err:
+        core.create_namespaced_config_map("missing-ns", cm("x"))
+    assert err.value.status == 404
+
+
+def test_garbage_collection_of_owned_objects(sim: KubeSim, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    owner = core.create_namespaced_config_map("default", cm("owner"))
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner.metadata.uid,
+        "blockOwnerDeletion": True,
+    }
+    core.create_namespaced_config_map("default", {"metadata": {"name": "dep", "ownerReferences": [ref]}})
+    core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
+    wait_for(
+        lambda: not core.list_namespaced_config_map("default", field_selector="metadata.name=owner").items,
+        "foreground deletion",
+    )
+    assert not core.list_namespaced_config_map("default", field_selector="metadata.name=dep").items
