@@ -128,6 +128,18 @@ class Kubelet:
             except Exception:
                 log.exception("kubelet: watch on %s failed; restarting it", plural)
             await asyncio.sleep(0.5)
+            if plural == "pods":
+                await self._forget_vanished_pods()
+
+    async def _forget_vanished_pods(self) -> None:
+        """After a watch gap, stop the pods deleted meanwhile (their DELETED event was never seen)."""
+        try:
+            existing = {_uid(p) for p in await self.api.list("v1", "pods")}
+        except Exception:
+            return
+        for uid, worker in list(self._workers.items()):
+            if uid not in existing and not worker.stopping:
+                worker.removal = asyncio.create_task(self._remove(worker, deleted=True))
 
     # ---- pods -----------------------------------------------------------------------------
 
@@ -153,6 +165,9 @@ class Kubelet:
         worker.task = asyncio.create_task(worker.run())
 
     async def _remove(self, worker: PodWorker, deleted: bool) -> None:
+        for name, process in worker.processes.items():
+            if process.returncode is None:
+                await worker.event("Killing", f"Stopping container {name}")
         grace = (worker.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
         await worker.stop(grace=min(float(grace if grace is not None else 30), self.grace_cap))
         self._workers.pop(worker.uid, None)
@@ -488,6 +503,8 @@ class PodWorker:
 
     async def _run_once(self, launch: Launch, spec: Obj, view: ContainerView) -> tuple[int, str, str | None]:
         """Start the process and wait for it: (exit code, termination message, reason or None)."""
+        await self.event("Pulled", f'Container image "{view.image}" already present on machine')
+        await self.event("Created", f"Created container {view.name}")
         try:
             process = await start(launch, self.kubelet.isolate)
         except (StartError, OSError) as exc:
@@ -495,7 +512,7 @@ class PodWorker:
             return 128, str(exc), "StartError"
         self.processes[view.name] = process
         view.running()
-        await self.event("Started", f"Started container {view.name}", once=True)
+        await self.event("Started", f"Started container {view.name}")
         probe_task: asyncio.Task[None] | None = None
         probe = spec.get("readinessProbe")
         if probe and view in self.main:

@@ -233,6 +233,9 @@ def test_deletion_kills_a_process_that_ignores_sigterm(sim: KubeSim, ns: str) ->
     wait_for(lambda: not alive(pid), "the process to be killed")
     assert time.monotonic() - started < 10  # the grace period is capped in kubesim
     wait_for(lambda: get(sim, ns, "pods", "stubborn") is None, "the pod to be gone")
+    events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    reasons = [e["reason"] for e in events if e["involvedObject"]["name"] == "stubborn"]
+    assert sorted(reasons) == ["Created", "Killing", "Pulled", "Started"]
 
 
 def test_volumes_init_containers_and_restarts(sim: KubeSim, ns: str) -> None:
