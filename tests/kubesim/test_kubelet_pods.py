@@ -303,7 +303,7 @@ def test_nothing_survives_the_server(tmp_path: Path) -> None:
                 pod_manifest("sleeper", "import os, time; print(os.getpid(), flush=True); time.sleep(600)")
             ),
         )
-        pid = int(wait_for(lambda: server.kubectl("logs", "sleeper").stdout.strip(), "the pid in the log"))
+        pid = int(wait_for(lambda: server.kubectl("logs", "sleeper", check=False).stdout.strip(), "the pid in the log"))
         assert alive(pid)
     assert not alive(pid)
 
@@ -357,3 +357,44 @@ def test_a_command_that_does_not_exist_fails_the_container(sim: KubeSim, ns: str
     state = terminated(wait_phase(sim, ns, "typo", "Failed"))
     assert (state["exitCode"], state["reason"]) == (128, "StartError")
     assert 'exec: "pyhton": executable file not found in $PATH' in state["message"]
+
+
+def test_containers_die_with_a_killed_server(tmp_path: Path) -> None:
+    """No close() at all: SIGKILL the server process; its pods' processes must not outlive it."""
+    import signal
+    import subprocess
+    import sys
+
+    kubeconfig = tmp_path / "kubeconfig"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kubesim",
+            "serve",
+            "--port",
+            "0",
+            "--kubeconfig",
+            str(kubeconfig),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and "listening" in server.stdout.readline()
+
+        def kubectl(*args: str, stdin: str | None = None) -> str:
+            command = ["kubectl", f"--kubeconfig={kubeconfig}", f"--cache-dir={tmp_path / 'cache'}", *args]
+            done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=30)
+            return done.stdout if done.returncode == 0 else ""
+
+        script = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
+        assert kubectl("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest("orphan", script)))
+        pid = int(wait_for(lambda: kubectl("logs", "orphan").strip(), "the pid in the log"))
+        assert alive(pid)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    wait_for(lambda: not alive(pid), "the container to die with the server", timeout=5)
