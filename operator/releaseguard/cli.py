@@ -17,6 +17,7 @@ from . import __version__
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("releaseguard.commands.run", "run the operator: verify every rollout, roll back failures"),
+    "wait": ("releaseguard.commands.wait", "wait for the verdict on a revision (exit 0 verified, 1 failed, 2 timeout)"),
     "crd": ("releaseguard.commands.crd", "print the ReleaseVerification CRD (YAML)"),
     "probe": ("releaseguard.commands.probe", "run release checks and print a probe report"),
     "validate": (

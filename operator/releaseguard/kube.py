@@ -64,7 +64,7 @@ class Kube:
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
 
-    def _call(
+    def call(
         self,
         what: str,
         method: str,
@@ -106,7 +106,7 @@ class Kube:
         query: list[tuple[str, str]] | None = None,
         content_type: str | None = None,
     ) -> Any:
-        return await asyncio.to_thread(self._call, what, method, path, body, query, content_type)
+        return await asyncio.to_thread(self.call, what, method, path, body, query, content_type)
 
     # --- ReleaseVerifications -----------------------------------------------------------
 
