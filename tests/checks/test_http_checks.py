@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import free_port, probe
+from checks_support import free_port, probe
 
 from releaseguard.api.spec import SecretKeySelector
 from releaseguard.api.status import CheckResultKind as R

@@ -197,7 +197,7 @@ def test_the_shop_example_checks(
     shops: Callable[..., str], bare_python: str, tmp_path: Path, release: str, code: int, failed: list[str]
 ) -> None:
     """examples/shop/checks.yaml as documented, pointed at a live shop and the bare venv's interpreter."""
-    from conftest import SHOP_DIR
+    from checks_support import SHOP_DIR
 
     url = shops(release)
     text = (SHOP_DIR / "checks.yaml").read_text().replace("http://127.0.0.1:8080", url)

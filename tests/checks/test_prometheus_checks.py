@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Prometheus, free_port, probe
+from checks_support import Prometheus, free_port, probe
 
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SHOP_DIR, probe
+from checks_support import SHOP_DIR, probe
 
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import probe
+from checks_support import probe
 
 from releaseguard.api.status import CheckResultKind as R
 

@@ -1,0 +1,202 @@
+"""Helpers and fixtures for the check tests: the sample shop app on loopback, a fresh venv, a real Prometheus.
+
+A uniquely named module (not conftest) so that tests can import helpers from it while other test
+folders have conftest.py files of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releaseguard.api import parse_checks
+from releaseguard.checks import run_checks
+from releaseguard.report import ProbeReport
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOP_DIR = ROOT / "examples" / "shop"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def probe(checks: list[dict[str, Any]], **kwargs: Any) -> ProbeReport:
+    """Parse checks as the CLI does and run them with a short backoff."""
+    kwargs.setdefault("backoff_base", 0.01)
+    return await run_checks(parse_checks({"checks": checks}), **kwargs)
+
+
+@dataclass
+class Shop:
+    url: str
+    process: subprocess.Popen[str]
+
+
+def start_shop(release: str, **env: str) -> Shop:
+    environ = {**os.environ, "PYTHONPATH": str(SHOP_DIR), "SHOP_RELEASE": release, "PORT": "0", **env}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shop"],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # the app prints one line once it accepts connections, or dies
+    if not line.startswith("listening on "):
+        process.kill()
+        _, err = process.communicate(timeout=10)
+        raise RuntimeError(f"shop release {release} did not start: {err.strip()}")
+    return Shop(line.split()[-1], process)
+
+
+def stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture(scope="session")
+def shops() -> Iterator[Callable[..., str]]:
+    """shops(release) -> base URL of a shared server of that release (not for the flaky one)."""
+    running: dict[tuple[str, tuple[tuple[str, str], ...]], Shop] = {}
+
+    def get(release: str, **env: str) -> str:
+        key = (release, tuple(sorted(env.items())))
+        if key not in running:
+            running[key] = start_shop(release, **env)
+        return running[key].url
+
+    yield get
+    for shop in running.values():
+        stop(shop.process)
+
+
+@pytest.fixture
+def fresh_shop() -> Iterator[Callable[..., str]]:
+    """A server of its own, for releases whose answers depend on call order (flaky)."""
+    started: list[Shop] = []
+
+    def start(release: str, **env: str) -> str:
+        started.append(start_shop(release, **env))
+        return started[-1].url
+
+    yield start
+    for shop in started:
+        stop(shop.process)
+
+
+# --- a fresh virtual environment without our package -----------------------------------------
+
+
+@pytest.fixture(scope="session")
+def bare_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The interpreter of a fresh venv holding pytest only: no releaseguard, pydantic, httpx or PyYAML."""
+    venv = tmp_path_factory.mktemp("target-image") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "pytest"],
+        check=True,
+        timeout=300,
+        env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"},
+    )
+    absent = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.util as u; print([m for m in ('releaseguard', 'pydantic', 'httpx', 'yaml') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    assert absent.stdout.strip() == "[]", f"the bare venv has {absent.stdout.strip()}"
+    return str(python)
+
+
+# --- a real Prometheus -----------------------------------------------------------------------
+
+
+@dataclass
+class Prometheus:
+    url: str
+    shop_url: str
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"gave up after {timeout:g}s waiting for {what}")
+
+
+def _get(url: str) -> bytes | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bytes(response.read())
+    except OSError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus is not installed: run `make system-deps` (installs Debian's prometheus package)")
+    shop_url = shops("good")
+    for _ in range(3):
+        _get(shop_url + "/healthz")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="rg-prometheus-") as tmp:
+        config = Path(tmp) / "prometheus.yml"
+        target = shop_url.removeprefix("http://")
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            f"scrape_configs:\n  - job_name: shop\n    static_configs: [{{targets: ['{target}']}}]\n"
+        )
+        log = open(Path(tmp) / "prometheus.log", "w")  # noqa: SIM115 - closed below
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp}/data",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait(lambda: process.poll() is None and _get(url + "/-/ready") is not None, "Prometheus to be ready")
+            query = url + "/api/v1/query?query=shop_http_requests_total"
+            _wait(lambda: b'"result":[{' in (_get(query) or b""), "a scraped sample of the shop")
+            yield Prometheus(url, shop_url)
+        finally:
+            stop(process)
+            log.close()
