@@ -103,8 +103,8 @@ class TcpForwarder:
 
 class HttpProxy:
     """A forward HTTP proxy (absolute-form requests and CONNECT) on loopback that resolves names with
-    `resolve`. The asking pod's namespace travels as the proxy user name (HTTP_PROXY=http://NS@host:port),
-    so short Service names resolve in that namespace."""
+    `resolve`. The asking pod's namespace travels as the proxy user name (HTTP_PROXY=http://NS:kubesim@host:port),
+    so short Service names resolve in that namespace. Each connection carries one request."""
 
     def __init__(self, resolve: Resolver, host: str = "127.0.0.1") -> None:
         self.resolve, self.host = resolve, host
@@ -113,7 +113,8 @@ class HttpProxy:
         self._open: set[asyncio.StreamWriter] = set()
 
     def url(self, namespace: str) -> str:
-        return f"http://{namespace}@{self.host}:{self.port}"
+        # With a password too: urllib sends Proxy-Authorization only when both are there.
+        return f"http://{namespace}:kubesim@{self.host}:{self.port}"
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._handle, self.host, 0)

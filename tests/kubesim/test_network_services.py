@@ -184,7 +184,8 @@ async def test_without_mount_namespaces_pods_reach_services_over_http_via_the_pr
         await api.create("v1", "services", "default", service("web", {"app": "web"}, 80, 8080))
         await api.create("v1", "pods", "default", pod("web", NAMED_SERVER, {"app": "web"}, 8080))
         fetch = (
-            "import urllib.request; print(urllib.request.urlopen('http://web.default.svc/', timeout=5).read().decode())"
+            "import urllib.request, httpx; print(urllib.request.urlopen('http://web/', timeout=5).read().decode()); "
+            "print(httpx.get('http://web.default.svc/').text)"
         )
         client = pod("client", fetch, {"app": "client"}, restartPolicy="Never")
         client["spec"]["containers"][0]["env"] = [{"name": "GREETING", "value": "hi"}]
@@ -215,8 +216,8 @@ async def test_without_mount_namespaces_pods_reach_services_over_http_via_the_pr
 
         done = await until(finished, "the client to finish")
         state = done["status"]["containerStatuses"][0]["state"]["terminated"]
-        assert (state["exitCode"], state["message"]) == (0, "web\n")  # the message is the log tail here
-        assert kubelet.read_log("default", "client") == "web\n"
+        assert (state["exitCode"], state["message"]) == (0, "web\nweb\n")  # the message is the log tail here
+        assert kubelet.read_log("default", "client") == "web\nweb\n"
         events = await api.list("v1", "events", "default")
         lost = [e for e in events if e["reason"] == "IsolationUnavailable" and e["involvedObject"]["name"] == "client"]
         assert lost and lost[0]["type"] == "Warning" and "raw TCP" in lost[0]["message"]
