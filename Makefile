@@ -40,6 +40,7 @@ typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
 .PHONY: manifests
 manifests: $(STAMP) ## Regenerate the CRD from the pydantic models
 	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
+	cp crds/releaseverifications.releaseguard.io.yaml charts/releaseguard/crds/
 
 .PHONY: manifests-check
 manifests-check: $(STAMP) ## Fail when crds/ differs from what the models generate
