@@ -1,0 +1,82 @@
+"""Restarts and modes of the operator process: SIGKILL mid-verification loses and repeats nothing;
+--dry-run never patches a Deployment. Each test runs its own `releaseguard run`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import (
+    Cluster,
+    Operator,
+    eventually,
+    orders_check,
+    release_verification,
+    shop_deployment,
+    shop_service,
+)
+
+from kubesim.testing import KubeSim
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def own_operator(sim: KubeSim, tmp_path: Path) -> Iterator[Operator]:
+    op = Operator(sim, tmp_path)
+    yield op
+    op.stop()
+
+
+def test_sigkill_during_a_verification_repeats_nothing(cluster: Cluster, own_operator: Operator) -> None:
+    op = own_operator.start()
+    slow = orders_check(cluster.ns, timeoutSeconds=20)
+    cluster.apply(shop_service(), shop_deployment("shop:1.1-slow"), release_verification(cluster.ns, [slow]))
+    eventually(lambda: cluster.status().get("phase") == "Verifying", 30, "the verification to start")
+    jobs = cluster.status()["lastRun"]["jobs"]
+    op.kill()
+    eventually(lambda: all(j.get("status", {}).get("succeeded") for j in cluster.jobs()), 30, "the Job to finish")
+    op.start()
+    status = cluster.wait_phase("Verified", revision=1)
+    assert status["lastRun"]["jobs"] == jobs
+    assert [j["metadata"]["name"] for j in cluster.jobs()] == jobs
+    assert len(status["history"]) == 1
+    reasons = cluster.event_reasons("ReleaseVerification", "shop")
+    assert reasons.count("VerificationStarted") == 1
+    assert reasons.count("VerificationSucceeded") == 1
+
+
+def test_sigkill_around_a_failure_rolls_back_once(cluster: Cluster, own_operator: Operator) -> None:
+    op = own_operator.start()
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    eventually(lambda: cluster.status().get("currentRevision") == 2, 30, "revision 2 picked up")
+    op.kill()
+    op.start()
+    status = cluster.wait_phase("Verified", revision=3, timeout=60)
+    op.kill()
+    op.start()
+    time.sleep(2)  # give a restarted operator the chance to do something twice; it must not
+    assert cluster.deployment_revision() == 3
+    assert cluster.image() == "shop:1.0"
+    assert cluster.event_reasons("Deployment", "shop").count("RolledBack") == 1
+    assert [h["revision"] for h in cluster.status()["history"]] == [3, 2, 1]
+    assert status["lastRollback"]["fromRevision"] == 2
+
+
+def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: KubeSim, tmp_path: Path) -> None:
+    op = Operator(sim, tmp_path, "--dry-run").start()
+    try:
+        cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns))
+        cluster.wait_phase("Verified", revision=1)
+        cluster.apply(shop_deployment("shop:1.1-error500"))
+        status = cluster.wait_phase("Failed", revision=2)
+        assert cluster.condition("RolledBack")["reason"] == "DryRun"
+        assert status["lastRollback"] == {**status["lastRollback"], "applied": False, "toRevision": 1}
+        assert cluster.image() == "shop:1.1-error500"
+        assert "dry run" in op.log()
+    finally:
+        op.stop()
