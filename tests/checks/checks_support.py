@@ -193,7 +193,15 @@ def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait(lambda: process.poll() is None and _get(url + "/-/ready") is not None, "Prometheus to be ready")
+
+            def ready() -> bool:
+                if process.poll() is not None:
+                    log.flush()
+                    tail = (Path(tmp) / "prometheus.log").read_text()[-2000:]
+                    raise RuntimeError(f"prometheus exited with {process.returncode}:\n{tail}")
+                return _get(url + "/-/ready") is not None
+
+            _wait(ready, "Prometheus to be ready")
             query = url + "/api/v1/query?query=shop_http_requests_total"
             _wait(lambda: b'"result":[{' in (_get(query) or b""), "a scraped sample of the shop")
             yield Prometheus(url, shop_url)

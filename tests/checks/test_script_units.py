@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
+
+from releaseguard.api.status import CheckResultKind
 from releaseguard.checks import _script
-from releaseguard.report import parse_report
+from releaseguard.report import CheckReport, parse_report
 
 
 def a(result: str, message: str = "m", observed: str = "") -> dict[str, object]:
@@ -79,3 +82,12 @@ def test_script_compact_fits() -> None:
     assert back.truncated and back.verdict.value == "Failed" and back.failed_critical == ["big"]
     assert back.check("big").message.startswith("xxx")
     assert json.loads(_script.compact({**report, "checks": [{**check, "attempts": []}]}))["truncated"] is False
+
+
+@pytest.mark.parametrize("result", list(CheckResultKind))
+@pytest.mark.parametrize("flaky", [False, True])
+@pytest.mark.parametrize("inconclusive", [False, True])
+def test_script_and_report_agree_on_what_fails(result: CheckResultKind, flaky: bool, inconclusive: bool) -> None:
+    """The script cannot import the report module, so it repeats the rule; they must not drift."""
+    wire = {"name": "c", "result": result.value, "failOnFlaky": flaky, "failOnInconclusive": inconclusive}
+    assert _script.counts_as_failure(wire) == CheckReport.model_validate(wire).counts_as_failure
