@@ -1,0 +1,110 @@
+"""deploy/: valid Kubernetes objects, restricted pod security, and RBAC that covers exactly the
+API calls kube.py and kopf make."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy"
+Obj = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def manifests() -> list[Obj]:
+    out = subprocess.run(
+        ["kubectl", "kustomize", "--load-restrictor=LoadRestrictionsNone", str(DEPLOY)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def _one(manifests: list[Obj], kind: str, name: str) -> Obj:
+    return next(m for m in manifests if m["kind"] == kind and m["metadata"]["name"] == name)
+
+
+def test_every_object_validates_against_kubernetes_1_32(manifests: list[Obj]) -> None:
+    kinds = {m["kind"] for m in manifests}
+    assert {"CustomResourceDefinition", "Namespace", "ServiceAccount", "ClusterRole", "Deployment"} <= kinds
+    for obj in manifests:
+        if obj["apiVersion"].startswith("kopf.dev"):
+            continue  # a custom resource: its schema is the CRD above
+        kubernetes_validate.validate(obj, "1.32", strict=True)
+
+
+def test_the_crd_comes_from_crds(manifests: list[Obj]) -> None:
+    crd = _one(manifests, "CustomResourceDefinition", "releaseverifications.releaseguard.io")
+    generated = yaml.safe_load((ROOT / "crds" / "releaseverifications.releaseguard.io.yaml").read_text())
+    assert crd == generated
+
+
+def test_operator_pod_is_restricted_and_probed_on_the_health_port(manifests: list[Obj]) -> None:
+    dep = _one(manifests, "Deployment", "releaseguard-operator")
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    [container] = pod["containers"]
+    ctx = container["securityContext"]
+    assert ctx["allowPrivilegeEscalation"] is False
+    assert ctx["readOnlyRootFilesystem"] is True
+    assert ctx["capabilities"] == {"drop": ["ALL"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert "--health-port=8081" in container["args"] and ports["health"] == 8081
+    assert "--metrics-port=8000" in container["args"] and ports["metrics"] == 8000
+    assert any(a.startswith("--peering=") for a in container["args"])
+    assert dep["spec"]["replicas"] == 2
+    assert pod["serviceAccountName"] == "releaseguard-operator"
+
+
+def _allowed(rules: list[Obj], group: str, resource: str, verb: str) -> bool:
+    return any(
+        group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] and "*" not in r["verbs"]
+        for r in rules
+    )
+
+
+# Every call kube.py makes (and kopf's watches), as (group, resource, verb).
+NEEDED = [
+    ("releaseguard.io", "releaseverifications", "list"),
+    ("releaseguard.io", "releaseverifications", "watch"),
+    ("releaseguard.io", "releaseverifications/status", "patch"),
+    ("apps", "deployments", "watch"),
+    ("apps", "deployments", "patch"),
+    ("apps", "replicasets", "list"),
+    ("batch", "jobs", "create"),
+    ("batch", "jobs", "delete"),
+    ("batch", "jobs", "watch"),
+    ("", "pods", "list"),
+    ("", "events", "create"),
+    ("kopf.dev", "clusterkopfpeerings", "patch"),
+]
+
+
+def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) -> None:
+    role = _one(manifests, "ClusterRole", "releaseguard-operator")
+    rules = role["rules"]
+    for group, resource, verb in NEEDED:
+        assert _allowed(rules, group, resource, verb), (group, resource, verb)
+    for forbidden in [
+        ("", "secrets", "get"),
+        ("apps", "deployments", "delete"),
+        ("apps", "deployments", "update"),
+        ("", "pods", "delete"),
+        ("releaseguard.io", "releaseverifications", "patch"),
+    ]:
+        assert not _allowed(rules, *forbidden), forbidden
+    binding = _one(manifests, "ClusterRoleBinding", "releaseguard-operator")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "releaseguard-operator", "namespace": "releaseguard-system"}
+    ]
