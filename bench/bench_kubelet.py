@@ -16,7 +16,7 @@ from typing import Any
 
 from kubesim.images import ImageRegistry
 from kubesim.kubelet import Kubelet
-from kubesim.kubelet_volumes import can_isolate
+from kubesim.kubelet_runtime import can_isolate
 from kubesim.network import ServiceNetwork
 from kubesim.store import Store, StoreClusterAPI
 

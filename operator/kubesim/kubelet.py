@@ -28,8 +28,7 @@ from typing import Any
 from kubesim.cluster import ClusterAPI
 from kubesim.images import ImageRegistry
 from kubesim.kubelet_pod import PodWorker, pod_key, pod_uid
-from kubesim.kubelet_runtime import write_shim
-from kubesim.kubelet_volumes import can_isolate
+from kubesim.kubelet_runtime import can_isolate, write_shim
 from kubesim.network_addresses import POD_NETWORK, AddressPool, default_lock_dir
 from kubesim.network_hosts import ServiceName, resolve_name
 from kubesim.network_proxy import HttpProxy
@@ -43,8 +42,7 @@ NODE_NAME = "kubesim"
 class Kubelet:
     """Runs the pods of the cluster behind `api` as local processes.
 
-    `isolate`: run containers in private mount namespaces (default: when root and util-linux are
-    there). `grace_cap`: the longest terminationGracePeriodSeconds honoured. `backoff`: first and
+    `isolate`: run containers in private mount namespaces (default: when they work here). `grace_cap`: the longest terminationGracePeriodSeconds honoured. `backoff`: first and
     longest restart back-off in seconds."""
 
     def __init__(

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import shutil
 import signal
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +48,20 @@ class Launch:
     mounts: list[Mount]
     log_path: Path
     hostname: str | None = None
+
+
+@functools.cache
+def can_isolate() -> bool:
+    """Whether containers can get private mount and UTS namespaces here: root, util-linux and bash,
+    and a trial bind mount in a new namespace succeeds (it does not in an unprivileged container)."""
+    if os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("unshare", "mount", "bash")):
+        return False
+    trial = ["unshare", "--mount", "--uts", "--propagation", "private", "--", "mount", "--bind", "/", "/"]
+    try:
+        done = subprocess.run(trial, capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0
 
 
 def write_shim(directory: Path) -> Path:

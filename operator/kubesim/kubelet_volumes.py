@@ -7,7 +7,6 @@ configMap/secret volumes periodically; kubesim does not).
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -171,10 +170,3 @@ def setup_script(mounts: list[Mount], working_dir: str | None, hostname: str | N
         lines.append(f"cd {shlex.quote(working_dir)}")
     lines.append('exec "$@"')
     return "\n".join(lines)
-
-
-def can_isolate() -> bool:
-    """Whether containers can get private mount namespaces here (root, util-linux and bash)."""
-    from shutil import which
-
-    return os.geteuid() == 0 and all(which(tool) for tool in ("unshare", "mount", "bash"))
