@@ -83,7 +83,7 @@ def test_recreate_paused_and_history_limit(sim: KubeSim) -> None:
         ),
         "paused",
     )
-    progressing = [c for c in d["status"]["conditions"] if c["type"] == "Progressing"][0]
+    progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
     assert progressing["reason"] == "DeploymentPaused"
     assert len(listing(sim, "apps/v1", "replicasets", "default", "app=re")) == 2, "no new RS while paused"
     sim.kubectl("rollout", "resume", "deploy/re")
@@ -107,7 +107,7 @@ def test_progress_deadline_exceeded_when_pods_never_get_ready(tmp_path: Path) ->
             "ProgressDeadlineExceeded",
             timeout=10,
         )
-        progressing = [c for c in d["status"]["conditions"] if c["type"] == "Progressing"][0]
+        progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
         assert progressing["status"] == "False"
         assert d["status"]["unavailableReplicas"] == 1
         proc = sim.kubectl("rollout", "status", "deploy/stuck", "--timeout=10s", check=False)

@@ -1,0 +1,102 @@
+"""Discovery (legacy and aggregated), OpenAPI v3, server-side Tables and pod logs, over raw HTTP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+from simhelpers import CRD, apply, deployment
+
+from kubesim.testing import KubeSim
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
+
+
+def test_starts_well_under_a_second(tmp_path: Path) -> None:
+    start = time.monotonic()
+    with KubeSim(tmp_path) as sim:
+        elapsed = time.monotonic() - start
+        assert httpx.get(f"{sim.url}/version").status_code == 200
+    assert elapsed < 1.0
+
+
+def test_discovery_documents(sim: KubeSim) -> None:
+    sim.kubectl("apply", "-f", str(CRD))
+    core = httpx.get(f"{sim.url}/api/v1").json()
+    pods = next(r for r in core["resources"] if r["name"] == "pods")
+    assert pods["namespaced"] and pods["kind"] == "Pod" and "watch" in pods["verbs"] and "po" in pods["shortNames"]
+    assert {"pods/status", "pods/log"} <= {r["name"] for r in core["resources"]}
+    groups = {g["name"] for g in httpx.get(f"{sim.url}/apis").json()["groups"]}
+    assert {
+        "apps",
+        "batch",
+        "events.k8s.io",
+        "coordination.k8s.io",
+        "apiextensions.k8s.io",
+        "releaseguard.io",
+    } <= groups
+    rv = httpx.get(f"{sim.url}/apis/releaseguard.io/v1alpha1").json()["resources"]
+    main = next(r for r in rv if r["name"] == "releaseverifications")
+    assert main["shortNames"] == ["rv", "relver"] and main["categories"] == ["releaseguard"]
+    assert any(r["name"] == "releaseverifications/status" for r in rv)
+    agg = httpx.get(f"{sim.url}/apis", headers={"Accept": AGGREGATED})
+    assert "as=APIGroupDiscoveryList" in agg.headers["Content-Type"]
+    apps = next(i for i in agg.json()["items"] if i["metadata"]["name"] == "apps")
+    deploy = next(r for r in apps["versions"][0]["resources"] if r["resource"] == "deployments")
+    assert {s["subresource"] for s in deploy["subresources"]} == {"status", "scale"}
+    assert httpx.get(f"{sim.url}/apis/nope.io/v1").status_code == 404
+
+
+def test_openapi_v3_carries_gvk_and_field_validation(sim: KubeSim) -> None:
+    sim.kubectl("apply", "-f", str(CRD))
+    index = httpx.get(f"{sim.url}/openapi/v3").json()["paths"]
+    assert {"api/v1", "apis/apps/v1", "apis/releaseguard.io/v1alpha1"} <= set(index)
+    doc = httpx.get(f"{sim.url}{index['apis/releaseguard.io/v1alpha1']['serverRelativeURL']}").json()
+    patch = doc["paths"]["/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{name}"]["patch"]
+    assert patch["x-kubernetes-group-version-kind"] == {
+        "group": "releaseguard.io",
+        "version": "v1alpha1",
+        "kind": "ReleaseVerification",
+    }
+    assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+
+
+def test_server_side_tables(sim: KubeSim) -> None:
+    apply(sim, deployment("web", replicas=2))
+    sim.kubectl("rollout", "status", "deploy/web", "--timeout=20s")
+    table = httpx.get(f"{sim.url}/apis/apps/v1/namespaces/default/deployments", headers={"Accept": TABLE}).json()
+    assert table["kind"] == "Table"
+    assert [c["name"] for c in table["columnDefinitions"]][:5] == ["Name", "Ready", "Up-to-date", "Available", "Age"]
+    assert table["rows"][0]["cells"][:4] == ["web", "2/2", 2, 2]
+    assert table["rows"][0]["object"]["kind"] == "PartialObjectMetadata"
+    full = httpx.get(
+        f"{sim.url}/api/v1/namespaces/default/pods", params={"includeObject": "Object"}, headers={"Accept": TABLE}
+    ).json()
+    assert full["rows"][0]["object"]["kind"] == "Pod" and full["rows"][0]["cells"][2] == "Running"
+    out = sim.kubectl("get", "pods").stdout.splitlines()
+    assert out[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"] and len(out) == 3
+
+
+def test_pod_log_comes_from_the_kubelet(kubesim: KubeSim) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "talker"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {"name": "main", "image": "releaseguard:dev", "command": ["python", "-c", "print('one'); print('two')"]}
+            ],
+        },
+    }
+    apply(kubesim, pod)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        out = kubesim.kubectl("logs", "talker", check=False)
+        if out.returncode == 0 and "two" in out.stdout:
+            break
+        time.sleep(0.1)
+    assert kubesim.kubectl("logs", "talker").stdout.split() == ["one", "two"]
+    assert kubesim.kubectl("logs", "talker", "--tail=1").stdout.split() == ["two"]
