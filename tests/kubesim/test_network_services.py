@@ -232,3 +232,32 @@ async def test_without_mount_namespaces_pods_reach_services_over_http_via_the_pr
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_a_service_created_later_resolves_in_a_running_pod(sim: KubeSim) -> None:
+    """The pod's /etc/hosts is rewritten in place, so its bind mount shows Services created after it."""
+    ns = "k2-late"
+    waiter = (
+        "import socket, time\n"
+        "while True:\n"
+        "    try:\n"
+        f"        print(socket.gethostbyname('late.{ns}.svc'), flush=True); break\n"
+        "    except OSError:\n"
+        "        time.sleep(0.05)\n"
+    )
+    objects = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        pod("waiter", waiter, {"app": "waiter"}, restartPolicy="Never"),
+    ]
+    sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(objects))
+    wait_for(
+        lambda: ((get(sim, ns, "pods", "waiter") or {}).get("status") or {}).get("phase") == "Running",
+        "the waiter to run",
+    )
+    sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(service("late", {"app": "none"}, 80, 80)))
+    ip = wait_for(lambda: ((get(sim, ns, "services", "late") or {}).get("spec") or {}).get("clusterIP"), "a cluster IP")
+    wait_for(
+        lambda: ((get(sim, ns, "pods", "waiter") or {}).get("status") or {}).get("phase") == "Succeeded",
+        "the name to resolve",
+    )
+    assert sim.kubectl("logs", "-n", ns, "waiter").stdout.strip() == ip
