@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from . import clock, validation
 from .cluster import Obj
@@ -40,7 +40,7 @@ def invalid_obj(rt: ResourceType, obj: Obj, causes: list[tuple[str, str]]) -> Ap
     return invalid(rt.group, rt.kind, (obj.get("metadata") or {}).get("name", ""), causes)
 
 
-def default_propagation(rt: ResourceType) -> str:
+def default_propagation(rt: ResourceType) -> Literal["Background", "Orphan"]:
     # batch/v1 Jobs orphan their pods unless the client asks otherwise, as the real server does.
     return "Orphan" if rt.plural == "jobs" and rt.group == "batch" else "Background"
 
@@ -51,7 +51,7 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
         if rt.version != rt.storage_version:
             crd_rt = store.registry.get(f"{rt.group}/{rt.storage_version}", rt.plural) or rt
         return validation.admit_custom(crd_rt, obj, old, field_validation)
-    obj = drop_nulls(obj)  # typed decoding on the real server: a null field is an absent one
+    obj = cast(Obj, drop_nulls(obj))  # typed decoding on the real server: a null field is an absent one
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:
         fn(obj, old)

@@ -350,7 +350,7 @@ class Api:
             next_event.cancel()
             with contextlib.suppress(BaseException):
                 await next_event
-            await events.aclose()
+            await events.aclose()  # type: ignore[attr-defined]
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp

@@ -32,6 +32,27 @@ def _split_top(expr: str) -> list[str]:
     return parts
 
 
+def _label_eq(key: str, value: str, equal: bool) -> Callable[[dict[str, str]], bool]:
+    def match(labels: dict[str, str]) -> bool:
+        return (labels.get(key) == value) == equal
+
+    return match
+
+
+def _label_in(key: str, values: frozenset[str], inside: bool) -> Callable[[dict[str, str]], bool]:
+    def match(labels: dict[str, str]) -> bool:
+        return (labels.get(key) in values) == inside
+
+    return match
+
+
+def _label_exists(key: str, exists: bool) -> Callable[[dict[str, str]], bool]:
+    def match(labels: dict[str, str]) -> bool:
+        return (key in labels) == exists
+
+    return match
+
+
 def parse_label_selector(expr: str | None) -> Callable[[dict[str, str]], bool]:
     """Equality- and set-based label selector string -> predicate on a labels dict."""
     if not expr or not expr.strip():
@@ -41,25 +62,17 @@ def parse_label_selector(expr: str | None) -> Callable[[dict[str, str]], bool]:
         m = _EQ_RE.match(part)
         if m:
             key, op, val = m.groups()
-            if op == "!=":
-                reqs.append(lambda lb, k=key, v=val: lb.get(k) != v)
-            else:
-                reqs.append(lambda lb, k=key, v=val: lb.get(k) == v)
+            reqs.append(_label_eq(key, val, op != "!="))
             continue
         m = _SET_RE.match(part)
         if not m:
             raise bad_request(f"unable to parse requirement: {part.strip()!r} in labelSelector {expr!r}")
         neg, key, op, values = m.groups()
         if op:
-            vals = {v.strip() for v in values.split(",") if v.strip()}
-            if op == "in":
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
-            else:
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
-        elif neg:
-            reqs.append(lambda lb, k=key: k not in lb)
+            vals = frozenset(v.strip() for v in values.split(",") if v.strip())
+            reqs.append(_label_in(key, vals, op == "in"))
         else:
-            reqs.append(lambda lb, k=key: k in lb)
+            reqs.append(_label_exists(key, not neg))
     return lambda labels: all(r(labels) for r in reqs)
 
 
@@ -102,6 +115,13 @@ def _field_value(obj: Obj, path: str) -> Any:
     return cur
 
 
+def _field_eq(path: str, value: str, equal: bool) -> Matcher:
+    def match(obj: Obj) -> bool:
+        return (str(_field_value(obj, path) or "") == value) == equal
+
+    return match
+
+
 def parse_field_selector(expr: str | None) -> Matcher:
     """`metadata.name=x,status.phase!=Running` and the like -> predicate on the object."""
     if not expr or not expr.strip():
@@ -112,8 +132,5 @@ def parse_field_selector(expr: str | None) -> Matcher:
         if not m:
             raise bad_request(f"invalid field selector: {part!r}")
         path, op, val = m.groups()
-        if op == "!=":
-            reqs.append(lambda o, p=path, v=val: str(_field_value(o, p) or "") != v)
-        else:
-            reqs.append(lambda o, p=path, v=val: str(_field_value(o, p) or "") == v)
+        reqs.append(_field_eq(path, val, op != "!="))
     return lambda obj: all(r(obj) for r in reqs)

@@ -62,8 +62,9 @@ class Server:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        port = sockets[0].getsockname()[1]
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        port = int(sockets[0].getsockname()[1])
         self.url = f"http://{self.host}:{port}"
         self.http.address = f"{self.host}:{port}"
         self._spawn(GarbageCollector(self.store).run(), "gc")

@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from . import admission, clock
 from .cluster import EventType, Obj
@@ -199,7 +199,7 @@ class Store:
     ) -> Obj:
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was not a JSON object")
-        obj = copy.deepcopy(obj)
+        obj = cast(Obj, copy.deepcopy(obj))
         md = obj.setdefault("metadata", {})
         if not isinstance(md, dict):
             raise bad_request("metadata must be an object")
@@ -362,6 +362,8 @@ class Store:
         dry_run: bool = False,
     ) -> Obj:
         old = self.get_obj(rt, namespace, name)
+        if rt.plural == "namespaces" and rt.group == "" and name in ("default", "kube-system", "kube-public"):
+            raise ApiError(403, f'namespaces "{name}" is forbidden: this namespace may not be deleted', "Forbidden")
         pre = preconditions or {}
         if pre.get("uid") and pre["uid"] != old["metadata"]["uid"]:
             raise ApiError(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import logging
 import re
 from typing import Any
 
@@ -15,6 +16,8 @@ from .errors import ApiError, invalid
 from .resources import ResourceType
 
 Causes = list[tuple[str, str]]
+# cel-python logs every evaluation step at DEBUG; a verbose client (kopf --verbose) would drown in it.
+logging.getLogger("celpy").setLevel(logging.WARNING)
 
 
 def admit_custom(rt: ResourceType, obj: Obj, old: Obj | None, field_validation: str | None) -> Obj:
@@ -227,7 +230,7 @@ def _program(rule: str) -> Any:
 def _to_cel(value: Any) -> Any:
     import celpy
 
-    return celpy.json_to_cel(value)
+    return celpy.json_to_cel(value)  # type: ignore[attr-defined]
 
 
 def validate_cel(value: Any, schema: Obj, path: str, causes: Causes, old: Any) -> None:

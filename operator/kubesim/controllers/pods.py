@@ -16,7 +16,7 @@ def is_active(pod: Obj) -> bool:
 def is_ready(pod: Obj) -> bool:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":
-            return c.get("status") == "True"
+            return bool(c.get("status") == "True")
     return False
 
 
