@@ -6,8 +6,10 @@ releaseguard.handlers` works too and then reads the same settings from RELEASEGU
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,6 +88,11 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.client_timeout = 330
     settings.watching.reconnect_backoff = 1.0
     settings.peering.lifetime = 30
+    # kopf waits batch_window after an event for more of the same object; we dedupe in our own
+    # queue, so a short window only adds latency.
+    settings.batching.batch_window = 0.01
+    # API calls run in threads (the official client is synchronous): enough for every worker.
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=config.workers * 2 + 4))
     kube_client = Kube()
     rt = Runtime(config=config)
     rt.reconciler = Reconciler(

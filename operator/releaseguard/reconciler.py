@@ -245,14 +245,19 @@ class Reconciler:
         for line in plan.log:
             logger.info("%s", line)
 
+        # The ReplicaSets are read before the status is written, so that the rollback patch
+        # follows the verdict's status write immediately.
+        replicasets = None
+        if plan.rollback is not None and deployment is not None:
+            replicasets = await self.kube.replicasets_of(deployment)
         old_status = body.get("status") or {}
         new_status = plan.status.to_wire()
         if new_status != old_status:
             updated = await self.kube.patch_rv_status(namespace, name, merge_patch(old_status, new_status))
             self.cache.put_rv(updated)
             body = updated
-        if plan.rollback is not None and deployment is not None:
-            await self._rollback(key, body, deployment, plan.rollback)
+        if plan.rollback is not None and deployment is not None and replicasets is not None:
+            await self._rollback(key, body, deployment, plan.rollback, replicasets)
         for job in plan.create_jobs:
             created = await self.kube.create_job(namespace, job)
             self.cache.put_job(key, created or job)
@@ -297,10 +302,11 @@ class Reconciler:
                 self.cache.messages[(namespace, job_name)] = message
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
 
-    async def _rollback(self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest) -> None:
+    async def _rollback(
+        self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]
+    ) -> None:
         namespace, name = key
         dep_name = key_of(deployment)[1]
-        replicasets = await self.kube.replicasets_of(deployment)
         outcome: RollbackPlan | RollbackRefused = plan_rollback(
             deployment, replicasets, request.to_revision, request.reason
         )

@@ -1,0 +1,383 @@
+"""The operator's speed against kubesim, with `releaseguard run` as a real subprocess.
+
+kubesim runs its API server and controllers; a fake node marks pods Running at once, and this
+benchmark plays the probe pods' part (it finishes each probe pod with a report in its termination
+message as soon as it runs), so what is measured is the operator, not Python start-up in pods.
+All timestamps come from an in-process watch on kubesim's store (no HTTP, sub-millisecond).
+
+  overhead      rollout complete -> verdict recorded, minus the probe Job's own run time
+  rollback      verdict (Failed) recorded -> the Deployment patched back
+  requests      API requests the operator makes per verification, by verb, counted at kubesim;
+                and again with 200 unrelated Deployments in the namespace (must not grow)
+  scale         500 RVs and Deployments rolled out at once: time until all have a verdict,
+                the operator's peak RSS and CPU seconds
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubesim.testing import KubeSim
+from releaseguard.api import CheckResultKind
+from releaseguard.core.rollout import RolloutState, revision_of, rollout_state
+from releaseguard.jobs import RV_LABEL, job_finished
+from releaseguard.report import CheckReport, build_report, compact_json
+
+Obj = dict[str, Any]
+ROOT = Path(__file__).resolve().parents[1]
+CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
+RELEASEGUARD = str(Path(sys.executable).parent / "releaseguard")
+BAD_IMAGE = "shop:bad"
+
+
+def _report(passed: bool) -> str:
+    now = datetime.now(UTC)
+    result = CheckResultKind.PASSED if passed else CheckResultKind.FAILED
+    check = CheckReport(name="health", type="http", critical=True, result=result, message="bench")
+    return compact_json(build_report([check], now, now))
+
+
+def _deployment(name: str, image: str) -> Obj:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": image}]},
+            },
+        },
+    }
+
+
+def _rv(name: str, namespace: str) -> Obj:
+    return {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "ReleaseVerification",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "targetRef": {"name": name},
+            "delaySeconds": 0,
+            "timeoutSeconds": 120,
+            "checks": [{"name": "health", "http": {"url": f"http://{name}.{namespace}.svc:8080/healthz"}}],
+        },
+    }
+
+
+class Observer:
+    """Watches kubesim's store in-process; records when things happen; plays the probe pods."""
+
+    def __init__(self, sim: KubeSim) -> None:
+        assert sim.server is not None
+        self.api = sim.server.api
+        self.complete: dict[tuple[str, str, int], float] = {}
+        self.job_created: dict[tuple[str, str], float] = {}
+        self.job_done: dict[tuple[str, str], float] = {}
+        self.job_revision: dict[tuple[str, str], tuple[str, int]] = {}
+        self.verdict: dict[tuple[str, str, int], tuple[float, str]] = {}
+        self.rolled_back: dict[tuple[str, str, int], float] = {}
+        self.bad_images: dict[tuple[str, str], str] = {}
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        for watcher in (self._deployments, self._jobs, self._pods, self._rvs):
+            self.tasks.append(asyncio.get_running_loop().create_task(watcher()))
+
+    async def _deployments(self) -> None:
+        async for kind, dep in self.api.watch("apps/v1", "deployments"):
+            if kind == "DELETED":
+                continue
+            now = time.monotonic()
+            meta = dep["metadata"]
+            revision = revision_of(dep)
+            if revision is None:
+                continue
+            key = (meta["namespace"], meta["name"], revision)
+            if key not in self.complete and rollout_state(dep)[0] is RolloutState.COMPLETE:
+                self.complete[key] = now
+            origin = (meta.get("annotations") or {}).get("releaseguard.io/rolled-back-from-revision")
+            if origin is not None:
+                self.rolled_back.setdefault((meta["namespace"], meta["name"], int(origin)), now)
+
+    async def _jobs(self) -> None:
+        async for kind, job in self.api.watch("batch/v1", "jobs"):
+            if kind == "DELETED":
+                continue
+            now = time.monotonic()
+            meta = job["metadata"]
+            key = (meta["namespace"], meta["name"])
+            self.job_created.setdefault(key, now)
+            if job_finished(job):
+                self.job_done.setdefault(key, now)
+
+    async def _pods(self) -> None:
+        async for kind, pod in self.api.watch("v1", "pods"):
+            meta = pod["metadata"]
+            labels = meta.get("labels") or {}
+            if kind == "DELETED" or RV_LABEL not in labels or (pod.get("status") or {}).get("phase") != "Running":
+                continue
+            target = labels[RV_LABEL]
+            image_bad = self.bad_images.get((meta["namespace"], target)) == labels.get("releaseguard.io/revision")
+            from kubesim.fakenode import finished_status
+
+            status = finished_status(pod, True, _report(passed=not image_bad))
+            with contextlib.suppress(Exception):
+                await self.api.patch(
+                    "v1", "pods", meta["namespace"], meta["name"], {"status": status}, "merge", "status"
+                )
+
+    async def _rvs(self) -> None:
+        async for kind, rv in self.api.watch("releaseguard.io/v1alpha1", "releaseverifications"):
+            if kind == "DELETED":
+                continue
+            run = (rv.get("status") or {}).get("lastRun") or {}
+            if run.get("verdict"):
+                key = (rv["metadata"]["namespace"], rv["metadata"]["name"], int(run["revision"]))
+                self.verdict.setdefault(key, (time.monotonic(), run["verdict"]))
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+class Bench:
+    def __init__(self, workdir: Path) -> None:
+        self.sim = KubeSim(workdir / "kubesim", kubelet=False, fake_node=True, rollout_delay_seconds=0.0)
+        self.workdir = workdir
+        self.operator: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Bench:
+        self.sim.start()
+        self.sim.kubectl("apply", "-f", str(CRD))
+        self.observer = Observer(self.sim)
+        self.sim.call(self._start_observer)
+        env = dict(os.environ, KUBECONFIG=str(self.sim.kubeconfig))
+        log = open(self.workdir / "operator.log", "wb")
+        self.operator = subprocess.Popen(
+            [
+                RELEASEGUARD,
+                "run",
+                "-A",
+                "--metrics-port",
+                "0",
+                "--health-port",
+                "0",
+                "--runner-image",
+                "releaseguard:dev",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    async def _start_observer(self) -> None:
+        self.observer.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.operator is not None:
+            self.operator.terminate()
+            self.operator.wait(20)
+        self.sim.call(self._stop_observer)
+        self.sim.stop()
+
+    async def _stop_observer(self) -> None:
+        self.observer.stop()
+
+    # --- driving kubesim in-process (these writes are not counted as operator requests) ---
+
+    def create(self, api_version: str, plural: str, namespace: str | None, obj: Obj) -> None:
+        assert self.sim.server is not None
+        api = self.sim.server.api
+        self.sim.call(lambda: api.create(api_version, plural, namespace, obj))
+
+    def create_many(self, items: list[tuple[str, str, str | None, Obj]]) -> None:
+        assert self.sim.server is not None
+        api = self.sim.server.api
+
+        async def go() -> None:
+            await asyncio.gather(*(api.create(a, p, n, o) for a, p, n, o in items))
+
+        self.sim.call(go, timeout=300)
+
+    def set_images(self, namespace: str, names: list[str], image: str) -> None:
+        assert self.sim.server is not None
+        api = self.sim.server.api
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+
+        async def go() -> None:
+            await asyncio.gather(
+                *(api.patch("apps/v1", "deployments", namespace, n, patch, "strategic") for n in names)
+            )
+
+        self.sim.call(go, timeout=300)
+
+    def namespace(self, name: str) -> None:
+        self.create("v1", "namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+
+    def wait(self, fn: Callable[[], bool], timeout: float, what: str) -> float:
+        start = time.monotonic()
+        while not fn():
+            if time.monotonic() - start > timeout:
+                raise TimeoutError(f"no {what} within {timeout}s (see {self.workdir / 'operator.log'})")
+            time.sleep(0.02)
+        return time.monotonic() - start
+
+    def operator_usage(self) -> tuple[float, float]:
+        """(peak RSS in MiB, CPU seconds) of the operator process."""
+        assert self.operator is not None
+        pid = self.operator.pid
+        rss = 0.0
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                rss = int(line.split()[1]) / 1024
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return rss, (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def _summary(name: str, values: list[float], unit: str = "s") -> str:
+    return (
+        f"{name}: n={len(values)} median={statistics.median(values) * 1000:.1f} ms "
+        f"p95={_pct(values, 95) * 1000:.1f} ms max={max(values) * 1000:.1f} ms"
+        if unit == "s"
+        else ""
+    )
+
+
+def latency_and_requests(bench: Bench, deployments: int = 10, releases: int = 4) -> None:
+    ns = "latency"
+    bench.namespace(ns)
+    obs = bench.observer
+    names = [f"app{i}" for i in range(deployments)]
+    bench.sim.reset_request_counts()
+    bench.create_many(
+        [("apps/v1", "deployments", ns, _deployment(n, "shop:r1")) for n in names]
+        + [("releaseguard.io/v1alpha1", "releaseverifications", ns, _rv(n, ns)) for n in names]
+    )
+    for release in range(1, releases + 1):
+        if release > 1:
+            bench.set_images(ns, names, f"shop:r{release}")
+        bench.wait(
+            lambda r=release: all((ns, n, r) in obs.verdict for n in names), 120, f"verdicts of release {release}"
+        )
+    counts = bench.sim.request_counts()
+    verifications = deployments * releases
+    overheads = []
+    for (namespace, job), created in obs.job_created.items():
+        if namespace != ns:
+            continue
+        rv, revision = job.split("-r")[0][3:], int(job.rsplit("-r", 1)[1].split("-")[0])
+        done = obs.job_done[(namespace, job)]
+        verdict_at = obs.verdict[(ns, rv, revision)][0]
+        overheads.append((verdict_at - obs.complete[(ns, rv, revision)]) - (done - created))
+    print(_summary("overhead rollout-complete -> verdict minus probe Job run time", overheads))
+    print(f"  target p95 < 1000 ms: {'met' if _pct(overheads, 95) < 1.0 else 'NOT met'}")
+    by_verb: Counter[str] = Counter()
+    for (verb, resource), n in counts.items():
+        by_verb[f"{verb} {resource}"] += n
+    total = sum(by_verb.values())
+    print(f"API requests per verification (operator, counted at kubesim): {total / verifications:.1f}")
+    for key, n in sorted(by_verb.items(), key=lambda kv: -kv[1]):
+        print(f"  {key}: {n / verifications:.2f}")
+
+
+def unrelated_objects(bench: Bench, unrelated: int = 200) -> None:
+    ns = "crowded"
+    bench.namespace(ns)
+    obs = bench.observer
+    bench.create_many(
+        [("apps/v1", "deployments", ns, _deployment(f"other{i}", "shop:other")) for i in range(unrelated)]
+        + [
+            ("apps/v1", "deployments", ns, _deployment("app", "shop:r1")),
+            ("releaseguard.io/v1alpha1", "releaseverifications", ns, _rv("app", ns)),
+        ]
+    )
+    bench.wait(lambda: (ns, "app", 1) in obs.verdict, 120, "the crowded verdict")
+    time.sleep(1)
+    bench.sim.reset_request_counts()
+    for release in (2, 3, 4, 5):
+        bench.set_images(ns, ["app"], f"shop:r{release}")
+        bench.wait(lambda r=release: (ns, "app", r) in obs.verdict, 60, "crowded verdicts")
+    total = sum(n for (verb, _), n in bench.sim.request_counts().items() if verb != "watch")
+    print(f"API requests per verification with {unrelated} unrelated Deployments in the namespace: {total / 4:.1f}")
+
+
+def rollback_latency(bench: Bench, deployments: int = 10, failures: int = 3) -> None:
+    ns = "rollback"
+    bench.namespace(ns)
+    obs = bench.observer
+    names = [f"app{i}" for i in range(deployments)]
+    bench.create_many(
+        [("apps/v1", "deployments", ns, _deployment(n, "shop:good")) for n in names]
+        + [("releaseguard.io/v1alpha1", "releaseverifications", ns, _rv(n, ns)) for n in names]
+    )
+    bench.wait(lambda: all((ns, n, 1) in obs.verdict for n in names), 120, "first verdicts")
+    latencies = []
+    revision = 1
+    for _ in range(failures):
+        bad, good = revision + 1, revision + 2
+        for n in names:
+            obs.bad_images[(ns, n)] = str(bad)
+        bench.set_images(ns, names, BAD_IMAGE)
+        bench.wait(lambda g=good: all((ns, n, g) in obs.verdict for n in names), 120, "rollback verdicts")
+        for n in names:
+            verdict_at, verdict = obs.verdict[(ns, n, bad)]
+            assert verdict == "Failed", verdict
+            latencies.append(obs.rolled_back[(ns, n, bad)] - verdict_at)
+        revision = good
+    print(_summary("critical verdict recorded -> rollback patch applied", latencies))
+    print(f"  target p95 < 200 ms: {'met' if _pct(latencies, 95) < 0.2 else 'NOT met'}")
+
+
+def scale(bench: Bench, count: int = 500) -> None:
+    ns = "scale"
+    bench.namespace(ns)
+    obs = bench.observer
+    names = [f"s{i}" for i in range(count)]
+    bench.create_many(
+        [("apps/v1", "deployments", ns, _deployment(n, "shop:r1")) for n in names]
+        + [("releaseguard.io/v1alpha1", "releaseverifications", ns, _rv(n, ns)) for n in names]
+    )
+    first = bench.wait(lambda: all((ns, n, 1) in obs.verdict for n in names), 600, "first scale verdicts")
+    print(f"scale: {count} new RVs + Deployments created at once: all verified in {first:.1f} s")
+    start = time.monotonic()
+    bench.set_images(ns, names, "shop:r2")
+    bench.wait(lambda: all((ns, n, 2) in obs.verdict for n in names), 600, "scale verdicts")
+    elapsed = time.monotonic() - start
+    rss, cpu = bench.operator_usage()
+    print(f"scale: {count} Deployments rolled out at once: all have a verdict after {elapsed:.1f} s")
+    print(f"  operator peak RSS {rss:.0f} MiB, CPU {cpu:.1f} s over the whole benchmark run")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp, Bench(Path(tmp)) as bench:
+        latency_and_requests(bench)
+        unrelated_objects(bench)
+        rollback_latency(bench)
+        scale(bench, int(os.environ.get("BENCH_OPERATOR_SCALE", "500")))
+
+
+if __name__ == "__main__":
+    main()
