@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from . import admission, clock
 from .cluster import EventType, Obj
@@ -199,8 +199,8 @@ class Store:
     ) -> Obj:
         if not isinstance(obj, dict):
             raise bad_request("the body of the request was not a JSON object")
-        obj = cast(Obj, copy.deepcopy(obj))
-        md = obj.setdefault("metadata", {})
+        new: Obj = copy.deepcopy(obj)
+        md = new.setdefault("metadata", {})
         if not isinstance(md, dict):
             raise bad_request("metadata must be an object")
         if rt.namespaced:
@@ -226,10 +226,10 @@ class Store:
                 md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
             else:
                 raise admission.invalid_obj(
-                    rt, obj, [("metadata.name", "Required value: name or generateName is required")]
+                    rt, new, [("metadata.name", "Required value: name or generateName is required")]
                 )
-        obj["apiVersion"] = rt.api_version
-        obj["kind"] = rt.kind
+        new["apiVersion"] = rt.api_version
+        new["kind"] = rt.kind
         if self.find(rt, md.get("namespace"), md["name"]) is not None:
             raise already_exists(rt.group, rt.plural, md["name"])
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields"):
@@ -239,13 +239,13 @@ class Store:
         if rt.has_generation:
             md["generation"] = 1
         if rt.status_subresource:
-            obj.pop("status", None)
-        obj = admission.admit(self, rt, obj, None, field_validation)
+            new.pop("status", None)
+        new = admission.admit(self, rt, new, None, field_validation)
         if dry_run:
-            return obj
-        self._insert(rt, obj)
-        admission.after_write(self, rt, obj, None)
-        return obj
+            return new
+        self._insert(rt, new)
+        admission.after_write(self, rt, new, None)
+        return new
 
     def update_obj(
         self,
