@@ -110,13 +110,18 @@ class Kube:
 
     # --- ReleaseVerifications -----------------------------------------------------------
 
-    async def patch_rv_status(self, namespace: str, name: str, patch: Obj) -> Obj:
+    async def patch_rv_status(self, namespace: str, name: str, patch: Obj, resource_version: str | None = None) -> Obj:
+        """Merge-patch the status. With `resource_version`, the server refuses (ConflictError) when
+        the RV changed since that version, so a decision made on a stale copy is never written."""
         path = f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status"
+        body: Obj = {"status": patch}
+        if resource_version:
+            body["metadata"] = {"resourceVersion": resource_version}
         result: Obj = await self.request(
             f"patching the status of ReleaseVerification {namespace}/{name}",
             "PATCH",
             path,
-            {"status": patch},
+            body,
             content_type="application/merge-patch+json",
         )
         return result

@@ -253,7 +253,10 @@ class Reconciler:
         old_status = body.get("status") or {}
         new_status = plan.status.to_wire()
         if new_status != old_status:
-            updated = await self.kube.patch_rv_status(namespace, name, merge_patch(old_status, new_status))
+            version = (body.get("metadata") or {}).get("resourceVersion")
+            updated = await self.kube.patch_rv_status(
+                namespace, name, merge_patch(old_status, new_status), resource_version=version
+            )
             self.cache.put_rv(updated)
             body = updated
         if plan.rollback is not None and deployment is not None and replicasets is not None:
@@ -336,7 +339,10 @@ class Reconciler:
         status, events, text = rollback_refused(body, outcome, self.clock())
         logger.info("%s/%s: %s", namespace, name, text)
         old = body.get("status") or {}
-        updated_rv = await self.kube.patch_rv_status(namespace, name, merge_patch(old, status.to_wire()))
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        updated_rv = await self.kube.patch_rv_status(
+            namespace, name, merge_patch(old, status.to_wire()), resource_version=version
+        )
         self.cache.put_rv(updated_rv)
         await self._post(updated_rv, deployment, Plan(status=status, events=events))
 

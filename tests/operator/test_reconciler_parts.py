@@ -1,0 +1,81 @@
+"""The reconciler's in-memory parts: the cache of watched objects and the work queue."""
+
+from __future__ import annotations
+
+import asyncio
+
+from operator_factories import deployment, rv_body
+
+from releaseguard.core.patch import merge_patch
+from releaseguard.reconciler import Cache, WorkQueue, rv_of_job
+
+
+def _versioned(obj: dict, version: int) -> dict:
+    obj["metadata"]["resourceVersion"] = str(version)
+    return obj
+
+
+def test_cache_indexes_rvs_by_target_and_ignores_older_copies() -> None:
+    cache = Cache()
+    assert cache.put_rv(_versioned(rv_body(), 5))
+    assert cache.rvs_targeting(("default", "shop")) == [("default", "shop")]
+    assert not cache.put_rv(_versioned(rv_body(status={"phase": "Old"}), 4))
+    assert "status" not in cache.rvs[("default", "shop")]
+    moved = _versioned(rv_body(), 6)
+    moved["spec"]["targetRef"]["name"] = "other"
+    cache.put_rv(moved)
+    assert cache.rvs_targeting(("default", "shop")) == []
+    assert cache.rvs_targeting(("default", "other")) == [("default", "shop")]
+    cache.drop_rv(("default", "shop"))
+    assert cache.rvs_targeting(("default", "other")) == []
+
+
+def test_deployment_events_name_the_rvs_to_reconcile() -> None:
+    cache = Cache()
+    cache.put_rv(rv_body())
+    assert cache.put_deployment(deployment()) == [("default", "shop")]
+    assert cache.drop_deployment(("default", "shop")) == [("default", "shop")]
+    assert ("default", "shop") not in cache.deployments
+    assert cache.put_deployment({**deployment(), "metadata": {"name": "x", "namespace": "default"}}) == []
+
+
+def test_jobs_are_found_by_their_owner() -> None:
+    job = {"metadata": {"name": "j", "ownerReferences": [{"kind": "ReleaseVerification", "name": "shop"}]}}
+    assert rv_of_job(job) == "shop"
+    assert rv_of_job({"metadata": {"labels": {"releaseguard.io/releaseverification": "x"}}}) == "x"
+    assert rv_of_job({"metadata": {}}) is None
+
+
+async def test_queue_deduplicates_and_never_hands_a_key_to_two_workers() -> None:
+    queue = WorkQueue()
+    queue.add(("ns", "a"))
+    queue.add(("ns", "a"))
+    queue.add(("ns", "b"))
+    assert len(queue) == 2
+    key = await queue.get()
+    assert key == ("ns", "a")
+    queue.add(("ns", "a"))  # while active: remembered, not queued
+    assert len(queue) == 1
+    queue.done(key)
+    assert len(queue) == 2
+    assert await queue.get() == ("ns", "b")
+
+
+async def test_add_after_keeps_the_earliest_timer() -> None:
+    queue = WorkQueue()
+    queue.add_after(("ns", "a"), 10)
+    queue.add_after(("ns", "a"), 0.01)
+    queue.add_after(("ns", "a"), 5)
+    assert await asyncio.wait_for(queue.get(), 1) == ("ns", "a")
+    queue.close()
+
+
+def test_merge_patch_removes_and_replaces() -> None:
+    old = {"phase": "Verified", "lastRun": {"revision": 1, "verdict": "Passed", "jobs": ["a"]}, "checks": "1/1"}
+    new = {"phase": "Waiting", "lastRun": {"revision": 2, "jobs": []}}
+    assert merge_patch(old, new) == {
+        "phase": "Waiting",
+        "checks": None,
+        "lastRun": {"revision": 2, "verdict": None, "jobs": []},
+    }
+    assert merge_patch(new, new) == {}
