@@ -8,7 +8,7 @@ import contextlib
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,7 @@ class PodWorker:
         self._conditions: list[Obj] = []
         self._lock = asyncio.Lock()
         self._events_sent: set[str] = set()
+        self._pending: set[asyncio.Task[None]] = set()
 
     @property
     def hostname(self) -> str:
@@ -100,6 +101,11 @@ class PodWorker:
 
     def changed(self) -> None:
         self._changed.set()
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def publish(self) -> None:
         """Write the status now if it differs from the last one written."""
@@ -333,8 +339,13 @@ class PodWorker:
                 view.ready = ready and view.state == "running"
                 self.changed()
 
+            def unhealthy(why: str) -> None:
+                self._background(self.event("Unhealthy", f"Readiness probe failed: {why}", "Warning"))
+
             probe_task = asyncio.create_task(
-                readiness_loop(probe, spec, self.pod_ip or HOST_IP, self._exec_runner(launch, process), set_ready)
+                readiness_loop(
+                    probe, spec, self.pod_ip or HOST_IP, self._exec_runner(launch, process), set_ready, unhealthy
+                )
             )
         else:
             view.ready = True

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ def resolve_port(port: Any, container: Obj) -> int:
     raise ValueError(f"container {container.get('name')!r} has no port named {port!r}")
 
 
-async def http_get(host: str, port: int, path: str, scheme: str, headers: list[Obj], limit: float) -> bool:
-    """Success on any status from 200 to 399, as the kubelet (redirects are not followed)."""
+async def http_get(host: str, port: int, path: str, scheme: str, headers: list[Obj], limit: float) -> str | None:
+    """None on any status from 200 to 399, as the kubelet (redirects are not followed), else why not."""
+    url = f"{scheme.lower()}://{host}:{port}{path or '/'}"
     context = None
     if scheme.upper() == "HTTPS":
         context = ssl.create_default_context()
@@ -67,29 +69,43 @@ async def http_get(host: str, port: int, path: str, scheme: str, headers: list[O
                 writer.close()
                 with contextlib.suppress(Exception):
                     await writer.wait_closed()
-    except (OSError, TimeoutError, ssl.SSLError):
-        return False
+    except TimeoutError:
+        return f'Get "{url}": context deadline exceeded'
+    except (OSError, ssl.SSLError) as exc:
+        return f'Get "{url}": {_why(exc)}'
     parts = status_line.split()
-    return len(parts) >= 2 and parts[1].isdigit() and 200 <= int(parts[1]) < 400
+    if len(parts) >= 2 and parts[1].isdigit():
+        code = int(parts[1])
+        return None if 200 <= code < 400 else f"HTTP probe failed with statuscode: {code}"
+    return f'Get "{url}": malformed HTTP response {status_line[:80]!r}'
 
 
-async def tcp_connect(host: str, port: int, limit: float) -> bool:
+async def tcp_connect(host: str, port: int, limit: float) -> str | None:
     try:
         async with asyncio.timeout(limit):
             _, writer = await asyncio.open_connection(host, port)
-    except (OSError, TimeoutError):
-        return False
+    except TimeoutError:
+        return f"dial tcp {host}:{port}: i/o timeout"
+    except OSError as exc:
+        return f"dial tcp {host}:{port}: {_why(exc)}"
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
-    return True
+    return None
+
+
+def _why(exc: OSError) -> str:
+    """asyncio words connection errors as 'Connect call failed'; say what the errno says instead."""
+    if exc.errno:
+        return f"connect: {os.strerror(exc.errno).lower()}"
+    return str(exc)
 
 
 ExecRunner = Callable[[list[str], float], Awaitable[int]]
 
 
-async def run_probe(probe: Obj, container: Obj, pod_ip: str, exec_runner: ExecRunner) -> bool:
-    """One probe attempt."""
+async def run_probe(probe: Obj, container: Obj, pod_ip: str, exec_runner: ExecRunner) -> str | None:
+    """One probe attempt: None when it passed, else what failed."""
     timeout = ProbeTiming.of(probe).timeout
     if spec := probe.get("httpGet"):
         port = resolve_port(spec.get("port"), container)
@@ -104,30 +120,39 @@ async def run_probe(probe: Obj, container: Obj, pod_ip: str, exec_runner: ExecRu
     if spec := probe.get("tcpSocket"):
         return await tcp_connect(spec.get("host") or pod_ip, resolve_port(spec.get("port"), container), timeout)
     if spec := probe.get("exec"):
-        return await exec_runner(list(spec.get("command") or []), timeout) == 0
+        code = await exec_runner(list(spec.get("command") or []), timeout)
+        return None if code == 0 else f"command {spec.get('command')!r} exited with {code}"
     raise ValueError("probe has none of httpGet, tcpSocket, exec (grpc probes are not supported in kubesim)")
 
 
 async def readiness_loop(
-    probe: Obj, container: Obj, pod_ip: str, exec_runner: ExecRunner, on_change: Callable[[bool], None]
+    probe: Obj,
+    container: Obj,
+    pod_ip: str,
+    exec_runner: ExecRunner,
+    on_change: Callable[[bool], None],
+    on_failure: Callable[[str], None] = lambda _: None,
 ) -> None:
-    """Probe forever, calling on_change(ready) whenever the thresholds flip readiness."""
+    """Probe forever, calling on_change(ready) whenever the thresholds flip readiness, and
+    on_failure(why) on the first failure of each run of failures."""
     timing = ProbeTiming.of(probe)
     ready = False
     successes = failures = 0
     await asyncio.sleep(timing.initial_delay)
     while True:
         try:
-            ok = await run_probe(probe, container, pod_ip, exec_runner)
-        except ValueError:
-            ok = False
-        if ok:
+            failure = await run_probe(probe, container, pod_ip, exec_runner)
+        except ValueError as exc:
+            failure = str(exc)
+        if failure is None:
             successes, failures = successes + 1, 0
             if not ready and successes >= timing.success_threshold:
                 ready = True
                 on_change(True)
         else:
             successes, failures = 0, failures + 1
+            if failures == 1:
+                on_failure(failure)
             if ready and failures >= timing.failure_threshold:
                 ready = False
                 on_change(False)
