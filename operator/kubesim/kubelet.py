@@ -3,16 +3,22 @@
 Per pod: an IP of its own on loopback (127.244.x.y), volumes and a /etc/hosts under the work
 directory, init containers in order, then the containers, each restarted per the pod's
 restartPolicy with a short back-off; readiness probes; status, Events and logs as the real kubelet
-reports them. As root each container runs in a private mount namespace where its volumes, its
-termination-message file and the pod's /etc/hosts are bind-mounted at their usual paths.
+reports them. As root each container runs in private mount and UTS namespaces where its volumes,
+its termination-message file and the pod's /etc/hosts are bind-mounted at their usual paths and
+the hostname is the pod's, so the container's own paths work unchanged.
 
-Without root (no mount namespaces) kubesim falls back: nothing is mounted (volumes and
-terminationMessagePath files are not where the container looks), the termination message comes from
-the log tail, and Service names work only over HTTP through a proxy given to pods as HTTP_PROXY.
-Each pod gets a Warning event `IsolationUnavailable` saying so.
+Servers that bind 0.0.0.0 get their pod IP instead through a `sitecustomize` shim on PYTHONPATH
+(Python processes only; there are no network namespaces), so replicas can share a container port.
 
-Not done: liveness and startup probes, resource limits, image pull policies, configMap/secret
-volume refresh, sidecar init containers, ephemeral containers.
+Without working mount namespaces (not root, or unshare refused) kubesim falls back: nothing is
+mounted (volumes and terminationMessagePath files are not where the container looks), the
+termination message comes from the log tail whatever the policy, and Service names work only over
+HTTP, through a loopback proxy given to pods as HTTP_PROXY; raw TCP to a Service name fails. Each
+pod gets a Warning event `IsolationUnavailable` saying so.
+
+Not done: liveness and startup probes, securityContext (containers run as kubesim's own user),
+resource limits, image pull policies, service links and KUBERNETES_SERVICE_* env, service account
+tokens, configMap/secret volume refresh, sidecar init containers, ephemeral containers.
 """
 
 from __future__ import annotations
