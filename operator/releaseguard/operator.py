@@ -33,6 +33,7 @@ class OperatorConfig:
     workers: int = 8
     job_ttl_seconds: int = 3600
     timeout_grace_seconds: float = 30.0
+    peering_lifetime: int = int(os.environ.get("RELEASEGUARD_PEERING_LIFETIME", "30"))
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -87,7 +88,9 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.reconnect_backoff = 1.0
-    settings.peering.lifetime = 30
+    # How long a replica's peering record counts as alive: the standby takes over this long after
+    # the active replica dies without a goodbye.
+    settings.peering.lifetime = config.peering_lifetime
     # kopf waits batch_window after an event for more of the same object; we dedupe in our own
     # queue, so a short window only adds latency.
     settings.batching.batch_window = 0.01

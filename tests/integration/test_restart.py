@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import (
+    ROOT,
     Cluster,
     Operator,
     eventually,
@@ -80,3 +82,36 @@ def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: KubeSim, tmp_p
         assert "dry run" in op.log()
     finally:
         op.stop()
+
+
+def test_two_peered_replicas_one_acts_and_the_other_takes_over(
+    cluster: Cluster, sim: KubeSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim.kubectl("apply", "-f", str(ROOT / "deploy" / "peering-crds.yaml"))
+    eventually(lambda: sim.kubectl("apply", "-f", str(ROOT / "deploy" / "peering.yaml"), check=False).returncode == 0)
+    monkeypatch.setenv("RELEASEGUARD_PEERING_LIFETIME", "3")
+    active = Operator(sim, tmp_path / "a", "--peering", "releaseguard", "--priority", "20")
+    standby = Operator(sim, tmp_path / "b", "--peering", "releaseguard", "--priority", "10")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    try:
+        active.start()
+        standby.start()
+
+        def peers() -> int:
+            proc = sim.kubectl("get", "clusterkopfpeering", "releaseguard", "-o", "json")
+            return len(json.loads(proc.stdout).get("status") or {})
+
+        eventually(lambda: peers() == 2, 20, "both replicas in the peering")
+        cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns))
+        cluster.wait_phase("Verified", revision=1)
+        assert f"{cluster.ns}/shop: revision 1" in active.log()
+        assert f"{cluster.ns}/shop" not in standby.log()
+        assert cluster.event_reasons("ReleaseVerification", "shop").count("VerificationStarted") == 1
+        active.kill()
+        cluster.kubectl("set", "env", "deployment/shop", "GREETING=hi")
+        cluster.wait_phase("Verified", revision=2, timeout=60)
+        assert f"{cluster.ns}/shop: revision 2" in standby.log()
+    finally:
+        active.stop()
+        standby.stop()

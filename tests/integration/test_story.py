@@ -56,6 +56,9 @@ def test_verified_then_rolled_back_then_rollback_verified(cluster: Cluster, oper
     annotations = dep["metadata"]["annotations"]
     assert annotations["releaseguard.io/rolled-back-from-revision"] == "2"
     assert not any(k.startswith("kopf.zalando.org") for k in annotations)
+    rv = cluster.get("releaseverification", "shop") or {}
+    assert not rv["metadata"].get("finalizers")
+    assert not any("kopf" in k for k in rv["metadata"].get("annotations", {}))
     reasons = cluster.event_reasons("Deployment", "shop")
     assert "VerificationFailed" in reasons and "RolledBack" in reasons
     metrics = operator.metrics()

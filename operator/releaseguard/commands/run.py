@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if not args.verbose:
         logging.getLogger("kopf").setLevel(logging.WARNING)
+        logging.getLogger("kopf._core.engines.peering").setLevel(logging.INFO)  # who is active, and why
+        logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     try:
         load_config()
     except Exception as exc:
