@@ -212,3 +212,24 @@ def test_kubectl_wait_and_releaseguard_wait(cluster: Cluster, operator: Operator
     timeout = releaseguard_wait(cluster, "shop", "--revision", "9", "--timeout", "1")
     assert timeout.returncode == 2
     assert "no verdict within 1s" in timeout.stderr
+
+
+def test_checks_in_the_targets_image_and_environment(cluster: Cluster, operator: Operator) -> None:
+    release_is_good = "import os, sys; sys.exit(os.environ.get('SHOP_RELEASE') != 'good')"
+    checks = [
+        {"name": "imports", "python": {"imports": ["shop.app"], "env": ["SHOP_RELEASE"]}},
+        {"name": "release", "command": {"command": ["python", "-c", release_is_good]}},
+    ]
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, checks))
+    status = cluster.wait_phase("Verified", revision=1)
+    assert {c["name"]: c["result"] for c in status["lastRun"]["checks"]} == {"imports": "Passed", "release": "Passed"}
+    jobs = {j["metadata"]["annotations"]["releaseguard.io/checks"]: j for j in cluster.jobs()}
+    assert set(jobs) == {"imports", "release"}
+    pod = jobs["release"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "shop:1.0"
+    assert "readinessProbe" not in pod["containers"][0] and "ports" not in pod["containers"][0]
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    status = cluster.wait_phase("Verified", revision=3, timeout=90)
+    failed = next(h for h in status["history"] if h["revision"] == 2)
+    assert failed["failedChecks"] == ["release"]
+    assert failed["rolledBackTo"] == 1
