@@ -28,8 +28,15 @@ if _pod_ip:
     _bind = _socket.socket.bind
 
     def _kubesim_bind(self, address):
-        if self.family == _socket.AF_INET and isinstance(address, tuple) and address[0] in ("", "0.0.0.0"):
+        if isinstance(address, tuple) and self.family == _socket.AF_INET and address[0] in ("", "0.0.0.0"):
             address = (_pod_ip, *address[1:])
+        elif isinstance(address, tuple) and self.family == _socket.AF_INET6 and address[0] in ("", "::"):
+            try:
+                v6only = self.getsockopt(_socket.IPPROTO_IPV6, _socket.IPV6_V6ONLY)
+            except OSError:
+                v6only = 1
+            if not v6only:  # dual stack: the pod IP as an IPv4-mapped address
+                address = ("::ffff:" + _pod_ip, *address[1:])
         return _bind(self, address)
 
     _socket.socket.bind = _kubesim_bind

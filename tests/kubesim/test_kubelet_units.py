@@ -367,3 +367,20 @@ def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
             {"c": {"data": {"k": "v"}}},
             {},
         )
+
+
+def test_bind_shim_puts_wildcard_servers_on_the_pod_ip(tmp_path: Path) -> None:
+    import subprocess
+
+    from kubesim.kubelet_runtime import write_shim
+
+    shim = write_shim(tmp_path / "shim")
+    script = (
+        "import socket\n"
+        "for family, host in ((socket.AF_INET, '0.0.0.0'), (socket.AF_INET, ''), (socket.AF_INET6, '::'),"
+        " (socket.AF_INET, '127.0.0.1')):\n"
+        "    s = socket.socket(family); s.bind((host, 0)); print(s.getsockname()[0]); s.close()\n"
+    )
+    env = {"PYTHONPATH": str(shim), "KUBESIM_POD_IP": "127.244.9.9", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["127.244.9.9", "127.244.9.9", "::ffff:127.244.9.9", "127.0.0.1"]
