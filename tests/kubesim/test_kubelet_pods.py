@@ -245,9 +245,12 @@ def test_volumes_init_containers_and_restarts(sim: KubeSim, ns: str) -> None:
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "files"}, "data": {"greeting": "hello"}},
     )
     # The main container fails once, then succeeds: the emptyDir keeps the marker across the restart.
+    # Mount targets are under /run: a bind mount needs a placeholder, which stays on the host.
+    base = "/run/kubesim-k2"
     script = (
-        "import os, sys; print(open('/config/greeting').read(), open('/data/init').read()); "
-        "first = not os.path.exists('/data/ran'); open('/data/ran', 'w').close(); sys.exit(1 if first else 0)"
+        f"import os, sys; print(open('{base}/config/greeting').read(), open('{base}/data/init').read()); "
+        f"first = not os.path.exists('{base}/data/ran'); open('{base}/data/ran', 'w').close(); "
+        "sys.exit(1 if first else 0)"
     )
     pod = pod_manifest(
         "vols",
@@ -258,14 +261,14 @@ def test_volumes_init_containers_and_restarts(sim: KubeSim, ns: str) -> None:
             {
                 "name": "prepare",
                 "image": PY,
-                "command": ["python", "-c", "open('/data/init', 'w').write('from-init')"],
-                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                "command": ["python", "-c", f"open('{base}/data/init', 'w').write('from-init')"],
+                "volumeMounts": [{"name": "data", "mountPath": f"{base}/data"}],
             }
         ],
         container={
             "volumeMounts": [
-                {"name": "config", "mountPath": "/config", "readOnly": True},
-                {"name": "data", "mountPath": "/data"},
+                {"name": "config", "mountPath": f"{base}/config", "readOnly": True},
+                {"name": "data", "mountPath": f"{base}/data"},
             ]
         },
     )
@@ -276,7 +279,7 @@ def test_volumes_init_containers_and_restarts(sim: KubeSim, ns: str) -> None:
     assert status["lastState"]["terminated"]["exitCode"] == 1
     assert done["status"]["initContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
     assert sim.kubectl("logs", "-n", ns, "vols").stdout.strip() == "hello from-init"
-    assert not Path("/config/greeting").exists()  # mounted only inside the pod's namespace
+    assert not Path(f"{base}/config/greeting").exists()  # mounted only inside the pod's namespace
 
 
 def test_crash_loop_back_off_between_restarts(sim: KubeSim, ns: str) -> None:
