@@ -292,8 +292,16 @@ def test_crash_loop_back_off_between_restarts(sim: KubeSim, ns: str) -> None:
 
     status = wait_for(restarted, "a restart")
     assert status["lastState"]["terminated"]["exitCode"] == 1
-    pod = get(sim, ns, "pods", "crash")
-    assert pod is not None and pod["status"]["phase"] == "Running"
+
+    def backing_off() -> dict[str, Any] | None:
+        found = get(sim, ns, "pods", "crash")
+        statuses = ((found or {}).get("status") or {}).get("containerStatuses") or [{}]
+        waiting = statuses[0].get("state", {}).get("waiting", {})
+        return found if waiting.get("reason") == "CrashLoopBackOff" else None
+
+    pod = wait_for(backing_off, "CrashLoopBackOff between restarts")
+    assert pod["status"]["phase"] == "Running"  # restartPolicy Always: a crash-looping pod is Running
+    assert "back-off" in pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
 
 
 def test_nothing_survives_the_server(tmp_path: Path) -> None:
