@@ -87,7 +87,11 @@ class Kubelet:
             asyncio.create_task(self._watch_forever("pods", self._on_pod)),
             asyncio.create_task(self._watch_forever("services", self._on_service)),
         ]
-        await self._closed.wait()
+        try:
+            await self._closed.wait()
+        finally:  # cancelled instead of closed: at least stop watching
+            for task in self._tasks:
+                task.cancel()
 
     async def close(self) -> None:
         """Stop watching and kill every process this kubelet started."""

@@ -101,7 +101,11 @@ class ServiceNetwork:
             asyncio.create_task(self._watch_forever("services", self._on_service)),
             asyncio.create_task(self._watch_forever("pods", self._on_pod)),
         ]
-        await self._closed.wait()
+        try:
+            await self._closed.wait()
+        finally:  # cancelled instead of closed: at least stop watching
+            for task in self._tasks:
+                task.cancel()
 
     async def close(self) -> None:
         self._closed.set()
