@@ -55,10 +55,12 @@ def _error(what: str, status: int, data: bytes) -> KubeError:
 class Kube:
     """Async wrappers over the few API calls the operator makes."""
 
-    def __init__(self) -> None:
+    def __init__(self, connections: int = 16) -> None:
         from kubernetes import client
 
-        self._client = client.ApiClient()
+        configuration = client.Configuration.get_default_copy()
+        configuration.connection_pool_maxsize = connections  # one per concurrent API call
+        self._client = client.ApiClient(configuration)
         self._instance = socket.gethostname()
 
     def close(self) -> None:

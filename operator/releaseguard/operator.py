@@ -30,7 +30,7 @@ class OperatorConfig:
     dry_run: bool = False
     metrics_port: int | None = None  # None: no metrics server (tests read Runtime.metrics)
     metrics_address: str = "0.0.0.0"
-    workers: int = 8
+    workers: int = 32
     job_ttl_seconds: int = 3600
     timeout_grace_seconds: float = 30.0
     peering_lifetime: int = int(os.environ.get("RELEASEGUARD_PEERING_LIFETIME", "30"))
@@ -96,7 +96,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.batching.batch_window = 0.01
     # API calls run in threads (the official client is synchronous): enough for every worker.
     asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=config.workers * 2 + 4))
-    kube_client = Kube()
+    kube_client = Kube(connections=config.workers * 2 + 4)
     rt = Runtime(config=config)
     rt.reconciler = Reconciler(
         kube_client,

@@ -24,14 +24,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
     parser.add_argument("--metrics-port", type=int, default=8000, help="serve /metrics here (0: a free port)")
     parser.add_argument("--metrics-address", default="0.0.0.0", help="address for the metrics server")
-    parser.add_argument("--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness; 0: a free port)")
+    parser.add_argument(
+        "--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness; 0: a free port)"
+    )
     parser.add_argument("--runner-image", default=None, help="image of the probe runner Jobs")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but never patch a Deployment")
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--peering", metavar="NAME", help="kopf peering object: one active replica of several")
     peering.add_argument("--standalone", action="store_true", help="no peering (the default without --peering)")
     parser.add_argument("--priority", type=int, default=0, help="peering priority of this replica")
-    parser.add_argument("--workers", type=int, default=8, help="concurrent reconciliations")
+    parser.add_argument(
+        "--workers", type=int, default=32, help="concurrent reconciliations (each holds one API call at a time)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="also log kopf's own activity")
 
 
