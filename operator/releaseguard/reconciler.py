@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
@@ -260,7 +261,11 @@ class Reconciler:
             self.cache.put_rv(updated)
             body = updated
         if plan.rollback is not None and deployment is not None and replicasets is not None:
-            await self._rollback(key, body, deployment, plan.rollback, replicasets)
+            refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
+            if refused is not None:
+                # the decision's RolledBack Events and phase did not happen; the refusal's stand
+                plan.events = [e for e in plan.events if e.reason != "RolledBack"]
+                plan.status = refused
         for job in plan.create_jobs:
             created = await self.kube.create_job(namespace, job)
             self.cache.put_job(key, created or job)
@@ -307,7 +312,8 @@ class Reconciler:
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]
-    ) -> None:
+    ) -> ReleaseVerificationStatus | None:
+        """Apply a recorded rollback. Returns the status written instead when it was refused."""
         namespace, name = key
         dep_name = key_of(deployment)[1]
         outcome: RollbackPlan | RollbackRefused = plan_rollback(
@@ -320,7 +326,7 @@ class Reconciler:
                 if exc.status not in (409, 422):
                     raise
                 if request.reapply:
-                    return  # the earlier patch landed and the revision already moved on
+                    return None  # the earlier patch landed and the revision already moved on
                 outcome = RollbackRefused("DeploymentChanged", f"Deployment {dep_name} changed meanwhile ({exc})")
             else:
                 self.cache.put_deployment(updated)
@@ -333,9 +339,9 @@ class Reconciler:
                     dep_name,
                     request.to_revision,
                 )
-                return
+                return None
         if request.reapply and outcome.reason == "TemplateAlreadyMatches":
-            return
+            return None
         status, events, text = rollback_refused(body, outcome, self.clock())
         logger.info("%s/%s: %s", namespace, name, text)
         old = body.get("status") or {}
@@ -345,6 +351,7 @@ class Reconciler:
         )
         self.cache.put_rv(updated_rv)
         await self._post(updated_rv, deployment, Plan(status=status, events=events))
+        return status
 
     async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
         posts = []

@@ -233,3 +233,19 @@ def test_checks_in_the_targets_image_and_environment(cluster: Cluster, operator:
     failed = next(h for h in status["history"] if h["revision"] == 2)
     assert failed["failedChecks"] == ["release"]
     assert failed["rolledBackTo"] == 1
+
+
+def test_a_rollback_kubectl_would_refuse_is_reported_not_faked(cluster: Cluster, operator: Operator) -> None:
+    # With revisionHistoryLimit 0 the old ReplicaSet is gone: there is nothing to roll back to.
+    dep = shop_deployment("shop:1.0", revisionHistoryLimit=0)
+    cluster.apply(shop_service(), dep, release_verification(cluster.ns))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500", revisionHistoryLimit=0))
+    status = cluster.wait_phase("Failed", revision=2)
+    rolled = cluster.condition("RolledBack")
+    assert (rolled["status"], rolled["reason"]) == ("False", "RevisionNotFound")
+    assert "revision 1" in rolled["message"]
+    assert status["lastRollback"]["applied"] is False
+    reasons = cluster.event_reasons("ReleaseVerification", "shop")
+    assert "RollbackSkipped" in reasons and "RolledBack" not in reasons
+    assert cluster.image() == "shop:1.1-error500"
