@@ -475,6 +475,18 @@ class StoreClusterAPI:
         rt = self.store.rt(api_version, plural)
         return copy.deepcopy(self.store.select(rt, namespace, label_selector, field_selector))
 
+    async def list_owned(self, api_version: str, plural: str, owner_uid: str) -> list[Obj]:
+        """Objects of this resource whose ownerReferences name `owner_uid` (from the owner index,
+        so a controller's reconcile costs what the owner has, not what the namespace has)."""
+        rt = self.store.rt(api_version, plural)
+        storage_api_version = f"{rt.group}/{rt.storage_version}" if rt.group else rt.storage_version
+        owned = [
+            o
+            for o in self.store.dependents(owner_uid)
+            if o.get("kind") == rt.kind and o.get("apiVersion") == storage_api_version
+        ]
+        return [copy.deepcopy(o) for o in sorted(owned, key=lambda o: o["metadata"]["name"])]
+
     async def create(self, api_version: str, plural: str, namespace: str | None, obj: Obj) -> Obj:
         return copy.deepcopy(self.store.create_obj(self.store.rt(api_version, plural), namespace, obj))
 

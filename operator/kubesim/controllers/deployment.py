@@ -40,7 +40,7 @@ class DeploymentController(Controller):
         uid = d["metadata"]["uid"]
         rss = [
             rs
-            for rs in await self.api.list("apps/v1", "replicasets", ns)
+            for rs in await self.api.list_owned("apps/v1", "replicasets", uid)
             if any(r.get("uid") == uid and r.get("controller") for r in rs["metadata"].get("ownerReferences") or [])
         ]
         paused = bool(d["spec"].get("paused"))

@@ -62,7 +62,7 @@ class JobController(Controller):
         if spec.get("suspend"):
             return
         uid = job["metadata"]["uid"]
-        pods = [p for p in await self.api.list("v1", "pods", ns) if podlib.owned_by(p, uid)]
+        pods = [p for p in await self.api.list_owned("v1", "pods", uid) if podlib.owned_by(p, uid)]
         active = [p for p in pods if podlib.is_active(p)]
         succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
         failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed")

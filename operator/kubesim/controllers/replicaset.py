@@ -46,7 +46,7 @@ class ReplicaSetController(Controller):
         if rs is None:
             return
         uid = rs["metadata"]["uid"]
-        all_pods = [p for p in await self.api.list("v1", "pods", ns) if podlib.owned_by(p, uid)]
+        all_pods = [p for p in await self.api.list_owned("v1", "pods", uid) if podlib.owned_by(p, uid)]
         active = [p for p in all_pods if podlib.is_active(p)]
         want = int(rs["spec"].get("replicas", 1))
         if not rs["metadata"].get("deletionTimestamp"):
