@@ -27,6 +27,7 @@ Key = tuple[str, str]  # (group, plural)
 PatchType = Literal["merge", "json", "strategic"]
 Propagation = Literal["Background", "Foreground", "Orphan"]
 
+ObjList = list[Obj]
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 
@@ -475,7 +476,7 @@ class StoreClusterAPI:
         rt = self.store.rt(api_version, plural)
         return copy.deepcopy(self.store.select(rt, namespace, label_selector, field_selector))
 
-    async def list_owned(self, api_version: str, plural: str, owner_uid: str) -> list[Obj]:
+    async def list_owned(self, api_version: str, plural: str, owner_uid: str) -> ObjList:
         """Objects of this resource whose ownerReferences name `owner_uid` (from the owner index,
         so a controller's reconcile costs what the owner has, not what the namespace has)."""
         rt = self.store.rt(api_version, plural)
