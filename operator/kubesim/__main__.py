@@ -29,6 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject faults: error-rate=VERB:P, latency=S, throttle=P, retry-after=S, watch-cut=S, error-code=N",
     )
     serve.add_argument("--no-kubelet", action="store_true", help="do not run pods")
+    serve.add_argument(
+        "--strict-crds",
+        action="store_true",
+        help="reject CRD schemas a real apiserver rejects (default: serve them with a Warning)",
+    )
     serve.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -50,6 +55,7 @@ async def _serve(args: argparse.Namespace) -> int:
         faults=faults,
         rollout_delay_seconds=args.rollout_delay,
         kubelet=not args.no_kubelet,
+        strict_crds=args.strict_crds,
     )
     url = await server.start()
     server.write_kubeconfig(args.kubeconfig)

@@ -55,6 +55,10 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:
         fn(obj, old)
+    if rt.plural == "customresourcedefinitions" and store.strict_crds:
+        problems = validation.crd_schema_problems(obj)
+        if problems:
+            raise invalid_obj(rt, obj, problems)
     causes = [c for v in _VALIDATORS.get((rt.group, rt.plural), ()) for c in v(obj)]
     if causes:
         raise invalid_obj(rt, obj, causes)

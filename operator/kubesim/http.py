@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi, tables
+from . import discovery, openapi, tables, validation
 from .cluster import Obj
 from .errors import ApiError, bad_request
 from .faults import Faults
@@ -220,16 +220,20 @@ class Api:
 
     def _output(self, t: Target, obj: Obj, accept: str, request: web.Request, status: int = 200) -> web.Response:
         obj = self._view(t.rt, obj)
+        headers = None
+        if request.method in ("POST", "PUT", "PATCH") and t.rt.plural == "customresourcedefinitions":
+            # A real apiserver rejects these CRDs; kubesim serves them but says so (kubectl prints "Warning: ...").
+            problems = validation.crd_schema_problems(obj)
+            if problems:
+                shown = "; ".join(f"{f}: {m}" for f, m in problems[:3])
+                more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+                headers = {"Warning": f'299 - "a real apiserver rejects this CRD: {shown}{more}"'}
         if self._wants_table(accept):
+            rv = obj["metadata"].get("resourceVersion", "")
             return _respond(
-                tables.table(
-                    t.rt,
-                    [obj],
-                    request.query.get("includeObject", "Metadata"),
-                    obj["metadata"].get("resourceVersion", ""),
-                )
+                tables.table(t.rt, [obj], request.query.get("includeObject", "Metadata"), rv), status, headers
             )
-        return _respond(obj, status)
+        return _respond(obj, status, headers)
 
     # ---- verbs -------------------------------------------------------------------------------
 

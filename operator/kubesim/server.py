@@ -36,6 +36,7 @@ class Server:
         controllers: bool = True,
         kubelet: bool = True,
         fake_node: bool = False,
+        strict_crds: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.images_path = images
@@ -46,7 +47,7 @@ class Server:
         self.state_dir = state_dir
         self.faults = faults or Faults()
         self.rollout_delay_seconds = rollout_delay_seconds
-        self.store = Store(history=watch_history)
+        self.store = Store(history=watch_history, strict_crds=strict_crds)
         self.api = StoreClusterAPI(self.store)
         self.http = Api(self.store, self.faults, bookmark_interval)
         self.with_controllers = controllers

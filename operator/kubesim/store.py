@@ -41,8 +41,10 @@ class Watcher:
 
 
 class Store:
-    def __init__(self, registry: Registry | None = None, history: int = 5000) -> None:
+    def __init__(self, registry: Registry | None = None, history: int = 5000, strict_crds: bool = False) -> None:
         self.registry = registry or Registry()
+        # Reject CRDs whose schemas the real apiserver rejects (otherwise they are served with a Warning).
+        self.strict_crds = strict_crds
         self._rv = itertools.count(1)
         self.current_rv = 0
         self._objects: dict[Key, dict[tuple[str, str], Obj]] = {}

@@ -39,6 +39,7 @@ class KubeSim:
         controllers: bool = True,
         kubelet: bool = True,
         fake_node: bool = False,
+        strict_crds: bool = False,
         watch_history: int = 5000,
         bookmark_interval: float = 1.0,
     ) -> None:
@@ -53,6 +54,7 @@ class KubeSim:
             controllers=controllers,
             kubelet=kubelet,
             fake_node=fake_node,
+            strict_crds=strict_crds,
             watch_history=watch_history,
             bookmark_interval=bookmark_interval,
         )

@@ -268,3 +268,49 @@ def validate_cel(value: Any, schema: Obj, path: str, causes: Causes, old: Any) -
             message = rule.get("message") or f"failed rule: {expr}"
             field = rule.get("fieldPath")
             causes.append((label + (field or ""), f"Invalid value: {_go(value)}: {message}"))
+
+
+# ---- CRD schemas ----------------------------------------------------------------------------------
+
+
+def crd_schema_problems(crd: Obj) -> Causes:
+    """What the real apiserver rejects in a CRD's structural schema (the checks that bite in practice):
+    `additionalProperties` beside `properties`, `$ref`, `uniqueItems: true`, properties without `type`."""
+    problems: Causes = []
+    for i, ver in enumerate((crd.get("spec") or {}).get("versions") or []):
+        schema = (ver.get("schema") or {}).get("openAPIV3Schema")
+        if isinstance(schema, dict):
+            _schema_problems(schema, f"spec.versions[{i}].schema.openAPIV3Schema", problems, root=True)
+    return problems
+
+
+def _schema_problems(schema: Obj, path: str, out: Causes, root: bool = False) -> None:
+    if "$ref" in schema:
+        out.append((f"{path}.$ref", "Forbidden: $ref is not supported"))
+    if schema.get("uniqueItems") is True:
+        out.append(
+            (
+                f"{path}.uniqueItems",
+                "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+            )
+        )
+    addl = schema.get("additionalProperties")
+    if addl is not None and schema.get("properties") and (addl is False or isinstance(addl, dict)):
+        out.append(
+            (f"{path}.additionalProperties", "Forbidden: additionalProperties and properties are mutual exclusive")
+        )
+    for name, sub in (schema.get("properties") or {}).items():
+        if not isinstance(sub, dict):
+            continue
+        sub_path = f"{path}.properties[{name}]"
+        if (
+            "type" not in sub
+            and not sub.get("x-kubernetes-int-or-string")
+            and not sub.get("x-kubernetes-preserve-unknown-fields")
+        ):
+            out.append((f"{sub_path}.type", "Required value: must not be empty for specified object fields"))
+        _schema_problems(sub, sub_path, out)
+    if isinstance(schema.get("items"), dict):
+        _schema_problems(schema["items"], f"{path}.items", out)
+    if isinstance(addl, dict):
+        _schema_problems(addl, f"{path}.additionalProperties", out)

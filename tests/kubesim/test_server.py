@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -100,3 +101,42 @@ def test_pod_log_comes_from_the_kubelet(kubesim: KubeSim) -> None:
         time.sleep(0.1)
     assert kubesim.kubectl("logs", "talker").stdout.split() == ["one", "two"]
     assert kubesim.kubectl("logs", "talker", "--tail=1").stdout.split() == ["two"]
+
+
+def test_crds_a_real_server_rejects_get_a_warning_or_are_rejected_when_strict(tmp_path: Path) -> None:
+    bad = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "things.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"kind": "Thing", "plural": "things"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "properties": {
+                                "spec": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {"a": {"type": "string"}},
+                                }
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+    with KubeSim(tmp_path / "lenient", kubelet=False) as sim:
+        proc = sim.kubectl("apply", "-f", "-", input=json.dumps(bad))
+        assert "Warning: a real apiserver rejects this CRD" in proc.stderr
+        assert "additionalProperties and properties are mutual exclusive" in proc.stderr
+    with KubeSim(tmp_path / "strict", kubelet=False, strict_crds=True) as sim:
+        proc = sim.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
+        assert proc.returncode != 0 and "is invalid" in proc.stderr and "mutual exclusive" in proc.stderr

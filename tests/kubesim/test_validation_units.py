@@ -102,3 +102,30 @@ def test_cel_rules_report_the_message_at_the_field(rv_type: ResourceType) -> Non
     good = copy.deepcopy(obj)
     del good["spec"]["checks"][0]["tcp"]
     admit_custom(rv_type, good, None, None)
+
+
+def test_crd_schema_problems_the_real_server_rejects() -> None:
+    from kubesim.validation import crd_schema_problems
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "a": {"type": "string"},
+                    "b": {"description": "no type"},
+                    "c": {"type": "array", "uniqueItems": True},
+                },
+            },
+            "free": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+    }
+    crd = {"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": schema}}]}}
+    root = "spec.versions[0].schema.openAPIV3Schema.properties[spec]"
+    assert dict(crd_schema_problems(crd)) == {
+        f"{root}.additionalProperties": "Forbidden: additionalProperties and properties are mutual exclusive",
+        f"{root}.properties[b].type": "Required value: must not be empty for specified object fields",
+        f"{root}.properties[c].uniqueItems": "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
+    }
