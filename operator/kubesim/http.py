@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import time
@@ -13,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, openapi, tables, validation
+from . import discovery, events, openapi, tables, validation
 from .cluster import Obj
 from .errors import ApiError, bad_request
 from .faults import Faults
@@ -32,10 +33,15 @@ PATCH_TYPES = {
 
 @dataclass
 class Target:
-    rt: ResourceType
+    rt: ResourceType  # where the objects are stored
     namespace: str | None
     name: str | None
     subresource: str | None
+    api_rt: ResourceType | None = None  # what the client addressed, when it is a converted view (events.k8s.io)
+
+    @property
+    def converted(self) -> bool:
+        return self.api_rt is not None and self.api_rt is not self.rt
 
 
 def _dumps(obj: Any) -> bytes:
@@ -161,7 +167,10 @@ class Api:
         sub = rest[2] if len(rest) == 3 else None
         if sub is not None and sub not in rt.subresources():
             raise ApiError(404, "the server could not find the requested resource")
-        return Target(rt, namespace, rest[1] if len(rest) >= 2 else None, sub)
+        target = Target(rt, namespace, rest[1] if len(rest) >= 2 else None, sub, rt)
+        if rt.group == "events.k8s.io":
+            target.rt = self.store.rt("v1", "events")
+        return target
 
     def _verb(self, method: str, t: Target, request: web.Request) -> str:
         q = request.query
@@ -209,17 +218,27 @@ class Api:
                     raise bad_request(f"the body of the request could not be decoded as YAML: {exc}") from None
             raise bad_request("the body of the request was in an unknown format: could not decode JSON") from None
 
-    def _view(self, rt: ResourceType, obj: Obj) -> Obj:
-        """The object as served under the requested version."""
-        if obj.get("apiVersion") == rt.api_version:
+    def _view(self, t: Target, obj: Obj) -> Obj:
+        """The object as served under the requested group-version."""
+        if t.converted:
+            return events.to_events_v1(obj)
+        if obj.get("apiVersion") == t.rt.api_version:
             return obj
-        return dict(obj, apiVersion=rt.api_version)
+        return dict(obj, apiVersion=t.rt.api_version)
+
+    def _stored(self, t: Target, body: Any) -> Any:
+        """A request body in the storage schema."""
+        return events.to_core(body) if t.converted and isinstance(body, dict) else body
+
+    def _query(self, t: Target, request: web.Request, name: str) -> str | None:
+        value = request.query.get(name)
+        return events.field_selector_to_core(value) if t.converted and name == "fieldSelector" else value
 
     def _wants_table(self, accept: str) -> bool:
         return "as=table" in accept
 
     def _output(self, t: Target, obj: Obj, accept: str, request: web.Request, status: int = 200) -> web.Response:
-        obj = self._view(t.rt, obj)
+        obj = self._view(t, obj)
         headers = None
         if request.method in ("POST", "PUT", "PATCH") and t.rt.plural == "customresourcedefinitions":
             # A real apiserver rejects these CRDs; kubesim serves them but says so (kubectl prints "Warning: ...").
@@ -288,16 +307,32 @@ class Api:
 
     async def _list(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         q = request.query
-        objs = [
-            self._view(t.rt, o)
-            for o in self.store.select(t.rt, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-        ]
-        rv = str(self.store.current_rv)
-        if self._wants_table(accept):
-            return _respond(tables.table(t.rt, objs, q.get("includeObject", "Metadata"), rv))
-        return _respond(
-            {"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": {"resourceVersion": rv}, "items": objs}
+        selected = self.store.select(
+            t.rt, t.namespace, q.get("labelSelector"), self._query(t, request, "fieldSelector")
         )
+        rv = str(self.store.current_rv)
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        start = 0
+        if q.get("continue"):
+            try:
+                token = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
+                start, rv = int(token["start"]), str(token["rv"])
+            except (ValueError, KeyError, TypeError):
+                raise bad_request("continue key is not valid") from None
+            meta["resourceVersion"] = rv
+        end = len(selected)
+        if q.get("limit") and int(q["limit"]) > 0:
+            end = min(start + int(q["limit"]), len(selected))
+            if end < len(selected):
+                meta["continue"] = base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": end}).encode()).decode()
+                meta["remainingItemCount"] = len(selected) - end
+        objs = [self._view(t, o) for o in selected[start:end]]
+        if self._wants_table(accept):
+            table = tables.table(t.rt, objs, q.get("includeObject", "Metadata"), rv)
+            table["metadata"] = meta
+            return _respond(table)
+        api = t.api_rt or t.rt
+        return _respond({"kind": api.list_kind, "apiVersion": api.api_version, "metadata": meta, "items": objs})
 
     async def _watch(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         q = request.query
@@ -308,13 +343,17 @@ class Api:
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
         as_table = self._wants_table(accept)
         include = q.get("includeObject", "Metadata")
-        events = self.store.watch_events(
-            t.rt, t.namespace, q.get("resourceVersion"), q.get("labelSelector"), q.get("fieldSelector")
+        stream = self.store.watch_events(
+            t.rt,
+            t.namespace,
+            q.get("resourceVersion"),
+            q.get("labelSelector"),
+            self._query(t, request, "fieldSelector"),
         )
         resp = web.StreamResponse(headers={"Content-Type": JSON, "Transfer-Encoding": "chunked"})
         await resp.prepare(request)
         deadline = time.monotonic() + timeout if timeout is not None else None
-        next_event = asyncio.ensure_future(anext(events))
+        next_event = asyncio.ensure_future(anext(stream))
         try:
             while True:
                 wait = self.bookmark_interval if bookmarks else None
@@ -331,7 +370,7 @@ class Api:
                             "apiVersion": t.rt.api_version,
                             "metadata": {
                                 "resourceVersion": str(self.store.current_rv),
-                                "annotations": {"k8s.io/initial-events-end": "true"},
+                                "annotations": {"k8s.io/initial-stream-end": "true"},
                             },
                         }
                         await resp.write(_dumps({"type": "BOOKMARK", "object": bm}) + b"\n")
@@ -341,30 +380,32 @@ class Api:
                 except StopAsyncIteration:
                     break
                 if type_ != "ERROR":
-                    obj = self._view(t.rt, obj)
+                    obj = self._view(t, obj)
                     if as_table:
                         obj = tables.table(t.rt, [obj], include, obj["metadata"].get("resourceVersion", ""))
                 await resp.write(_dumps({"type": type_, "object": obj}) + b"\n")
                 if type_ == "ERROR":
                     break
-                next_event = asyncio.ensure_future(anext(events))
+                next_event = asyncio.ensure_future(anext(stream))
         except (ConnectionResetError, RuntimeError):
             pass
         finally:
             next_event.cancel()
             with contextlib.suppress(BaseException):
                 await next_event
-            await events.aclose()  # type: ignore[attr-defined]
+            await stream.aclose()  # type: ignore[attr-defined]
         with contextlib.suppress(ConnectionResetError, RuntimeError):
             await resp.write_eof()
         return resp
 
     async def _create(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         body = await self._body(request)
-        if isinstance(body, dict) and body.get("apiVersion") not in (None, t.rt.api_version):
+        api_version = (t.api_rt or t.rt).api_version
+        if isinstance(body, dict) and body.get("apiVersion") not in (None, api_version):
             raise bad_request(
-                f"the API version in the data ({body.get('apiVersion')}) does not match the expected API version ({t.rt.api_version})"
+                f"the API version in the data ({body.get('apiVersion')}) does not match the expected API version ({api_version})"
             )
+        body = self._stored(t, body)
         obj = self.store.create_obj(
             t.rt, t.namespace, body, request.query.get("fieldValidation"), "dryRun" in request.query
         )
@@ -387,7 +428,7 @@ class Api:
             t.rt,
             t.namespace,
             t.name,
-            body,
+            self._stored(t, body),
             t.subresource,
             request.query.get("fieldValidation"),
             "dryRun" in request.query,
@@ -419,6 +460,13 @@ class Api:
                 "scale",
             )
             return _respond(self._scale(obj))
+        if t.converted:
+            from .patch import json_patch, merge_patch, strategic_merge_patch
+
+            fn = {"merge": merge_patch, "json": json_patch, "strategic": strategic_merge_patch}[patch_type]
+            viewed = self._view(t, self.store.get_obj(t.rt, t.namespace, t.name))
+            obj = self.store.update_obj(t.rt, t.namespace, t.name, self._stored(t, fn(viewed, body)), t.subresource)
+            return self._output(t, obj, accept, request)
         obj = self.store.patch_obj(
             t.rt,
             t.namespace,
@@ -465,17 +513,20 @@ class Api:
         opts = await self._delete_options(request)
         q = request.query
         deleted = []
-        for obj in list(self.store.select(t.rt, t.namespace, q.get("labelSelector"), q.get("fieldSelector"))):
+        for obj in list(
+            self.store.select(t.rt, t.namespace, q.get("labelSelector"), self._query(t, request, "fieldSelector"))
+        ):
             md = obj["metadata"]
             with contextlib.suppress(ApiError):
                 deleted.append(
                     self.store.delete_obj(t.rt, md.get("namespace"), md["name"], opts.get("propagationPolicy"))
                 )
+        api = t.api_rt or t.rt
         return _respond(
             {
-                "kind": t.rt.list_kind,
-                "apiVersion": t.rt.api_version,
+                "kind": api.list_kind,
+                "apiVersion": api.api_version,
                 "metadata": {"resourceVersion": str(self.store.current_rv)},
-                "items": deleted,
+                "items": [self._view(t, o) for o in deleted],
             }
         )

@@ -48,7 +48,7 @@ class Store:
         self._rv = itertools.count(1)
         self.current_rv = 0
         self._objects: dict[Key, dict[tuple[str, str], Obj]] = {}
-        self._history: dict[Key, deque[tuple[int, str, Obj]]] = {}
+        self._history: dict[Key, deque[tuple[int, str, Obj, Obj | None]]] = {}
         self._compacted: dict[Key, int] = {}
         self._history_size = history
         self._watchers: dict[Key, set[Watcher]] = {}
@@ -146,7 +146,7 @@ class Store:
         self._index(old, remove=True)
         self._bucket(rt)[(md.get("namespace", ""), md["name"])] = obj
         self._index(obj)
-        self._emit(rt, "MODIFIED", obj)
+        self._emit(rt, "MODIFIED", obj, old)
         if md.get("deletionTimestamp") and not md.get("finalizers"):
             self._remove(rt, obj)
         elif md.get("deletionTimestamp"):
@@ -167,19 +167,20 @@ class Store:
         admission.after_delete(self, rt, gone)
         return gone
 
-    def _emit(self, rt: ResourceType, type_: str, obj: Obj) -> None:
+    def _emit(self, rt: ResourceType, type_: str, obj: Obj, old: Obj | None = None) -> None:
         key = rt.storage_key
         hist = self._history.setdefault(key, deque())
         rv = int(obj["metadata"]["resourceVersion"])
-        hist.append((rv, type_, obj))
+        hist.append((rv, type_, obj, old))
         while len(hist) > self._history_size:
-            old_rv, _, _ = hist.popleft()
+            old_rv, _, _, _ = hist.popleft()
             self._compacted[key] = old_rv
         for w in list(self._watchers.get(key, ())):
             if w.namespace and obj["metadata"].get("namespace") != w.namespace:
                 continue
-            if w.matches(obj):
-                w.queue.put_nowait((type_, obj))
+            seen = _as_seen(type_, obj, old, w.matches)
+            if seen is not None:
+                w.queue.put_nowait((seen, obj))
 
     def compact(self) -> None:
         """Forget all watch history, so any older resourceVersion answers 410 Gone."""
@@ -437,9 +438,11 @@ class Store:
                     ).status(),
                 )
                 return
-            for rv, type_, obj in self._history.get(rt.storage_key, ()):
-                if rv > since and (ns is None or obj["metadata"].get("namespace") == ns) and matches(obj):
-                    initial.append((type_, obj))
+            for rv, type_, obj, old in self._history.get(rt.storage_key, ()):
+                if rv > since and (ns is None or obj["metadata"].get("namespace") == ns):
+                    seen = _as_seen(type_, obj, old, matches)
+                    if seen is not None:
+                        initial.append((seen, obj))
         self._watchers.setdefault(rt.storage_key, set()).add(w)
         try:
             for ev in initial:
@@ -451,6 +454,20 @@ class Store:
 
     def watcher_count(self) -> int:
         return sum(len(ws) for ws in self._watchers.values())
+
+
+def _as_seen(type_: str, obj: Obj, old: Obj | None, matches: Callable[[Obj], bool]) -> str | None:
+    """The event a selector-filtered watcher sees: an object entering the selection is ADDED to it,
+    one leaving it is DELETED from it, as with the real watch cache."""
+    now = matches(obj)
+    if type_ != "MODIFIED" or old is None:
+        return type_ if now else None
+    before = matches(old)
+    if now and before:
+        return "MODIFIED"
+    if now:
+        return "ADDED"
+    return "DELETED" if before else None
 
 
 def _spec_of(obj: Obj) -> Obj:

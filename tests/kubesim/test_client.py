@@ -195,3 +195,70 @@ def test_garbage_collection_of_owned_objects(sim: KubeSim, api: client.ApiClient
         "foreground deletion",
     )
     assert not core.list_namespaced_config_map("default", field_selector="metadata.name=dep").items
+
+
+def test_selector_watch_sees_objects_enter_and_leave(sim: KubeSim, api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    rv = core.list_namespaced_config_map("default").metadata.resource_version
+    core.create_namespaced_config_map("default", cm("mover", app="a"))
+    core.patch_namespaced_config_map("mover", "default", {"metadata": {"labels": {"app": "b"}}})
+    core.patch_namespaced_config_map("mover", "default", {"metadata": {"labels": {"app": "a"}}})
+    core.patch_namespaced_config_map("mover", "default", {"data": {"k": "2"}})
+    seen = [
+        e["type"]
+        for e in watch.Watch().stream(
+            core.list_namespaced_config_map, "default", label_selector="app=b", resource_version=rv, timeout_seconds=1
+        )
+    ]
+    assert seen == ["ADDED", "DELETED"]
+
+
+def test_list_pagination_with_limit_and_continue(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    for i in range(5):
+        core.create_namespaced_config_map("default", cm(f"page-{i}"))
+    first = core.list_namespaced_config_map("default", limit=2)
+    assert [i.metadata.name for i in first.items] == ["page-0", "page-1"]
+    assert first.metadata.remaining_item_count == 3 and first.metadata._continue
+    names = []
+    token = first.metadata._continue
+    while token:
+        page = core.list_namespaced_config_map("default", limit=2, _continue=token)
+        names += [i.metadata.name for i in page.items]
+        token = page.metadata._continue
+    assert names == ["page-2", "page-3", "page-4"]
+
+
+def test_events_k8s_io_is_a_view_of_core_events(api: client.ApiClient) -> None:
+    core, events_v1 = client.CoreV1Api(api), client.EventsV1Api(api)
+    core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "e1"},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+            "reason": "Started",
+            "message": "from core",
+            "type": "Normal",
+            "source": {"component": "kubelet"},
+        },
+    )
+    ev = events_v1.read_namespaced_event("e1", "default")
+    assert ev.regarding.name == "p" and ev.note == "from core" and ev.reporting_controller == "kubelet"
+    events_v1.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "e2"},
+            "regarding": {"kind": "Job", "name": "j", "namespace": "default"},
+            "reason": "Completed",
+            "note": "from events.k8s.io",
+            "type": "Normal",
+            "action": "Finish",
+            "reportingController": "job-controller",
+            "reportingInstance": "x",
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+        },
+    )
+    e2 = core.read_namespaced_event("e2", "default")
+    assert e2.involved_object.name == "j" and e2.message == "from events.k8s.io"
+    listed = events_v1.list_namespaced_event("default", field_selector="regarding.name=j")
+    assert [e.metadata.name for e in listed.items] == ["e2"]
