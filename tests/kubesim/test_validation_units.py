@@ -129,3 +129,28 @@ def test_crd_schema_problems_the_real_server_rejects() -> None:
         f"{root}.properties[b].type": "Required value: must not be empty for specified object fields",
         f"{root}.properties[c].uniqueItems": "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
     }
+
+
+def _rules(schema: Any) -> list[str]:
+    if isinstance(schema, dict):
+        found = [r["rule"] for r in schema.get("x-kubernetes-validations") or []]
+        return found + [r for v in schema.values() for r in _rules(v)]
+    if isinstance(schema, list):
+        return [r for v in schema for r in _rules(v)]
+    return []
+
+
+def test_every_rule_of_our_crd_compiles_and_the_python_rule_bites(rv_type: ResourceType) -> None:
+    from kubesim.validation import _program
+
+    rules = _rules(rv_type.schema)
+    assert len(rules) >= 6
+    for rule in rules:
+        _program(rule)
+    obj = rv(checks=[{"name": "py", "python": {"imports": []}}])
+    with pytest.raises(ApiError) as err:
+        admit_custom(rv_type, obj, None, None)
+    assert causes(err.value)["spec.checks[0].python"].endswith(
+        "a python check needs at least one of imports, env, configFiles, pipCheck"
+    )
+    admit_custom(rv_type, rv(checks=[{"name": "py", "python": {"imports": ["json"]}}]), None, None)
