@@ -340,7 +340,9 @@ class Reconciler:
                     request.to_revision,
                 )
                 return None
-        if request.reapply and outcome.reason == "TemplateAlreadyMatches":
+        if request.reapply and outcome.reason in ("TemplateAlreadyMatches", "RevisionNotFound"):
+            # the recorded rollback already happened: the template matches, or the controller has
+            # already given the re-used ReplicaSet its new revision number
             return None
         status, events, text = rollback_refused(body, outcome, self.clock())
         logger.info("%s/%s: %s", namespace, name, text)

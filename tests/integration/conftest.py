@@ -150,15 +150,20 @@ class Cluster:
         return found[0] if found else {}
 
     def wait_phase(self, phase: str, rv: str = "shop", timeout: float = 60, revision: int | None = None) -> Obj:
+        seen: list[Obj] = [{}]
+
         def check() -> Obj | None:
-            status = self.status(rv)
+            status = seen[0] = self.status(rv)
             if status.get("phase") != phase:
                 return None
             if revision is not None and status.get("currentRevision") != revision:
                 return None
             return status
 
-        return eventually(check, timeout, f"{rv} phase {phase} (revision {revision})")
+        try:
+            return eventually(check, timeout, f"{rv} phase {phase} (revision {revision})")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast status: {json.dumps(seen[0], indent=1)}") from None
 
     def events(self, kind: str, name: str) -> list[Obj]:
         items = json.loads(self.kubectl("get", "events", "-o", "json").stdout)["items"]

@@ -222,6 +222,9 @@ def test_one_failure_never_causes_two_rollbacks() -> None:
     assert plan.rollback is not None and plan.rollback.reapply
     assert plan.verdict is None and not plan.events
     assert len(driver.status["history"]) == 2
+    # once our patch is on the Deployment (revision not bumped yet by the controller), nothing more
+    patched = deployment(revision=2, image="shop:1.0", annotations={ROLLBACK_FROM_ANNOTATION: "2"})
+    assert driver.step(patched).rollback is None
 
 
 def test_first_deploy_failure_skips_the_rollback() -> None:

@@ -202,7 +202,13 @@ def decide(observed: Observed, settings: Settings) -> Plan:
 
     if run.verdict is not None:
         last = status.last_rollback
-        if last is not None and last.applied and last.from_revision == revision and not settings.dry_run:
+        if (
+            last is not None
+            and last.applied
+            and last.from_revision == revision
+            and rolled_back_from(deployment) != revision  # our patch has not landed yet
+            and not settings.dry_run
+        ):
             plan.rollback = RollbackRequest(revision, last.to_revision, last.reason, reapply=True)
         return plan
 
