@@ -5,6 +5,7 @@ annotation copying, RollingUpdate and Recreate, pause, progress deadline, histor
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from collections.abc import Callable
 
 from .. import clock
@@ -19,6 +20,9 @@ class DeploymentController(Controller):
 
     def __init__(self, api: StoreClusterAPI) -> None:
         super().__init__(api)
+        # When each Deployment last progressed, to the microsecond: conditions carry whole seconds, and
+        # timing a short progressDeadlineSeconds from a truncated lastUpdateTime would stall rollouts early.
+        self._progressed: dict[Key, dt.datetime] = {}
 
     def watches(self) -> list[tuple[str, str, Callable[[str, Obj], None]]]:
         return [("apps/v1", "deployments", self._on_deploy), ("apps/v1", "replicasets", self._on_rs)]
@@ -26,6 +30,8 @@ class DeploymentController(Controller):
     def _on_deploy(self, type_: str, d: Obj) -> None:
         if type_ != "DELETED":
             self.enqueue(key_of(d))
+        else:
+            self._progressed.pop(key_of(d), None)
 
     def _on_rs(self, type_: str, rs: Obj) -> None:
         ref = controller_ref(rs)
@@ -271,6 +277,7 @@ class DeploymentController(Controller):
                 du.set_condition(status, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", now)
         elif progressing and progressing.get("reason") == "DeploymentPaused":
             du.set_condition(status, "Progressing", "Unknown", "DeploymentResumed", "Deployment is resumed", now)
+            self._progressed[key_of(d)] = clock.now()
         elif complete:
             du.set_condition(
                 status,
@@ -284,6 +291,7 @@ class DeploymentController(Controller):
             du.set_condition(
                 status, "Progressing", "True", "NewReplicaSetCreated", f'Created new replica set "{rs_name}"', now
             )
+            self._progressed[key_of(d)] = clock.now()
         elif (new_rs is not None and self._made_progress(old_status, status)) or (
             progressing and progressing.get("reason") == "NewReplicaSetAvailable"
         ):
@@ -296,6 +304,7 @@ class DeploymentController(Controller):
                 now,
                 touch=True,
             )
+            self._progressed[key_of(d)] = clock.now()
         elif (
             deadline is not None
             and progressing
@@ -303,6 +312,9 @@ class DeploymentController(Controller):
             and progressing.get("reason") != "NewReplicaSetAvailable"
         ):
             last = clock.parse(progressing.get("lastUpdateTime"))
+            precise = self._progressed.get(key_of(d))
+            if last is not None and precise is not None and precise > last:
+                last = precise
             if last is not None:
                 left = (last - clock.now()).total_seconds() + float(deadline)
                 if left <= 0:
