@@ -62,7 +62,9 @@ class Cache:
         if old is None:
             return True
         a, b = _rv_number(old), _rv_number(new)
-        return a is None or b is None or b >= a
+        if b is None:  # a copy that never came from the server never replaces one that did
+            return a is None
+        return a is None or b >= a
 
     def put_rv(self, body: Obj) -> bool:
         key = key_of(body)
@@ -268,7 +270,8 @@ class Reconciler:
                 plan.status = refused
         for job in plan.create_jobs:
             created = await self.kube.create_job(namespace, job)
-            self.cache.put_job(key, created or job)
+            if created is not None:  # else it existed already, and its watch event has or will come
+                self.cache.put_job(key, created)
         for job_name in plan.delete_jobs:
             await self.kube.delete_job(namespace, job_name)
             self.cache.drop_job(key, job_name)

@@ -30,6 +30,14 @@ def test_cache_indexes_rvs_by_target_and_ignores_older_copies() -> None:
     assert cache.rvs_targeting(("default", "other")) == []
 
 
+def test_a_copy_without_resource_version_never_replaces_a_server_copy() -> None:
+    cache = Cache()
+    real = {"metadata": {"name": "j", "resourceVersion": "7"}, "status": {"succeeded": 1}}
+    cache.put_job(("ns", "rv"), real)
+    cache.put_job(("ns", "rv"), {"metadata": {"name": "j"}})
+    assert cache.jobs[("ns", "rv")]["j"] is real
+
+
 def test_deployment_events_name_the_rvs_to_reconcile() -> None:
     cache = Cache()
     cache.put_rv(rv_body())
