@@ -416,3 +416,20 @@ def test_verdict_record_times() -> None:
     assert plan.verdict is not None
     assert plan.verdict.rollout_to_verdict_seconds == 8
     assert plan.verdict.duration_seconds == 3
+
+
+def test_the_stall_of_the_rolled_back_release_does_not_fail_the_rollback() -> None:
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    stalled = deployment(revision=2, image="b", complete=False, stalled=True)
+    stalled["status"]["conditions"][0]["lastUpdateTime"] = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    plan = driver.step(stalled)
+    assert plan.rollback is not None
+    # the controller shows revision 3 (the rollback) with revision 2's timeout still on it
+    lingering = _rolled_back(3)
+    lingering["status"] = {**stalled["status"], "replicas": 3}
+    driver.step(lingering, NOW + timedelta(milliseconds=20))
+    assert driver.status["phase"] == "Waiting"
+    assert driver.status["lastRun"]["revision"] == 3
+    plan = driver.step(_rolled_back(3))
+    assert driver.status["phase"] == "Verifying"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from operator_factories import deployment
 
@@ -80,3 +82,13 @@ def test_default_replicas_is_one() -> None:
     assert rollout_state(dep)[0] is RolloutState.COMPLETE
     dep["status"]["availableReplicas"] = 0
     assert rollout_state(dep)[0] is RolloutState.PROGRESSING
+
+
+def test_a_stall_from_before_this_rollout_is_ignored() -> None:
+    dep = deployment(complete=False, stalled=True)
+    dep["status"]["conditions"][0]["lastUpdateTime"] = "2026-11-24T21:09:09Z"
+    rolled_back_at = datetime(2026, 11, 24, 21, 9, 9, 790000, tzinfo=UTC)
+    assert rollout_state(dep, rolled_back_at)[0] is RolloutState.PROGRESSING
+    dep["status"]["conditions"][0]["lastUpdateTime"] = "2026-11-24T21:09:11Z"
+    assert rollout_state(dep, rolled_back_at)[0] is RolloutState.STALLED
+    assert rollout_state(dep)[0] is RolloutState.STALLED

@@ -214,7 +214,9 @@ def decide(observed: Observed, settings: Settings) -> Plan:
 
     if not run.jobs:
         if run.start_time is None:
-            state, why = rollout_state(deployment)
+            last = status.last_rollback
+            started = last.time if last is not None and _is_rollback_result(revision, deployment, status) else None
+            state, why = rollout_state(deployment, started)
             if state is RolloutState.STALLED:
                 _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", f"rollout stalled: {why}", None)
                 return plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -41,12 +42,25 @@ def desired_replicas(deployment: Obj) -> int:
     return replicas if isinstance(replicas, int) else 1
 
 
-def rollout_state(deployment: Obj) -> tuple[RolloutState, str]:
+def _condition_time(condition: Obj) -> datetime | None:
+    raw = condition.get("lastUpdateTime") or condition.get("lastTransitionTime")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def rollout_state(deployment: Obj, started: datetime | None = None) -> tuple[RolloutState, str]:
     """The state of the Deployment's latest rollout, with a sentence saying why.
 
     Complete follows `kubectl rollout status`: the controller has observed the current generation,
     and every desired replica runs the new template and is available, with no old replicas left.
-    Stalled is the controller's own verdict (Progressing=False, ProgressDeadlineExceeded).
+    Stalled is the controller's own verdict (Progressing=False, ProgressDeadlineExceeded), unless
+    it was written no later than the second `started` (when this rollout began): after a rollback
+    to an existing ReplicaSet the previous rollout's timeout lingers until the rollout completes,
+    while a real stall comes at least progressDeadlineSeconds (>= 1 s) after its start.
     """
     meta = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
@@ -61,6 +75,9 @@ def rollout_state(deployment: Obj) -> tuple[RolloutState, str]:
             and condition.get("status") == "False"
             and condition.get("reason") == "ProgressDeadlineExceeded"
         ):
+            written = _condition_time(condition)
+            if started is not None and written is not None and written < _floor(started) + timedelta(seconds=1):
+                continue  # the previous rollout's verdict
             message = condition.get("message") or "the rollout exceeded its progress deadline"
             return RolloutState.STALLED, message
     want = desired_replicas(deployment)
@@ -75,6 +92,10 @@ def rollout_state(deployment: Obj) -> tuple[RolloutState, str]:
     if available < updated:
         return RolloutState.PROGRESSING, f"{available} of {updated} updated replicas available"
     return RolloutState.COMPLETE, f"{want} of {want} replicas updated and available"
+
+
+def _floor(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
 
 
 def pod_template(deployment: Obj) -> Obj:
