@@ -7,7 +7,7 @@ import base64
 import copy
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import clock, validation
+from . import builtin_schemas, clock, validation
 from .cluster import Obj
 from .errors import ApiError, invalid
 from .resources import ResourceType
@@ -52,6 +52,16 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
             crd_rt = store.registry.get(f"{rt.group}/{rt.storage_version}", rt.plural) or rt
         return validation.admit_custom(crd_rt, obj, old, field_validation)
     obj = cast(Obj, drop_nulls(obj))  # typed decoding on the real server: a null field is an absent one
+    unknown = builtin_schemas.unknown_fields(rt, obj)
+    if unknown:
+        if (field_validation or "").lower() == "strict":
+            detail = ", ".join(f'unknown field "{p}"' for p in unknown)
+            raise ApiError(
+                400,
+                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {detail}',
+                "BadRequest",
+            )
+        builtin_schemas.prune(rt, obj, unknown)
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:
         fn(obj, old)

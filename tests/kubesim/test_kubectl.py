@@ -231,3 +231,17 @@ def test_deleting_the_crd_unregisters_its_resources(sim: KubeSim) -> None:
     assert proc.returncode != 0
     assert "doesn't have a resource type" in proc.stderr or "could not find the requested resource" in proc.stderr
     assert "releaseverifications" not in sim.kubectl("api-resources").stdout
+
+
+def test_unknown_fields_in_built_in_kinds_are_rejected_under_strict_and_dropped_otherwise(sim: KubeSim) -> None:
+    typo = deployment("typo")
+    typo["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    proc = sim.kubectl("apply", "-f", "-", input=yaml.safe_dump(typo), check=False)
+    assert proc.returncode != 0
+    assert (
+        'Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.template.spec.containers[0].imagePullPolicyy"'
+        in proc.stderr
+    )
+    sim.kubectl("apply", "--validate=false", "-f", "-", input=yaml.safe_dump(typo))
+    d = get(sim, "apps/v1", "deployments", "default", "typo")
+    assert d is not None and "imagePullPolicyy" not in d["spec"]["template"]["spec"]["containers"][0]
