@@ -163,3 +163,18 @@ def test_job_ttl_after_finished_deletes_job_and_pods(sim: KubeSim) -> None:
     wait_for(
         lambda: get(sim, "batch/v1", "jobs", "default", "brief") is None and not job_pods(sim, "brief"), "TTL deletion"
     )
+
+
+def test_min_ready_seconds_delays_availability(sim: KubeSim) -> None:
+    start = time.monotonic()
+    apply(sim, deployment("patient", replicas=1, minReadySeconds=1))
+    wait_for(
+        lambda: (
+            (d := get(sim, "apps/v1", "deployments", "default", "patient")) and d["status"].get("readyReplicas") == 1
+        ),
+        "pod ready",
+    )
+    d = get(sim, "apps/v1", "deployments", "default", "patient")
+    assert d is not None and not d["status"].get("availableReplicas"), "ready is not yet available"
+    sim.kubectl("rollout", "status", "deploy/patient", "--timeout=20s")
+    assert time.monotonic() - start >= 1.0

@@ -245,3 +245,25 @@ def test_unknown_fields_in_built_in_kinds_are_rejected_under_strict_and_dropped_
     sim.kubectl("apply", "--validate=false", "-f", "-", input=yaml.safe_dump(typo))
     d = get(sim, "apps/v1", "deployments", "default", "typo")
     assert d is not None and "imagePullPolicyy" not in d["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_rollout_and_undo_with_pods_run_by_the_kubelet(kubesim: KubeSim) -> None:
+    def sleeper(version: str) -> dict[str, object]:
+        d = deployment("real", "releaseguard:dev", replicas=2)
+        container = d["spec"]["template"]["spec"]["containers"][0]  # type: ignore[index]
+        container["command"] = ["python", "-c", "import time; time.sleep(600)"]
+        container["env"] = [{"name": "VERSION", "value": version}]
+        return d
+
+    apply(kubesim, sleeper("1"))
+    kubesim.kubectl("rollout", "status", "deploy/real", "--timeout=30s")
+    apply(kubesim, sleeper("2"))
+    kubesim.kubectl("rollout", "status", "deploy/real", "--timeout=30s")
+    kubesim.kubectl("rollout", "undo", "deploy/real")
+    kubesim.kubectl("rollout", "status", "deploy/real", "--timeout=30s")
+    pods = listing(kubesim, "v1", "pods", "default", "app=real")
+    running = [p for p in pods if p["status"].get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")]
+    assert len(running) == 2
+    assert {p["spec"]["containers"][0]["env"][0]["value"] for p in running} == {"1"}
+    d = get(kubesim, "apps/v1", "deployments", "default", "real")
+    assert d is not None and d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
