@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import (
+from rg_harness import (
     ROOT,
     Cluster,
     Operator,

@@ -6,7 +6,7 @@ import os
 import subprocess
 
 import pytest
-from conftest import (
+from rg_harness import (
     RELEASEGUARD,
     Cluster,
     Operator,
