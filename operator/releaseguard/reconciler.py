@@ -21,7 +21,7 @@ from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
-from .errors import ConflictError, KubeError, TransientKubeError
+from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
@@ -227,7 +227,9 @@ class Reconciler:
                 delay = min(0.5 * 2 ** (failures - 1), 60.0)
                 kind = type(exc).__name__
                 self.metrics.reconcile_errors.labels(kind).inc()
-                quiet = isinstance(exc, (TransientKubeError, ConflictError))
+                quiet = isinstance(
+                    exc, (TransientKubeError, ConflictError, NotFoundError)
+                )  # resolved by the next watch event
                 log = logger.info if quiet else logger.error
                 log("%s/%s: reconcile failed (%s: %s); retrying in %.1fs", key[0], key[1], kind, exc, delay)
                 self.queue.add_after(key, delay)
