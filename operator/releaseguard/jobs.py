@@ -60,10 +60,6 @@ def job_names(rv: ReleaseVerification, revision: int) -> list[str]:
     return [job_name(rv.name, revision, g.key) for g in group_checks(rv.spec.checks)]
 
 
-def selector_for(rv_name: str) -> str:
-    return f"{RV_LABEL}={rv_name}"
-
-
 def labels_for(rv_name: str, revision: int) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "releaseguard-probe",

@@ -40,7 +40,6 @@ from ..jobs import (
     build_jobs,
     job_finished,
     job_name,
-    job_names,
     revision_label,
 )
 from ..report import ProbeReport
@@ -438,11 +437,3 @@ def rollback_refused(
         [Event("rv", "RollbackSkipped", text, "Warning"), Event("deployment", "RollbackSkipped", text, "Warning")],
         text,
     )
-
-
-def expected_job_names(body: Obj, revision: int) -> list[str]:
-    try:
-        rv = parse_release_verification({k: v for k, v in body.items() if k != "status"})
-    except SpecInvalidError:
-        return []
-    return job_names(rv, revision)

@@ -7,7 +7,7 @@ checks it ran, so a verdict is always reached.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,8 +119,3 @@ def passed_of_total(report: ProbeReport) -> tuple[int, int]:
 
 def non_critical_failures(report: ProbeReport) -> list[str]:
     return [c.name for c in report.checks if not c.critical and c.counts_as_failure]
-
-
-def messages_needed(jobs: Mapping[str, Obj], names: Sequence[str], known: Mapping[str, str | None]) -> list[str]:
-    """Finished Jobs of the run whose termination message has not been read yet."""
-    return [n for n in names if n in jobs and job_finished(jobs[n]) and n not in known]
