@@ -7,7 +7,7 @@ import base64
 import copy
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import builtin_schemas, clock, validation
+from . import builtin_schemas, clock, validation, warnings
 from .cluster import Obj
 from .errors import ApiError, invalid
 from .resources import ResourceType
@@ -61,6 +61,9 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
                 f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {detail}',
                 "BadRequest",
             )
+        if (field_validation or "Warn").lower() != "ignore":
+            for path in unknown:
+                warnings.warn(f'unknown field "{path}"')
         builtin_schemas.prune(rt, obj, unknown)
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:

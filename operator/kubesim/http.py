@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, events, openapi, tables, validation
+from . import discovery, events, openapi, tables, validation, warnings
 from .cluster import Obj
 from .errors import ApiError, bad_request
 from .faults import Faults
@@ -52,6 +52,12 @@ def _respond(obj: Any, status: int = 200, headers: dict[str, str] | None = None)
     return web.Response(body=_dumps(obj), status=status, content_type=JSON, headers=headers)
 
 
+def warning_header(message: str) -> str:
+    """An RFC 7234 warning value, as the apiserver sends them (the text is a quoted-string)."""
+    escaped = message.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
+
+
 def _error(err: ApiError) -> web.Response:
     return _respond(err.status(), err.code, err.headers)
 
@@ -73,14 +79,19 @@ class Api:
     # ---- dispatch ------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        found = warnings.collect()
         try:
-            return await self._handle(request)
+            resp = await self._handle(request)
         except ApiError as err:
             return _error(err)
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as exc:  # surface bugs as 500 Status, like an apiserver panic handler
             return _error(ApiError(500, f"kubesim internal error: {type(exc).__name__}: {exc}"))
+        if found and not resp.prepared:
+            for message in found:
+                resp.headers.add("Warning", warning_header(message))
+        return resp
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         parts = [p for p in request.path.split("/") if p]
@@ -246,7 +257,7 @@ class Api:
             if problems:
                 shown = "; ".join(f"{f}: {m}" for f, m in problems[:3])
                 more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-                headers = {"Warning": f'299 - "a real apiserver rejects this CRD: {shown}{more}"'}
+                headers = {"Warning": warning_header(f"a real apiserver rejects this CRD: {shown}{more}")}
         if self._wants_table(accept):
             rv = obj["metadata"].get("resourceVersion", "")
             return _respond(
@@ -303,7 +314,35 @@ class Api:
             raise bad_request(
                 f'container "{container or (names[0] if names else "")}" in pod "{t.name}" is waiting to start: ContainerCreating'
             )
-        return web.Response(text=text, content_type="text/plain")
+        if request.query.get("follow") not in ("true", "1"):
+            return web.Response(text=text, content_type="text/plain")
+        return await self._follow_log(request, t, container or (names[0] if names else None), text)
+
+    async def _follow_log(
+        self, request: web.Request, t: Target, container: str | None, text: str
+    ) -> web.StreamResponse:
+        """`follow=true`: stream what the container writes until its pod finishes or goes away."""
+        assert t.name is not None and self.log_reader is not None
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
+        await resp.prepare(request)
+        full = self.log_reader(t.namespace or "", t.name, container, None) or ""
+        await resp.write(text.encode())
+        sent = len(full)
+        try:
+            while True:
+                pod = self.store.find(t.rt, t.namespace, t.name)
+                done = pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+                full = self.log_reader(t.namespace or "", t.name, container, None) or ""
+                if len(full) > sent:
+                    await resp.write(full[sent:].encode())
+                    sent = len(full)
+                if done:
+                    break
+                await asyncio.sleep(0.1)
+            await resp.write_eof()
+        except (ConnectionResetError, RuntimeError):
+            pass
+        return resp
 
     async def _list(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         q = request.query

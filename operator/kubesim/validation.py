@@ -11,6 +11,7 @@ import logging
 import re
 from typing import Any
 
+from . import warnings
 from .cluster import Obj
 from .errors import ApiError, invalid
 from .resources import ResourceType
@@ -33,6 +34,9 @@ def admit_custom(rt: ResourceType, obj: Obj, old: Obj | None, field_validation: 
             f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {detail}',
             "BadRequest",
         )
+    if (field_validation or "Warn").lower() != "ignore":
+        for path in unknown:
+            warnings.warn(f'unknown field "{path}"')
     body = apply_defaults(body, _root_without_meta(schema))
     causes: Causes = []
     validate(body, _root_without_meta(schema), "", causes)

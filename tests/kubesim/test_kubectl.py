@@ -243,6 +243,9 @@ def test_unknown_fields_in_built_in_kinds_are_rejected_under_strict_and_dropped_
         in proc.stderr
     )
     sim.kubectl("apply", "--validate=false", "-f", "-", input=yaml.safe_dump(typo))
+    typo["metadata"]["name"] = "typo2"
+    warned = sim.kubectl("apply", "--validate=warn", "-f", "-", input=yaml.safe_dump(typo))
+    assert 'unknown field "spec.template.spec.containers[0].imagePullPolicyy"' in warned.stderr
     d = get(sim, "apps/v1", "deployments", "default", "typo")
     assert d is not None and "imagePullPolicyy" not in d["spec"]["template"]["spec"]["containers"][0]
 

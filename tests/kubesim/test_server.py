@@ -140,3 +140,22 @@ def test_crds_a_real_server_rejects_get_a_warning_or_are_rejected_when_strict(tm
     with KubeSim(tmp_path / "strict", kubelet=False, strict_crds=True) as sim:
         proc = sim.kubectl("apply", "-f", "-", input=json.dumps(bad), check=False)
         assert proc.returncode != 0 and "is invalid" in proc.stderr and "mutual exclusive" in proc.stderr
+
+
+def test_follow_logs_streams_until_the_pod_finishes(kubesim: KubeSim) -> None:
+    script = "import time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.3)\n"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "counter"},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "releaseguard:dev", "command": ["python", "-c", script]}],
+        },
+    }
+    apply(kubesim, pod)
+    deadline = time.monotonic() + 20
+    while kubesim.kubectl("logs", "counter", check=False).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    out = kubesim.kubectl("logs", "-f", "counter", timeout=30).stdout
+    assert out.split() == ["0", "1", "2"]
