@@ -93,21 +93,16 @@ class Server:
             log.error("kubesim task %s crashed", task.get_name(), exc_info=task.exception())
 
     async def _start_kubelet(self) -> None:
-        try:
-            from .images import ImageRegistry
-            from .kubelet import Kubelet
-        except ImportError:  # K2's kubelet not there (yet): pods stay Pending unless a test moves them
-            log.warning("kubesim: no kubelet module; pods will not run")
-            return
+        # K2's kubelet (pods as processes) and service network (cluster IPs on loopback).
+        from .images import ImageRegistry
+        from .kubelet import Kubelet
+        from .network import ServiceNetwork
+
         registry = ImageRegistry.load(self.images_path)
         kubelet = Kubelet(self.api, registry, self.state_dir / "kubelet")
         self.http.log_reader = kubelet.read_log
         self._spawn(kubelet.run(), "kubelet")
         self._closers.append(kubelet.close)
-        try:
-            from .network import ServiceNetwork
-        except ImportError:
-            return
         network = ServiceNetwork(self.api)
         self._spawn(network.run(), "network")
         self._closers.append(network.close)
