@@ -171,6 +171,9 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
             target[key] = _smp_list(key, target.get(key), value)
         else:
             target[key] = value
+    retain = patch.get("$retainKeys")
+    if isinstance(retain, list):  # every key not named is cleared (e.g. rollingUpdate when type: Recreate)
+        target = {k: v for k, v in target.items() if k in retain}
     return target
 
 

@@ -112,6 +112,11 @@ def builtin_types() -> list[ResourceType]:
         ),
         _rt("batch/v1", "jobs", "Job", categories=("all",), status_subresource=True, has_generation=True),
         _rt("coordination.k8s.io/v1", "leases", "Lease"),
+        # RBAC objects are stored so manifests apply; kubesim does not authorize requests.
+        _rt("rbac.authorization.k8s.io/v1", "roles", "Role"),
+        _rt("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
+        _rt("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),
+        _rt("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
         _rt(
             "apiextensions.k8s.io/v1",
             "customresourcedefinitions",

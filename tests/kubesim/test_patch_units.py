@@ -95,3 +95,9 @@ def test_strategic_replace_and_delete_directives() -> None:
         {"metadata": {"finalizers": ["a", "b"]}}, {"metadata": {"$deleteFromPrimitiveList/finalizers": ["a"]}}
     )
     assert out == {"metadata": {"finalizers": ["b"]}}
+
+
+def test_strategic_retain_keys_clears_the_other_keys() -> None:
+    doc = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}
+    out = strategic_merge_patch(doc, {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}})
+    assert out == {"spec": {"strategy": {"type": "Recreate"}}}
