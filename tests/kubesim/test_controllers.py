@@ -178,3 +178,17 @@ def test_min_ready_seconds_delays_availability(sim: KubeSim) -> None:
     assert d is not None and not d["status"].get("availableReplicas"), "ready is not yet available"
     sim.kubectl("rollout", "status", "deploy/patient", "--timeout=20s")
     assert time.monotonic() - start >= 1.0
+
+
+def test_orphaned_replica_sets_are_adopted_when_the_deployment_returns(sim: KubeSim) -> None:
+    apply(sim, deployment("phoenix", replicas=1))
+    sim.kubectl("rollout", "status", "deploy/phoenix", "--timeout=20s")
+    sim.kubectl("delete", "deploy", "phoenix", "--cascade=orphan")
+    (orphan,) = listing(sim, "apps/v1", "replicasets", "default", "app=phoenix")
+    assert not orphan["metadata"].get("ownerReferences")
+    apply(sim, deployment("phoenix", replicas=1))
+    sim.kubectl("rollout", "status", "deploy/phoenix", "--timeout=20s")
+    (adopted,) = listing(sim, "apps/v1", "replicasets", "default", "app=phoenix")
+    d = get(sim, "apps/v1", "deployments", "default", "phoenix")
+    assert d is not None and adopted["metadata"]["name"] == orphan["metadata"]["name"]
+    assert adopted["metadata"]["ownerReferences"][0]["uid"] == d["metadata"]["uid"]

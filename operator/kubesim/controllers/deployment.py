@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from .. import clock
 from ..cluster import Obj
+from ..errors import ApiError
 from ..store import StoreClusterAPI
 from . import deployment_util as du
 from .base import Controller, Key, controller_ref, key_of, owner_ref
@@ -123,7 +124,12 @@ class DeploymentController(Controller):
             du.set_new_rs_revision(rs, new_revision)
             du.set_replicas_annotations(rs, replicas, replicas + surge)
             rs["spec"]["replicas"] = self._new_rs_replicas(d, 0, [*old_rss])
-            rs = await self.api.create("apps/v1", "replicasets", ns, rs)
+            try:
+                rs = await self.api.create("apps/v1", "replicasets", ns, rs)
+            except ApiError as err:
+                if err.reason != "AlreadyExists":
+                    raise
+                return await self._name_taken(d, rs), False
             created = True
             if rs["spec"]["replicas"] > 0:
                 await self.api.record_event(
@@ -133,6 +139,31 @@ class DeploymentController(Controller):
                 )
         await self._sync_revision(d, rs)
         return rs, created
+
+    async def _name_taken(self, d: Obj, wanted: Obj) -> Obj:
+        """The new ReplicaSet's name is taken: adopt an orphan with our template (left by a delete with
+        --cascade=orphan), or count a hash collision so the next attempt picks another name."""
+        ns, name = wanted["metadata"]["namespace"], wanted["metadata"]["name"]
+        existing = await self.api.get("apps/v1", "replicasets", ns, name)
+        if (
+            existing is not None
+            and controller_ref(existing) is None
+            and du.same_template(existing["spec"]["template"], d["spec"]["template"])
+        ):
+            existing["metadata"]["ownerReferences"] = [
+                *(existing["metadata"].get("ownerReferences") or []),
+                owner_ref(d),
+            ]
+            return await self.api.update("apps/v1", "replicasets", existing)
+        status = dict(d.get("status") or {})
+        status["collisionCount"] = int(status.get("collisionCount", 0)) + 1
+        d["status"] = status
+        await self.api.update("apps/v1", "deployments", d, subresource="status")
+        raise ApiError(
+            409,
+            f'replica set "{name}" exists with another template; retrying with collisionCount {status["collisionCount"]}',
+            "Conflict",
+        )
 
     def _new_rs_replicas(self, d: Obj, current: int, others: list[Obj]) -> int:
         replicas = int(d["spec"].get("replicas", 1))
