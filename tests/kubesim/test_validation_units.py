@@ -154,3 +154,47 @@ def test_every_rule_of_our_crd_compiles_and_the_python_rule_bites(rv_type: Resou
         "a python check needs at least one of imports, env, configFiles, pipCheck"
     )
     admit_custom(rv_type, rv(checks=[{"name": "py", "python": {"imports": ["json"]}}]), None, None)
+
+
+def test_transition_rules_see_old_self_only_on_update() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "spec": {
+                "type": "object",
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "x-kubernetes-validations": [{"rule": "self == oldSelf", "message": "name is immutable"}],
+                    },
+                    "url": {
+                        "type": "string",
+                        "x-kubernetes-validations": [{"rule": "isURL(self)", "message": "must be a URL"}],
+                    },
+                },
+            }
+        },
+    }
+    rt = ResourceType(
+        group="example.com",
+        version="v1",
+        plural="things",
+        kind="Thing",
+        namespaced=True,
+        schema=schema,
+        crd_name="things.example.com",
+    )
+    first = {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": {"name": "a"}}
+    stored = admit_custom(rt, first, None, None)
+    admit_custom(rt, stored, stored, None)
+    renamed = copy.deepcopy(stored)
+    renamed["spec"]["name"] = "b"
+    with pytest.raises(ApiError) as err:
+        admit_custom(rt, renamed, stored, None)
+    assert causes(err.value) == {"spec.name": 'Invalid value: "b": name is immutable'}
+    with_url = dict(first, spec={"name": "a", "url": "http://x"})
+    with pytest.raises(ApiError) as unsupported:
+        admit_custom(rt, with_url, None, None)
+    assert "rule evaluation error" in causes(unsupported.value)["spec.url"], (
+        "Kubernetes CEL extensions are not in cel-python"
+    )
