@@ -2,7 +2,8 @@
 
 pydantic emits JSON Schema 2020-12; Kubernetes wants a *structural* OpenAPI v3.0 schema:
 no $ref/$defs, no `type: null`, booleans for exclusive bounds, int-or-string spelled its own way,
-free-form values marked with x-kubernetes-preserve-unknown-fields.
+free-form values marked with x-kubernetes-preserve-unknown-fields, and no `additionalProperties`
+beside `properties`.
 """
 
 from __future__ import annotations
@@ -67,6 +68,10 @@ def structural(schema: dict[str, Any]) -> dict[str, Any]:
             elif key == "properties":
                 out[key] = {name: convert(sub) for name, sub in value.items()}
             elif key == "additionalProperties":
+                if value is False:
+                    # extra="forbid" in the models; the API server rejects additionalProperties beside
+                    # properties, and prunes (or, under Strict, refuses) unknown fields anyway.
+                    continue
                 if value is True or value == {}:
                     out["x-kubernetes-preserve-unknown-fields"] = True
                 else:
