@@ -213,6 +213,17 @@ def test_the_rollback_result_passing_becomes_last_good() -> None:
     assert plan.rollback is not None and plan.rollback.to_revision == 3
 
 
+def test_a_new_release_before_the_rollback_result_is_verified_is_rolled_back_too() -> None:
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.verify(deployment(revision=2, image="shop:2.0"), FAIL)
+    # the rollback produced revision 3; before its verdict, the user pushes another bad release
+    driver.step(_rolled_back(3))
+    plan = driver.verify(deployment(revision=4, image="shop:4.0", annotations={ROLLBACK_FROM_ANNOTATION: "2"}), FAIL)
+    assert plan.rollback is not None and (plan.rollback.from_revision, plan.rollback.to_revision) == (4, 1)
+    assert driver.status["phase"] == "RolledBack"
+
+
 def test_one_failure_never_causes_two_rollbacks() -> None:
     driver = Driver(rv_body())
     driver.verify(deployment(), PASS)

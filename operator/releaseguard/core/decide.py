@@ -398,11 +398,14 @@ def _decide_rollback(
 def _is_rollback_result(revision: int, deployment: Obj, status: ReleaseVerificationStatus) -> bool:
     """Whether `revision` is the one our last rollback produced (it is verified, never rolled back).
 
-    True when the last recorded verdict was the failure we rolled back from, the Deployment carries
-    our rollback annotation naming that revision, and `revision` came after it.
+    Our patch only lands while the failed revision is the Deployment's newest (its JSON patch tests
+    the revision annotation), and the deployment controller numbers the re-used ReplicaSet max+1:
+    so the rollback's result is exactly `from_revision + 1`, and any later release is newer still.
+    Also required: the Deployment carries our rollback annotation naming that revision, and the last
+    recorded verdict was the failure we rolled back from.
     """
     last = status.last_rollback
-    if last is None or not last.applied or revision <= last.from_revision:
+    if last is None or not last.applied or revision != last.from_revision + 1:
         return False
     if rolled_back_from(deployment) != last.from_revision:
         return False
