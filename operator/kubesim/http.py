@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, events, openapi, tables, validation, warnings
+from . import discovery, events, openapi, protobuf, tables, validation, warnings
 from .cluster import Obj
 from .errors import ApiError, bad_request
 from .faults import Faults
@@ -216,6 +216,8 @@ class Api:
         raw = await request.read()
         if not raw:
             raise bad_request("the request body is empty")
+        if protobuf.is_protobuf(request.headers.get("Content-Type", "")):
+            return protobuf.decode_body(raw)  # kubectl create/expose send these; 415 for what we cannot decode
         try:
             return json.loads(raw)
         except ValueError:
