@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import signal
+import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from kubesim.kubelet_probes import readiness_loop
 from kubesim.kubelet_runtime import Launch, StartError, signal_group, start, stop
 from kubesim.kubelet_status import ContainerView, now, pod_status
 from kubesim.kubelet_termination import DEFAULT_PATH, termination_message
-from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, materialise
+from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, keep_visible, materialise
 from kubesim.kubelet_volumes import referenced_objects as volume_objects
 from kubesim.network_addresses import HOST_IP
 from kubesim.network_hosts import render_hosts, write_in_place
@@ -269,6 +270,11 @@ class PodWorker:
             Mount(source=term_file, target=spec.get("terminationMessagePath") or DEFAULT_PATH),
             Mount(source=self.hosts_path, target="/etc/hosts"),
         ]
+        # Our Python environment is every image's base (editable installs and .pth entries included).
+        image_dirs = [*image.path, *image.python_path, Path(sys.prefix), *map(Path, sys.path), self.kubelet.shim]
+        if image.working_dir:
+            image_dirs.append(image.working_dir)
+        mounts += keep_visible(image_dirs, mounts)
         return Launch(
             argv=argv,
             env=env,

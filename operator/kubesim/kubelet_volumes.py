@@ -136,6 +136,23 @@ def container_mounts(container: Obj, volumes: Mapping[str, Path]) -> list[Mount]
     return mounts
 
 
+def keep_visible(host_paths: list[Path], mounts: list[Mount]) -> list[Mount]:
+    """Bind mounts that put `host_paths` back where they were when a volume covers them.
+
+    An "image" here is a set of host directories (the Python environment, the app's source). In a
+    real container a volume at /tmp hides only the container's own /tmp; here it would also hide
+    an image directory that happens to live under /tmp (a checkout in /tmp, say). Binding each such
+    directory onto itself after the volume keeps the image intact, as a runtime's root fs would.
+    """
+    directories = [PurePosixPath(m.target) for m in mounts if m.source.is_dir()]
+    extra: list[Mount] = []
+    for path in dict.fromkeys(p for p in host_paths if p.is_absolute() and p.exists()):
+        posix = PurePosixPath(path)
+        if any(posix != d and posix.is_relative_to(d) for d in directories):
+            extra.append(Mount(source=path, target=str(path), read_only=False))
+    return extra
+
+
 def setup_script(mounts: list[Mount], working_dir: str | None, hostname: str | None = None) -> str:
     """The bash script run inside the new mount namespace before exec'ing the container's command.
 
@@ -159,7 +176,9 @@ def setup_script(mounts: list[Mount], working_dir: str | None, hostname: str | N
         else:
             parent = shlex.quote(str(PurePosixPath(mount.target).parent))
             lines.append(f"[ -e {target} ] || {{ mkdir -p {parent}; : > {target}; }}")
-        lines.append(f'mount --bind "/proc/self/fd/$src{index}" {target}')
+        # --no-canonicalize: mount would otherwise resolve the fd back to a path, which an earlier
+        # mount may have hidden.
+        lines.append(f'mount --no-canonicalize --bind "/proc/self/fd/$src{index}" {target}')
     # Read-only last, so placeholders for mounts nested in a read-only volume can still be made.
     lines += [f"mount -o remount,bind,ro {shlex.quote(m.target)}" for m in ordered if m.read_only]
     if ordered:

@@ -409,3 +409,33 @@ def test_containers_die_with_a_killed_server(tmp_path: Path) -> None:
         server.send_signal(signal.SIGKILL)
         server.wait()
     wait_for(lambda: not alive(pid), "the container to die with the server", timeout=5)
+
+
+def test_a_volume_over_tmp_does_not_hide_an_image_that_lives_under_tmp(tmp_path: Path) -> None:
+    """A checkout (venv, editable install, app) under /tmp is the "image": a pod's /tmp volume
+    must not hide it, as a real runtime's volume hides only the container's own /tmp."""
+    assert str(tmp_path).startswith("/tmp/"), "this test needs its image under /tmp"
+    bin_dir = tmp_path / "image" / "bin"
+    bin_dir.mkdir(parents=True)
+    hello = bin_dir / "hello"
+    hello.write_text("#!/bin/sh\nls /tmp > /dev/null && echo -n image-intact > /dev/termination-log\n")
+    hello.chmod(0o755)
+    registry = tmp_path / "images.yaml"
+    registry.write_text(yaml.safe_dump({"images": [{"image": "app:1", "path": [str(bin_dir)]}]}))
+    with KubeSim(tmp_path / "sim", images=registry) as sim:
+        sim.kubectl(
+            "apply",
+            "-f",
+            "-",
+            input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "t"}}),
+        )
+        pod = pod_manifest(
+            "app",
+            "",
+            volumes=[{"name": "tmp", "emptyDir": {}}],
+            container={"image": "app:1", "command": ["hello"], "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}]},
+        )
+        apply(sim, "t", pod)
+        done = wait_phase(sim, "t", "app", "Succeeded", "Failed")
+        assert done["status"]["phase"] == "Succeeded", sim.kubectl("logs", "-n", "t", "app").stdout
+        assert terminated(done)["message"] == "image-intact"

@@ -339,7 +339,7 @@ def test_volumes_materialise_config_maps_secrets_downward_api(tmp_path: Path) ->
         f"exec {{src2}}<{paths['sec'] / 'password'}",
     ]
     # Parents first, read-only remounts, placeholders of the right kind, then the fds are closed.
-    assert 'mount --bind "/proc/self/fd/$src1" /etc/cfg\n' in script
+    assert 'mount --no-canonicalize --bind "/proc/self/fd/$src1" /etc/cfg\n' in script
     assert script.index("/proc/self/fd/$src2") < script.index("mount -o remount,bind,ro /etc/cfg")
     assert "[ -e /etc/cfg/pw ] || { mkdir -p /etc/cfg; : > /etc/cfg/pw; }" in script
     assert "[ -e /work ] || mkdir -p /work" in script
@@ -384,3 +384,17 @@ def test_bind_shim_puts_wildcard_servers_on_the_pod_ip(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(shim), "KUBESIM_POD_IP": "127.244.9.9", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["127.244.9.9", "127.244.9.9", "::ffff:127.244.9.9", "127.0.0.1"]
+
+
+def test_keep_visible_rebinds_image_dirs_under_a_volume_only(tmp_path: Path) -> None:
+    from kubesim.kubelet_volumes import Mount, keep_visible
+
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    image = tmp_path / "image"
+    image.mkdir()
+    hosts = tmp_path / "hosts"
+    hosts.write_text("")
+    mounts = [Mount(source=volume, target=str(tmp_path)), Mount(source=hosts, target="/etc/hosts")]
+    extra = keep_visible([image, image, Path("/usr/bin"), tmp_path / "missing", Path("relative")], mounts)
+    assert extra == [Mount(source=image, target=str(image), read_only=False)]
