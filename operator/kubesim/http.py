@@ -217,7 +217,7 @@ class Api:
         if not raw:
             raise bad_request("the request body is empty")
         if protobuf.is_protobuf(request.headers.get("Content-Type", "")):
-            return protobuf.decode_body(raw)  # kubectl create/expose send these; 415 for what we cannot decode
+            return protobuf.decode_body(raw)  # what `kubectl create` sends; 415 for what we cannot decode
         try:
             return json.loads(raw)
         except ValueError:
