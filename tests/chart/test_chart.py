@@ -102,7 +102,7 @@ def test_rbac_never_reads_secrets_or_writes_what_it_only_watches() -> None:
     assert not [g for g in granted if "*" in g]
     assert ("apps", "deployments", "patch") in granted
     assert ("apps", "deployments", "delete") not in granted
-    assert ("apps", "replicasets", "get") in granted and ("apps", "replicasets", "patch") not in granted
+    assert ("apps", "replicasets", "list") in granted and ("apps", "replicasets", "patch") not in granted
     assert ("batch", "jobs", "create") in granted
 
 

@@ -8,7 +8,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import helm_python as helm
 import pytest
+import yaml
 from rg_harness import (
     ROOT,
     Cluster,
@@ -87,8 +89,15 @@ def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: KubeSim, tmp_p
 def test_two_peered_replicas_one_acts_and_the_other_takes_over(
     cluster: Cluster, sim: KubeSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sim.kubectl("apply", "-f", str(ROOT / "deploy" / "peering-crds.yaml"))
-    eventually(lambda: sim.kubectl("apply", "-f", str(ROOT / "deploy" / "peering.yaml"), check=False).returncode == 0)
+    # kopf's peering CRDs and the ClusterKopfPeering, as the chart installs them for two replicas
+    rendered = helm.Chart.load(ROOT / "charts" / "releaseguard").render({"replicaCount": 2}, name="releaseguard")
+    peering = [d for d in yaml.safe_load_all(rendered["releaseguard/templates/peering.yaml"]) if d]
+    crds = tmp_path / "peering-crds.yaml"
+    crds.write_text(yaml.safe_dump_all([d for d in peering if d["kind"] == "CustomResourceDefinition"]))
+    objects = tmp_path / "peering.yaml"
+    objects.write_text(yaml.safe_dump_all([d for d in peering if d["kind"] != "CustomResourceDefinition"]))
+    sim.kubectl("apply", "-f", str(crds))
+    eventually(lambda: sim.kubectl("apply", "-f", str(objects), check=False).returncode == 0)
     monkeypatch.setenv("RELEASEGUARD_PEERING_LIFETIME", "3")
     active = Operator(sim, tmp_path / "a", "--peering", "releaseguard", "--priority", "20")
     standby = Operator(sim, tmp_path / "b", "--peering", "releaseguard", "--priority", "10")

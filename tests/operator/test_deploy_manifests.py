@@ -3,7 +3,7 @@ API calls kube.py and kopf make."""
 
 from __future__ import annotations
 
-import subprocess
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +16,36 @@ DEPLOY = ROOT / "deploy"
 Obj = dict[str, Any]
 
 
+def _render_module() -> Any:
+    spec = importlib.util.spec_from_file_location("deploy_render", DEPLOY / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def manifests() -> list[Obj]:
-    out = subprocess.run(
-        ["kubectl", "kustomize", "--load-restrictor=LoadRestrictionsNone", str(DEPLOY)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    ).stdout
-    return [d for d in yaml.safe_load_all(out) if d]
+    docs = list(yaml.safe_load_all((ROOT / "crds" / "releaseverifications.releaseguard.io.yaml").read_text()))
+    docs += yaml.safe_load_all((DEPLOY / "releaseguard.yaml").read_text())
+    return [d for d in docs if d]
+
+
+def test_deploy_is_the_chart_rendered_with_its_defaults() -> None:
+    assert (DEPLOY / "releaseguard.yaml").read_text() == _render_module().render(), (
+        "deploy/ is stale: run `make manifests`"
+    )
+
+
+def test_the_readme_install_command_applies_cleanly(tmp_path: Path) -> None:
+    """`kubectl apply -f crds/ -f deploy/`, as the README says, against kubesim."""
+    from kubesim.testing import KubeSim
+
+    with KubeSim(tmp_path, kubelet=False, controllers=False, strict_crds=True) as sim:
+        result = sim.kubectl("apply", "-f", str(ROOT / "crds"), "-f", str(DEPLOY), check=False)
+        assert result.returncode == 0, result.stderr
+        assert "deployment.apps/releaseguard created" in result.stdout
+        assert "clusterrole.rbac.authorization.k8s.io/releaseguard created" in result.stdout
 
 
 def _one(manifests: list[Obj], kind: str, name: str) -> Obj:
@@ -48,7 +68,7 @@ def test_the_crd_comes_from_crds(manifests: list[Obj]) -> None:
 
 
 def test_operator_pod_is_restricted_and_probed_on_the_health_port(manifests: list[Obj]) -> None:
-    dep = _one(manifests, "Deployment", "releaseguard-operator")
+    dep = _one(manifests, "Deployment", "releaseguard")
     pod = dep["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -62,9 +82,9 @@ def test_operator_pod_is_restricted_and_probed_on_the_health_port(manifests: lis
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert "--health-port=8081" in container["args"] and ports["health"] == 8081
     assert "--metrics-port=8000" in container["args"] and ports["metrics"] == 8000
-    assert any(a.startswith("--peering=") for a in container["args"])
-    assert dep["spec"]["replicas"] == 2
-    assert pod["serviceAccountName"] == "releaseguard-operator"
+    assert "--standalone" in container["args"] and "--all-namespaces" in container["args"]
+    assert dep["spec"]["replicas"] == 1
+    assert pod["serviceAccountName"] == "releaseguard"
 
 
 def _allowed(rules: list[Obj], group: str, resource: str, verb: str) -> bool:
@@ -92,7 +112,7 @@ NEEDED = [
 
 
 def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) -> None:
-    role = _one(manifests, "ClusterRole", "releaseguard-operator")
+    role = _one(manifests, "ClusterRole", "releaseguard")
     rules = role["rules"]
     for group, resource, verb in NEEDED:
         assert _allowed(rules, group, resource, verb), (group, resource, verb)
@@ -104,7 +124,5 @@ def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) ->
         ("releaseguard.io", "releaseverifications", "patch"),
     ]:
         assert not _allowed(rules, *forbidden), forbidden
-    binding = _one(manifests, "ClusterRoleBinding", "releaseguard-operator")
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": "releaseguard-operator", "namespace": "releaseguard-system"}
-    ]
+    binding = _one(manifests, "ClusterRoleBinding", "releaseguard")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "releaseguard", "namespace": "releaseguard"}]

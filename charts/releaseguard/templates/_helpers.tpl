@@ -38,32 +38,32 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- join "," $namespaces -}}
 {{- end -}}
 
-{{/* What the operator does in a watched namespace. Shared by the ClusterRole and the Roles. */}}
+{{/* What the operator does in a watched namespace, and nothing more. Shared by the ClusterRole and the Roles.
+  ReleaseVerifications: watched, their status written. Deployments: watched, patched only to roll back.
+  ReplicaSets: listed to find the revision to roll back to. Jobs: the probe Jobs. Pods: listed to read the
+  probe pods' termination messages (the reports). Events: posted on ReleaseVerifications and Deployments. */}}
 {{- define "releaseguard.namespacedRules" -}}
 - apiGroups: [releaseguard.io]
   resources: [releaseverifications]
-  verbs: [get, list, watch, patch]
+  verbs: [get, list, watch]
 - apiGroups: [releaseguard.io]
   resources: [releaseverifications/status]
-  verbs: [get, patch, update]
+  verbs: [get, patch]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, patch]
 - apiGroups: [apps]
   resources: [replicasets]
-  verbs: [get, list, watch]
+  verbs: [list]
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, delete]
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
-- apiGroups: [""]
+  verbs: [list]
+- apiGroups: ["", events.k8s.io]
   resources: [events]
-  verbs: [create, patch]
-- apiGroups: [events.k8s.io]
-  resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]
   verbs: [get, list, watch, patch]
