@@ -124,8 +124,8 @@ def story(cluster: Cluster) -> None:
     cluster.kubectl("set", "image", "deployment/shop", "-n", NAMESPACE, "shop=shop:1.1-error500")
     say("rolled out shop v2 (image shop:1.1-error500, /api/orders answers 500)")
     output = cluster.wait_verdict(2, expect=1)
-    if "orders" not in output:
-        raise DemoFailed("the failed verification did not name the 'orders' check")
+    if "orders" not in output or "-> 500" not in output:
+        raise DemoFailed("`releaseguard wait` did not name the failing 'orders' check and its 500")
     events = json.loads(
         cluster.kubectl(
             "get", "events", "-n", NAMESPACE, "-o", "json",

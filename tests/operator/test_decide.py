@@ -177,6 +177,7 @@ def test_critical_failure_rolls_back_to_last_good() -> None:
     assert status["lastRollback"]["fromRevision"] == 2
     assert status["history"][0]["rolledBackTo"] == 1
     assert status["history"][0]["failedChecks"] == ["home"]
+    assert "home" in status["history"][0]["message"]
     rolled = driver.condition("RolledBack")
     assert (rolled["status"], rolled["reason"]) == ("True", "CriticalChecksFailed")
     assert driver.condition("Verified")["status"] == "False"

@@ -80,6 +80,7 @@ class RunSummary(StatusModel):
     revision: int
     verdict: Verdict
     reason: str | None = None
+    message: str | None = Field(default=None, description="The run's one-line summary, failing checks first")
     finish_time: datetime | None = None
     failed_checks: list[str] = []
     rolled_back_to: int | None = None

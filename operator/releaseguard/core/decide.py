@@ -312,7 +312,9 @@ def _finish(
     status.last_verified_revision = run.revision
     status.last_verified_time = now
     failed = [c.name for c in checks if c.result in (CheckResultKind.FAILED, CheckResultKind.ERROR)]
-    summary = RunSummary(revision=run.revision, verdict=verdict, reason=reason, finish_time=now, failed_checks=failed)
+    summary = RunSummary(
+        revision=run.revision, verdict=verdict, reason=reason, message=message, finish_time=now, failed_checks=failed
+    )
     revision = run.revision
 
     if verdict is Verdict.PASSED:
