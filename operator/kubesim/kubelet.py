@@ -63,7 +63,7 @@ class Kubelet:
     ) -> None:
         self.api = api
         self.images = images
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).absolute()  # pods run elsewhere: relative paths would break
         self.isolate = can_isolate() if isolate is None else isolate
         self.grace_cap = grace_cap
         self.backoff = backoff

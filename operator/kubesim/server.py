@@ -44,7 +44,7 @@ class Server:
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="kubesim-")
             state_dir = Path(self._tmp.name)
-        self.state_dir = state_dir
+        self.state_dir = state_dir.absolute()
         self.faults = faults or Faults()
         self.rollout_delay_seconds = rollout_delay_seconds
         self.store = Store(history=watch_history, strict_crds=strict_crds)

@@ -439,3 +439,16 @@ def test_a_volume_over_tmp_does_not_hide_an_image_that_lives_under_tmp(tmp_path:
         done = wait_phase(sim, "t", "app", "Succeeded", "Failed")
         assert done["status"]["phase"] == "Succeeded", sim.kubectl("logs", "-n", "t", "app").stdout
         assert terminated(done)["message"] == "image-intact"
+
+
+def test_a_relative_state_dir_still_gives_pods_working_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`kubesim serve --state-dir state` from a shell: pods run in their own working dir, so the
+    kubelet's paths (the bind shim on PYTHONPATH, logs, volumes) must not stay relative."""
+    monkeypatch.chdir(tmp_path)
+    with KubeSim(Path("relative-state")) as sim:
+        script = "import sitecustomize, sys; sys.stdout.write(sitecustomize.__file__)"
+        apply(sim, "default", pod_manifest("rel", script, container={"workingDir": "/"}))
+        done = wait_phase(sim, "default", "rel", "Succeeded", "Failed")
+        log = sim.kubectl("logs", "rel").stdout
+        assert done["status"]["phase"] == "Succeeded", log
+        assert log.startswith(str(tmp_path / "relative-state"))
