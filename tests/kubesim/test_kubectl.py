@@ -270,18 +270,3 @@ def test_rollout_and_undo_with_pods_run_by_the_kubelet(kubesim: KubeSim) -> None
     assert {p["spec"]["containers"][0]["env"][0]["value"] for p in running} == {"1"}
     d = get(kubesim, "apps/v1", "deployments", "default", "real")
     assert d is not None and d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
-
-
-def test_the_shipped_deploy_manifests_apply(sim: KubeSim) -> None:
-    deploy = CRD.parents[1] / "deploy"
-    if not (deploy / "kustomization.yaml").exists():
-        pytest.skip("no deploy/kustomization.yaml")
-    rendered = sim.kubectl("kustomize", "--load-restrictor=LoadRestrictionsNone", str(deploy)).stdout
-    docs = list(yaml.safe_load_all(rendered))
-    crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
-    sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(crds))
-    out = sim.kubectl("apply", "-f", "-", input=rendered).stdout
-    assert "clusterrole.rbac.authorization.k8s.io/releaseguard-operator" in out
-    assert "deployment.apps/releaseguard-operator" in out
-    again = sim.kubectl("apply", "-f", "-", input=rendered).stdout
-    assert "created" not in again

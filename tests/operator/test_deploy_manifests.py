@@ -46,6 +46,8 @@ def test_the_readme_install_command_applies_cleanly(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "deployment.apps/releaseguard created" in result.stdout
         assert "clusterrole.rbac.authorization.k8s.io/releaseguard created" in result.stdout
+        again = sim.kubectl("apply", "-f", str(ROOT / "crds"), "-f", str(DEPLOY)).stdout
+        assert "created" not in again and "configured" not in again, again
 
 
 def _one(manifests: list[Obj], kind: str, name: str) -> Obj:
