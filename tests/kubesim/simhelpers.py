@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
 
 
-def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 15) -> T:
+def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 30) -> T:
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:

@@ -6,16 +6,16 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
+from simhelpers import wait_for
 
 from kubesim.testing import KubeSim
 
-T = TypeVar("T")
 PY = "releaseguard:dev"  # the built-in image: kubesim's own Python environment
 
 pytestmark = pytest.mark.slow
@@ -37,17 +37,6 @@ def ns(sim: KubeSim) -> str:
         "apply", "-f", "-", input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     )
     return name
-
-
-def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 20) -> T:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
 
 
 def apply(sim: KubeSim, ns: str, *objects: dict[str, Any]) -> None:

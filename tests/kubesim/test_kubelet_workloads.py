@@ -5,17 +5,16 @@ that reaches the Service by name (HTTP and raw TCP) and reports through its term
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
+from simhelpers import wait_for
 
 from kubesim.testing import KubeSim
 
-T = TypeVar("T")
 REGISTRY = Path(__file__).parents[2] / "examples" / "kubesim-images.yaml"
 NS = "demo"
 
@@ -26,17 +25,6 @@ pytestmark = pytest.mark.slow
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
     with KubeSim(tmp_path_factory.mktemp("kubesim"), images=REGISTRY) as server:
         yield server
-
-
-def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
 
 
 def get_json(sim: KubeSim, *args: str) -> Any:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
+from simhelpers import wait_for
 
 from kubesim.images import ImageRegistry
 from kubesim.kubelet import Kubelet
@@ -20,7 +20,6 @@ from kubesim.network import ServiceNetwork
 from kubesim.store import Store, StoreClusterAPI
 from kubesim.testing import KubeSim
 
-T = TypeVar("T")
 PY = "releaseguard:dev"
 
 pytestmark = pytest.mark.slow
@@ -50,17 +49,6 @@ CLIENT = (
     "s = socket.create_connection(('postgres.{ns}.svc', 5432), timeout=5); s.sendall(b'ping\\n')\n"
     "print(s.recv(100).decode().strip())\n"
 )
-
-
-def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 20) -> T:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
 
 
 def pod(name: str, script: str, labels: dict[str, str], port: int | None = None, **spec: Any) -> dict[str, Any]:
