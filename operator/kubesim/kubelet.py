@@ -38,6 +38,7 @@ from kubesim.kubelet_runtime import can_isolate, write_shim
 from kubesim.network_addresses import POD_NETWORK, AddressPool, default_lock_dir
 from kubesim.network_hosts import ServiceName, resolve_name
 from kubesim.network_proxy import HttpProxy
+from kubesim.watching import Watches
 
 Obj = dict[str, Any]
 log = logging.getLogger("kubesim.kubelet")
@@ -72,8 +73,7 @@ class Kubelet:
         self.proxy: HttpProxy | None = None
         self._workers: dict[str, PodWorker] = {}
         self._by_name: dict[tuple[str, str], PodWorker] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closed = asyncio.Event()
+        self._watches = Watches(api, "kubelet")
         self.shim = write_shim(self.workdir / "shim")
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -83,43 +83,18 @@ class Kubelet:
         if not self.isolate:
             self.proxy = HttpProxy(self._resolve_for_proxy)
             await self.proxy.start()
-        self._tasks = [
-            asyncio.create_task(self._watch_forever("pods", self._on_pod)),
-            asyncio.create_task(self._watch_forever("services", self._on_service)),
-        ]
-        try:
-            await self._closed.wait()
-        finally:  # cancelled instead of closed: at least stop watching
-            for task in self._tasks:
-                task.cancel()
+        await self._watches.run(
+            {"pods": self._on_pod, "services": self._on_service}, after_gap={"pods": self._forget_vanished_pods}
+        )
 
     async def close(self) -> None:
         """Stop watching and kill every process this kubelet started."""
-        self._closed.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._watches.close()
         await asyncio.gather(*(w.stop(grace=0.5) for w in list(self._workers.values())), return_exceptions=True)
         self._workers.clear()
         self.ips.release_all()
         if self.proxy is not None:
             await self.proxy.close()
-
-    async def _watch_forever(self, plural: str, handle: Any) -> None:
-        while not self._closed.is_set():
-            try:
-                async for type_, obj in self.api.watch("v1", plural):
-                    try:
-                        await handle(type_, obj)
-                    except Exception:  # one bad object must not stop the kubelet
-                        log.exception("kubelet: handling %s %s/%s failed", plural, *pod_key(obj))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("kubelet: watch on %s failed; restarting it", plural)
-            await asyncio.sleep(0.5)
-            if plural == "pods":
-                await self._forget_vanished_pods()
 
     async def _forget_vanished_pods(self) -> None:
         """After a watch gap, stop the pods deleted meanwhile (their DELETED event was never seen)."""

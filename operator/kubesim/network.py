@@ -21,6 +21,7 @@ from kubesim.cluster import ClusterAPI
 from kubesim.kubelet_probes import resolve_port
 from kubesim.network_addresses import SERVICE_NETWORK, AddressPool, default_lock_dir
 from kubesim.network_proxy import Backend, TcpForwarder
+from kubesim.watching import Watches
 
 Obj = dict[str, Any]
 log = logging.getLogger("kubesim.network")
@@ -92,43 +93,17 @@ class ServiceNetwork:
         self.pods: dict[tuple[str, str], Obj] = {}
         self.forwarders: dict[Listener, TcpForwarder] = {}
         self._next: dict[Listener, int] = {}
-        self._tasks: list[asyncio.Task[None]] = []
-        self._closed = asyncio.Event()
+        self._watches = Watches(api, "service network")
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._watch_forever("services", self._on_service)),
-            asyncio.create_task(self._watch_forever("pods", self._on_pod)),
-        ]
-        try:
-            await self._closed.wait()
-        finally:  # cancelled instead of closed: at least stop watching
-            for task in self._tasks:
-                task.cancel()
+        await self._watches.run({"services": self._on_service, "pods": self._on_pod})
 
     async def close(self) -> None:
-        self._closed.set()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._watches.close()
         await asyncio.gather(*(f.close() for f in self.forwarders.values()), return_exceptions=True)
         self.forwarders.clear()
         self.ips.release_all()
-
-    async def _watch_forever(self, plural: str, handle: Any) -> None:
-        while not self._closed.is_set():
-            try:
-                async for type_, obj in self.api.watch("v1", plural):
-                    try:
-                        await handle(type_, obj)
-                    except Exception:
-                        log.exception("service network: handling %s %s/%s failed", plural, *_key(obj))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("service network: watch on %s failed; restarting it", plural)
-            await asyncio.sleep(0.5)
 
     async def _on_pod(self, type_: str, pod: Obj) -> None:
         if type_ == "DELETED":
