@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
+from .checks.headers import secret_env_name
 
 Obj = dict[str, Any]
 
@@ -103,21 +104,18 @@ def restricted_pod_context(existing: Obj | None) -> Obj:
 def runner_checks(checks: Sequence[Check]) -> tuple[list[Obj], list[Obj]]:
     """The checks as the runner reads them, and the env vars that carry their secret headers.
 
-    A header's `valueFrom.secretKeyRef` becomes an env var of the Job (secretKeyRef) and the
-    checks name that variable instead, so no secret value is written into the Job or a report.
+    The runner reads a header's `valueFrom.secretKeyRef` from the env var `secret_env_name(ref)`;
+    the Job sets that variable from the Secret, so no secret value is written into the Job, its
+    command line or a report. The same convention lets `releaseguard probe` run an rv by hand.
     """
-    wire_checks: list[Obj] = []
-    env: list[Obj] = []
+    env: dict[str, Obj] = {}
     for check in checks:
-        wire = check.to_wire()
-        for header in (wire.get("http") or {}).get("headers") or []:
-            ref = (header.get("valueFrom") or {}).get("secretKeyRef")
+        for header in check.http.headers if check.http is not None else []:
+            ref = header.value_from.secret_key_ref if header.value_from is not None else None
             if ref is not None:
-                var = f"RELEASEGUARD_SECRET_{len(env)}"
-                env.append({"name": var, "valueFrom": {"secretKeyRef": {"name": ref["name"], "key": ref["key"]}}})
-                header["valueFrom"] = {"env": var}
-        wire_checks.append(wire)
-    return wire_checks, env
+                var = secret_env_name(ref)
+                env[var] = {"name": var, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
+    return [check.to_wire() for check in checks], list(env.values())
 
 
 def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str) -> Obj:

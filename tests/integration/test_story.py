@@ -249,3 +249,32 @@ def test_a_rollback_kubectl_would_refuse_is_reported_not_faked(cluster: Cluster,
     reasons = cluster.event_reasons("ReleaseVerification", "shop")
     assert "RollbackSkipped" in reasons and "RolledBack" not in reasons
     assert cluster.image() == "shop:1.1-error500"
+
+
+def test_a_header_from_a_secret_reaches_the_app_and_nowhere_else(cluster: Cluster, operator: Operator) -> None:
+    token = "s3cret-token-4711"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "shop-smoke"},
+        "stringData": {"token": f"Bearer {token}"},
+    }
+    check = {
+        "name": "auth",
+        "http": {
+            "url": f"http://shop.{cluster.ns}.svc:8080/api/echo",
+            "headers": [
+                {"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": "shop-smoke", "key": "token"}}}
+            ],
+            "json": [{"path": "$.headers.authorization", "matches": "^Bearer s3cret-"}],
+        },
+    }
+    cluster.apply(secret, shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, [check]))
+    status = cluster.wait_phase("Verified", revision=1)
+    assert [(c["name"], c["result"]) for c in status["lastRun"]["checks"]] == [("auth", "Passed")]
+    jobs = cluster.kubectl("get", "jobs", "-o", "json").stdout
+    events = cluster.kubectl("get", "events", "-o", "json").stdout
+    rv = cluster.kubectl("get", "rv", "shop", "-o", "json").stdout
+    for seen in (jobs, events, rv):
+        assert token not in seen
+    assert '"secretKeyRef": {' in jobs or '"secretKeyRef":{' in jobs

@@ -105,11 +105,11 @@ def test_secret_headers_become_env_vars_never_values() -> None:
     [job] = build_jobs(rv, RV_UID, deployment(), 1)
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["env"] == [
-        {"name": "RELEASEGUARD_SECRET_0", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "bearer"}}}
+        {"name": "RG_SECRET_TOK_BEARER", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "bearer"}}}
     ]
     checks = json.loads(container["command"][container["command"].index("--checks-json") + 1])["checks"]
     headers = checks[0]["http"]["headers"]
-    assert headers[0]["valueFrom"] == {"env": "RELEASEGUARD_SECRET_0"}
+    assert headers[0]["valueFrom"] == {"secretKeyRef": {"name": "tok", "key": "bearer"}}
     assert headers[1]["value"] == "1"
 
 
