@@ -19,6 +19,7 @@ class SpecModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         frozen=True,
+        use_attribute_docstrings=True,  # field docstrings become descriptions (kubectl explain)
     )
 
     def to_wire(self) -> dict[str, Any]:

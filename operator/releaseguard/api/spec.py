@@ -80,7 +80,9 @@ class TargetRef(SpecModel):
     """The Deployment to verify. Always in the ReleaseVerification's own namespace."""
 
     kind: Literal["Deployment"] = "Deployment"
+    """Kind of the target; only Deployment is supported."""
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
+    """Name of the Deployment, in the ReleaseVerification's own namespace."""
 
 
 # --- header values ---------------------------------------------------------------------------
@@ -88,7 +90,9 @@ class TargetRef(SpecModel):
 
 class SecretKeySelector(SpecModel):
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN)]
+    """Name of the Secret, in the same namespace."""
     key: Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")]
+    """Key within the Secret."""
 
 
 class ValueSource(SpecModel):
@@ -101,8 +105,11 @@ class ValueSource(SpecModel):
     }
 
     secret_key_ref: SecretKeySelector | None = None
+    """A key of a Secret; the probe Job receives it as an environment variable."""
     env: Annotated[str, Field(pattern=ENV_VAR_NAME)] | None = None
+    """An environment variable of the runner (when running `releaseguard probe` by hand)."""
     file: Annotated[str, Field(min_length=1)] | None = None
+    """A file of the runner, e.g. a mounted Secret."""
 
     @model_validator(mode="after")
     def _one_source(self) -> ValueSource:
@@ -123,8 +130,11 @@ class HttpHeader(SpecModel):
     }
 
     name: Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME)]
+    """Header name."""
     value: str | None = None
+    """A literal value."""
     value_from: ValueSource | None = None
+    """Where a secret value comes from; such values are redacted from reports and logs."""
 
     @model_validator(mode="after")
     def _one_value(self) -> HttpHeader:
@@ -148,9 +158,13 @@ class JsonAssertion(SpecModel):
         str, Field(min_length=1, description="e.g. $.status or $.items[0].price"), AfterValidator(validate_json_path)
     ]
     equals: Any = None
+    """The value at the path must equal this (any JSON value, null included)."""
     exists: bool | None = None
+    """true: the path must match something; false: it must match nothing."""
     matches: str | None = None
+    """A regular expression the value (as text) must match."""
     one_of: Annotated[list[Any], Field(min_length=1)] | None = None
+    """The value must equal one of these."""
 
     @field_validator("matches")
     @classmethod
@@ -179,8 +193,10 @@ def _op_set(assertion: JsonAssertion, op: str) -> bool:
 
 class TlsOptions(SpecModel):
     insecure_skip_verify: bool = False
+    """Do not verify the server's certificate."""
     ca_file: str | None = Field(default=None, description="PEM bundle to verify the server with")
     server_name: str | None = None
+    """Name to verify the certificate against, when it differs from the URL host."""
 
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -188,17 +204,26 @@ HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 class HttpCheck(SpecModel):
     url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
+    """Absolute http(s) URL, e.g. http://shop.demo.svc:8080/healthz."""
     method: HttpMethod = "GET"
+    """HTTP method."""
     headers: Annotated[list[HttpHeader], Field(max_length=32)] = []
+    """Request headers."""
     body: str | None = None
+    """Request body (not with GET or HEAD)."""
     expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] = [200]
+    """Status codes that count as success."""
     max_latency_ms: Annotated[int, Field(ge=1)] | None = None
+    """Slowest acceptable response, in milliseconds."""
     json_assertions: Annotated[list[JsonAssertion], Field(alias="json", max_length=64)] = []
+    """Assertions on fields of the JSON response body."""
     json_schema: dict[str, Any] | None = Field(
         default=None, description="A JSON Schema (draft 2020-12) the response body must satisfy"
     )
     follow_redirects: bool = False
+    """Follow redirects instead of judging the first response."""
     tls: TlsOptions | None = None
+    """TLS options for https URLs."""
 
     @field_validator("json_schema")
     @classmethod
@@ -225,12 +250,16 @@ class HttpCheck(SpecModel):
 
 class TcpCheck(SpecModel):
     host: Annotated[str, Field(min_length=1, max_length=253)]
+    """Host name or address, e.g. postgres.demo.svc."""
     port: Annotated[int, Field(ge=1, le=65535)]
+    """TCP port that must accept a connection."""
 
 
 class Range(SpecModel):
     min: float
+    """Lowest passing value (inclusive)."""
     max: float
+    """Highest passing value (inclusive)."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Range:
@@ -254,10 +283,15 @@ class PrometheusCheck(SpecModel):
     }
 
     address: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
+    """Base URL of the Prometheus server."""
     query: Annotated[str, Field(min_length=1)]
+    """PromQL instant query; its single value is compared with the threshold."""
     less_than: float | None = None
+    """Passes when the value is below this."""
     greater_than: float | None = None
+    """Passes when the value is above this."""
     between: Range | None = None
+    """Passes when the value is within this range."""
     on_empty: InconclusiveOutcome = Field(
         default=InconclusiveOutcome.INCONCLUSIVE,
         description="What an empty result or NaN means",
@@ -277,15 +311,19 @@ TARGET_IMAGE = "target"
 
 class CommandCheck(SpecModel):
     command: Annotated[list[str], Field(min_length=1)]
+    """The argv to run."""
     image: Annotated[str, Field(min_length=1)] = Field(
         default=TARGET_IMAGE, description="'target' runs in the Deployment's own image and environment"
     )
     working_dir: str | None = None
+    """Working directory of the command."""
     python: Annotated[str, Field(min_length=1, description="Interpreter that judges the command in its image")] = (
         "python"
     )
     expect_exit_code: Annotated[int, Field(ge=0, le=255)] = 0
+    """Exit code that counts as success."""
     stdout_matches: str | None = None
+    """A regular expression the command's output must match."""
 
     @field_validator("stdout_matches")
     @classmethod
@@ -321,10 +359,15 @@ class PythonCheck(SpecModel):
     }
 
     imports: list[Annotated[str, Field(pattern=MODULE_NAME)]] = []
+    """Modules that must import, e.g. shop.app."""
     env: list[Annotated[str, Field(pattern=ENV_VAR_NAME)]] = []
+    """Environment variables that must be set (their values are never printed)."""
     config_files: list[Annotated[str, Field(min_length=1), AfterValidator(validate_config_file)]] = []
+    """Files that must exist and decode, by extension (.json, .yaml, .toml, .ini, ...)."""
     pip_check: bool = False
+    """`pip check` must find no broken requirements."""
     image: Annotated[str, Field(min_length=1)] = TARGET_IMAGE
+    """'target' runs in the Deployment's own image and environment."""
     python: Annotated[str, Field(min_length=1, description="The interpreter in the image")] = "python"
 
     @model_validator(mode="after")
@@ -336,9 +379,13 @@ class PythonCheck(SpecModel):
 
 class PytestCheck(SpecModel):
     args: list[str] = []
+    """Arguments of `python -m pytest`, e.g. [-m, smoke, tests/smoke]."""
     image: Annotated[str, Field(min_length=1)] = TARGET_IMAGE
+    """'target' runs in the Deployment's own image and environment."""
     python: Annotated[str, Field(min_length=1)] = "python"
+    """The interpreter in the image."""
     working_dir: str | None = None
+    """Working directory of the test run."""
 
 
 # --- a check ---------------------------------------------------------------------------------
@@ -350,16 +397,25 @@ class Check(SpecModel):
     }
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
+    """Unique name (a DNS label); shown in reports, Events and metrics."""
     critical: bool = True
+    """A failed critical check fails the verification and triggers the rollback policy."""
     timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
+    """Timeout of each attempt."""
     retries: Annotated[int, Field(ge=0, le=10, description="Extra attempts after a failure")] = 0
     fail_on_flaky: bool = Field(default=False, description="A pass after a failed attempt counts as failed")
     http: HttpCheck | None = None
+    """An HTTP request and what its response must be."""
     tcp: TcpCheck | None = None
+    """A TCP connection that must open."""
     prometheus: PrometheusCheck | None = None
+    """A Prometheus query and its threshold."""
     command: CommandCheck | None = None
+    """A command run in the target image (or another image)."""
     python: PythonCheck | None = None
+    """Python environment checks run in the target's image."""
     pytest: PytestCheck | None = None
+    """An existing pytest smoke suite run in the target's image."""
 
     @model_validator(mode="after")
     def _one_type(self) -> Check:
@@ -393,6 +449,7 @@ class RollbackPolicy(StrEnum):
 
 class RollbackSpec(SpecModel):
     policy: RollbackPolicy = RollbackPolicy.AUTOMATIC
+    """Automatic rolls back on a failed critical check; Manual records and recommends; Never only observes."""
     on_non_critical_failure: bool = Field(
         default=False, description="Also roll back when only non-critical checks fail"
     )
@@ -414,9 +471,13 @@ class Toleration(SpecModel):
 class RunnerSpec(SpecModel):
     image: str | None = Field(default=None, description="Probe runner image; defaults to the operator's")
     service_account_name: Annotated[str, Field(pattern=DNS_SUBDOMAIN)] | None = None
+    """ServiceAccount of the probe Jobs."""
     resources: ResourceRequirements | None = None
+    """Resources of the probe containers."""
     node_selector: dict[str, str] | None = None
+    """Node selector of the probe pods."""
     tolerations: list[Toleration] | None = None
+    """Tolerations of the probe pods."""
 
 
 # --- the spec --------------------------------------------------------------------------------
@@ -424,10 +485,17 @@ class RunnerSpec(SpecModel):
 
 class ReleaseVerificationSpec(SpecModel):
     target_ref: TargetRef
+    """The Deployment whose every new revision is verified."""
     delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
+    """Wait after the rollout completes before running the checks."""
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 600
+    """Budget of the whole verification, probe Jobs included."""
     parallelism: Annotated[int, Field(ge=1, le=64)] = 4
+    """Checks run at once."""
     rollback: RollbackSpec = RollbackSpec()
+    """What to do when the verification fails."""
     checks: Annotated[list[Check], Field(min_length=1, max_length=64)]
+    """The smoke checks."""
     runner: RunnerSpec | None = None
+    """Overrides for the probe Jobs."""
     history_limit: Annotated[int, Field(ge=1, le=50, description="Runs kept in status.history")] = 10
