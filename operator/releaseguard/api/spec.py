@@ -489,7 +489,7 @@ class ReleaseVerificationSpec(SpecModel):
     delay_seconds: Annotated[int, Field(ge=0, le=3600)] = 0
     """Wait after the rollout completes before running the checks."""
     timeout_seconds: Annotated[int, Field(ge=1, le=86400)] = 600
-    """Budget of the whole verification, probe Jobs included."""
+    """Budget of the checks, from the launch of the probe Jobs; the rollout itself is bounded by the Deployment's progressDeadlineSeconds."""
     parallelism: Annotated[int, Field(ge=1, le=64)] = 4
     """Checks run at once."""
     rollback: RollbackSpec = RollbackSpec()
