@@ -7,7 +7,7 @@ import base64
 import copy
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import builtin_schemas, clock, validation, warnings
+from . import builtin_schemas, clock, validation
 from .cluster import Obj
 from .errors import ApiError, invalid
 from .resources import ResourceType
@@ -54,16 +54,7 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
     obj = cast(Obj, drop_nulls(obj))  # typed decoding on the real server: a null field is an absent one
     unknown = builtin_schemas.unknown_fields(rt, obj)
     if unknown:
-        if (field_validation or "").lower() == "strict":
-            detail = ", ".join(f'unknown field "{p}"' for p in unknown)
-            raise ApiError(
-                400,
-                f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: strict decoding error: {detail}',
-                "BadRequest",
-            )
-        if (field_validation or "Warn").lower() != "ignore":
-            for path in unknown:
-                warnings.warn(f'unknown field "{path}"')
+        validation.report_unknown_fields(rt, unknown, field_validation)
         builtin_schemas.prune(rt, obj, unknown)
     fn = _DEFAULTERS.get((rt.group, rt.plural))
     if fn is not None:

@@ -52,6 +52,16 @@ def _abort_all(writers: set[asyncio.StreamWriter]) -> None:
         writer.transport.abort()
 
 
+async def _shut(server: asyncio.Server | None, open_writers: set[asyncio.StreamWriter]) -> None:
+    """Stop accepting, cut every open connection, and give the server a second to finish."""
+    if server is None:
+        return
+    server.close()
+    _abort_all(open_writers)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.wait_closed(), 1)
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(Exception):
@@ -93,12 +103,8 @@ class TcpForwarder:
             self._open.discard(writer)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            _abort_all(self._open)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
-            self._server = None
+        await _shut(self._server, self._open)
+        self._server = None
 
 
 class HttpProxy:
@@ -182,9 +188,5 @@ class HttpProxy:
             self._open.discard(up_writer)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            _abort_all(self._open)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1)
-            self._server = None
+        await _shut(self._server, self._open)
+        self._server = None

@@ -21,13 +21,12 @@ Causes = list[tuple[str, str]]
 logging.getLogger("celpy").setLevel(logging.WARNING)
 
 
-def admit_custom(rt: ResourceType, obj: Obj, old: Obj | None, field_validation: str | None) -> Obj:
-    schema = rt.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    obj = copy.deepcopy(obj)
-    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    unknown: list[str] = []
-    body = prune(body, _root_without_meta(schema), "", unknown)
-    if unknown and (field_validation or "").lower() == "strict":
+def report_unknown_fields(rt: ResourceType, unknown: list[str], field_validation: str | None) -> None:
+    """What the apiserver does with unknown fields: 400 under Strict, a Warning header under Warn
+    (the default), nothing under Ignore. The caller prunes them."""
+    if not unknown:
+        return
+    if (field_validation or "").lower() == "strict":
         detail = ", ".join(f'unknown field "{p}"' for p in unknown)
         raise ApiError(
             400,
@@ -37,6 +36,15 @@ def admit_custom(rt: ResourceType, obj: Obj, old: Obj | None, field_validation: 
     if (field_validation or "Warn").lower() != "ignore":
         for path in unknown:
             warnings.warn(f'unknown field "{path}"')
+
+
+def admit_custom(rt: ResourceType, obj: Obj, old: Obj | None, field_validation: str | None) -> Obj:
+    schema = rt.schema or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    obj = copy.deepcopy(obj)
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    unknown: list[str] = []
+    body = prune(body, _root_without_meta(schema), "", unknown)
+    report_unknown_fields(rt, unknown, field_validation)
     body = apply_defaults(body, _root_without_meta(schema))
     causes: Causes = []
     validate(body, _root_without_meta(schema), "", causes)
