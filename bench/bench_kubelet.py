@@ -14,11 +14,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubesim.images import ImageRegistry
-from kubesim.kubelet import Kubelet
-from kubesim.kubelet_runtime import can_isolate
-from kubesim.network import ServiceNetwork
-from kubesim.store import Store, StoreClusterAPI
+from kubesim.apiserver.store import Store, StoreClusterAPI
+from kubesim.node.images import ImageRegistry
+from kubesim.node.kubelet import Kubelet
+from kubesim.node.network import ServiceNetwork
+from kubesim.node.runtime import can_isolate
 
 PODS = 10
 REQUESTS = 200

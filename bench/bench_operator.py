@@ -133,7 +133,7 @@ class Observer:
                 continue
             target = labels[RV_LABEL]
             image_bad = self.bad_images.get((meta["namespace"], target)) == labels.get("releaseguard.io/revision")
-            from kubesim.fakenode import finished_status
+            from kubesim.node.fake import finished_status
 
             status = finished_status(pod, True, _report(passed=not image_bad))
             with contextlib.suppress(Exception):

@@ -39,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from .faults import Faults, parse_cli
-    from .server import Server
+    from kubesim.apiserver.faults import Faults, parse_cli
+    from kubesim.server import Server
 
     try:
         faults = parse_cli(args.fault, Faults())

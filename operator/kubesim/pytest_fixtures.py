@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .testing import KubeSim
+from kubesim.testing import KubeSim
 
 
 @pytest.fixture

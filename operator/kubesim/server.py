@@ -12,11 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
-from .faults import Faults
-from .gc import GarbageCollector
-from .http import Api
-from .kubeconfig import write as write_kubeconfig
-from .store import Store, StoreClusterAPI
+from kubesim.apiserver.faults import Faults
+from kubesim.apiserver.http import Api
+from kubesim.apiserver.store import Store, StoreClusterAPI
+from kubesim.controllers.gc import GarbageCollector
+from kubesim.kubeconfig import write as write_kubeconfig
 
 log = logging.getLogger("kubesim")
 
@@ -70,14 +70,14 @@ class Server:
         self.http.address = f"{self.host}:{port}"
         self._spawn(GarbageCollector(self.store).run(), "gc")
         if self.with_controllers:
-            from .controllers import start_all
+            from kubesim.controllers import start_all
 
             for name, coro in start_all(self.api, self.store, self.rollout_delay_seconds):
                 self._spawn(coro, name)
         if self.with_kubelet:
             await self._start_kubelet()
         elif self.with_fake_node:
-            from .fakenode import FakeNode
+            from kubesim.node.fake import FakeNode
 
             self._spawn(FakeNode(self.api).run(), "fake-node")
         return self.url
@@ -94,9 +94,9 @@ class Server:
 
     async def _start_kubelet(self) -> None:
         # K2's kubelet (pods as processes) and service network (cluster IPs on loopback).
-        from .images import ImageRegistry
-        from .kubelet import Kubelet
-        from .network import ServiceNetwork
+        from kubesim.node.images import ImageRegistry
+        from kubesim.node.kubelet import Kubelet
+        from kubesim.node.network import ServiceNetwork
 
         registry = ImageRegistry.load(self.images_path)
         kubelet = Kubelet(self.api, registry, self.state_dir / "kubelet")

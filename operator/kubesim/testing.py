@@ -16,8 +16,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .faults import Faults
-from .server import Server
+from kubesim.apiserver.faults import Faults
+from kubesim.server import Server
 
 T = TypeVar("T")
 KUBECTL = "/usr/bin/kubectl"
@@ -143,7 +143,7 @@ class KubeSim:
 
     def finish_pod(self, namespace: str, name: str, succeeded: bool, message: str = "") -> None:
         """Move a pod to Succeeded or Failed (for tests running without the kubelet)."""
-        from .fakenode import finished_status
+        from kubesim.node.fake import finished_status
 
         assert self.server is not None
         api = self.server.api

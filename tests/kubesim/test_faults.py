@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubesim.faults import Faults, parse_cli
+from kubesim.apiserver.faults import Faults, parse_cli
 from kubesim.testing import KubeSim
 
 

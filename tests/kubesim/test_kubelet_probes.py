@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from kubesim.kubelet_probes import ProbeTiming, readiness_loop, resolve_port, run_probe
+from kubesim.node.probes import ProbeTiming, readiness_loop, resolve_port, run_probe
 
 CONTAINER = {"name": "web", "ports": [{"name": "http", "containerPort": 8080}]}
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from kubesim.images import ImageRegistry, ImageRegistryError
-from kubesim.kubelet_env import EnvError, EnvSources, expand, referenced_objects, resolve_env
-from kubesim.kubelet_status import ContainerView, phase, pod_status
-from kubesim.kubelet_termination import MESSAGE_LIMIT, log_tail, termination_message
-from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, materialise, setup_script
+from kubesim.node.env import EnvError, EnvSources, expand, referenced_objects, resolve_env
+from kubesim.node.images import ImageRegistry, ImageRegistryError
+from kubesim.node.status import ContainerView, phase, pod_status
+from kubesim.node.termination import MESSAGE_LIMIT, log_tail, termination_message
+from kubesim.node.volumes import Mount, VolumeError, container_mounts, materialise, setup_script
 
 
 def b64(text: str) -> str:
@@ -372,7 +372,7 @@ def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
 def test_bind_shim_puts_wildcard_servers_on_the_pod_ip(tmp_path: Path) -> None:
     import subprocess
 
-    from kubesim.kubelet_runtime import write_shim
+    from kubesim.node.runtime import write_shim
 
     shim = write_shim(tmp_path / "shim")
     script = (
@@ -387,7 +387,7 @@ def test_bind_shim_puts_wildcard_servers_on_the_pod_ip(tmp_path: Path) -> None:
 
 
 def test_keep_visible_rebinds_image_dirs_under_a_volume_only(tmp_path: Path) -> None:
-    from kubesim.kubelet_volumes import Mount, keep_visible
+    from kubesim.node.volumes import Mount, keep_visible
 
     volume = tmp_path / "vol"
     volume.mkdir()

@@ -14,10 +14,10 @@ import pytest
 import yaml
 from simhelpers import wait_for
 
-from kubesim.images import ImageRegistry
-from kubesim.kubelet import Kubelet
-from kubesim.network import ServiceNetwork
-from kubesim.store import Store, StoreClusterAPI
+from kubesim.apiserver.store import Store, StoreClusterAPI
+from kubesim.node.images import ImageRegistry
+from kubesim.node.kubelet import Kubelet
+from kubesim.node.network import ServiceNetwork
 from kubesim.testing import KubeSim
 
 PY = "releaseguard:dev"

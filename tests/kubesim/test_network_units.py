@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kubesim.network import endpoints
-from kubesim.network_addresses import AddressPool, AddressPoolExhausted
-from kubesim.network_hosts import ServiceName, render_hosts, resolve_name, write_in_place
-from kubesim.network_proxy import HttpProxy, TcpForwarder
+from kubesim.node.addresses import AddressPool, AddressPoolExhausted
+from kubesim.node.hosts import ServiceName, render_hosts, resolve_name, write_in_place
+from kubesim.node.network import endpoints
+from kubesim.node.proxy import HttpProxy, TcpForwarder
 
 
 def test_address_pool_gives_distinct_addresses_and_does_not_reuse_at_once() -> None:

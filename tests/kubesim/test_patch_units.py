@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kubesim.errors import ApiError
-from kubesim.patch import json_patch, merge_patch, strategic_merge_patch
 
 
 def test_merge_patch_sets_nested_values_and_null_deletes() -> None:

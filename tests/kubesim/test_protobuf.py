@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from simhelpers import listing, wait_for
 
-from kubesim import protobuf
+from kubesim.apiserver import protobuf
+from kubesim.apiserver.protobuf import I32, I64, LEN, MAGIC, VARINT, WireError, decode_body, iter_fields, read_varint
 from kubesim.errors import ApiError
-from kubesim.protobuf import I32, I64, LEN, MAGIC, VARINT, WireError, decode_body, iter_fields, read_varint
 from kubesim.testing import KubeSim
 
 # ---- a tiny encoder, to build messages by hand ----------------------------------------------------------

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kubesim.apiserver.selectors import parse_field_selector, parse_label_selector, selector_matches, selector_to_string
 from kubesim.errors import ApiError
-from kubesim.selectors import parse_field_selector, parse_label_selector, selector_matches, selector_to_string
 
 
 @pytest.mark.parametrize(

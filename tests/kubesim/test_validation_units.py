@@ -9,9 +9,9 @@ import pytest
 import yaml
 from simhelpers import CRD
 
+from kubesim.apiserver.resources import Registry, ResourceType
+from kubesim.apiserver.validation import admit_custom
 from kubesim.errors import ApiError
-from kubesim.resources import Registry, ResourceType
-from kubesim.validation import admit_custom
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_cel_rules_report_the_message_at_the_field(rv_type: ResourceType) -> Non
 
 
 def test_crd_schema_problems_the_real_server_rejects() -> None:
-    from kubesim.validation import crd_schema_problems
+    from kubesim.apiserver.validation import crd_schema_problems
 
     schema = {
         "type": "object",
@@ -141,7 +141,7 @@ def _rules(schema: Any) -> list[str]:
 
 
 def test_every_rule_of_our_crd_compiles_and_the_python_rule_bites(rv_type: ResourceType) -> None:
-    from kubesim.validation import _program
+    from kubesim.apiserver.validation import _program
 
     rules = _rules(rv_type.schema)
     assert len(rules) >= 6

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Coroutine
 from typing import Any
 
-from ..store import Store, StoreClusterAPI
-from .deployment import DeploymentController
-from .job import JobController
-from .replicaset import ReplicaSetController
+from kubesim.apiserver.store import Store, StoreClusterAPI
+from kubesim.controllers.deployment import DeploymentController
+from kubesim.controllers.job import JobController
+from kubesim.controllers.replicaset import ReplicaSetController
 
 
 def start_all(

@@ -8,9 +8,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ..cluster import Obj
-from ..errors import ApiError
-from ..store import StoreClusterAPI
+from kubesim.apiserver.store import StoreClusterAPI
+from kubesim.cluster import Obj
+from kubesim.errors import ApiError
 
 Key = tuple[str, str]
 log = logging.getLogger("kubesim.controllers")

@@ -8,12 +8,12 @@ import copy
 import datetime as dt
 from collections.abc import Callable
 
-from .. import clock
-from ..cluster import Obj
-from ..errors import ApiError
-from ..store import StoreClusterAPI
-from . import deployment_util as du
-from .base import Controller, Key, controller_ref, key_of, owner_ref
+from kubesim import clock
+from kubesim.apiserver.store import StoreClusterAPI
+from kubesim.cluster import Obj
+from kubesim.controllers import deployment_util as du
+from kubesim.controllers.base import Controller, Key, controller_ref, key_of, owner_ref
+from kubesim.errors import ApiError
 
 
 class DeploymentController(Controller):

@@ -9,7 +9,7 @@ import json
 import math
 from typing import Any
 
-from ..cluster import Obj
+from kubesim.cluster import Obj
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"

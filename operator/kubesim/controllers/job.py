@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .. import clock
-from ..cluster import Obj
-from ..store import StoreClusterAPI
-from . import pods as podlib
-from .base import Controller, Key, controller_ref, key_of, owner_ref
+from kubesim import clock
+from kubesim.apiserver.store import StoreClusterAPI
+from kubesim.cluster import Obj
+from kubesim.controllers import pods as podlib
+from kubesim.controllers.base import Controller, Key, controller_ref, key_of, owner_ref
 
 
 def _cond(status: Obj, type_: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..cluster import Obj
+from kubesim.cluster import Obj
 
 
 def is_active(pod: Obj) -> bool:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from ..cluster import Obj
-from ..store import StoreClusterAPI
-from . import pods as podlib
-from .base import Controller, Key, controller_ref, key_of, owner_ref
+from kubesim.apiserver.store import StoreClusterAPI
+from kubesim.cluster import Obj
+from kubesim.controllers import pods as podlib
+from kubesim.controllers.base import Controller, Key, controller_ref, key_of, owner_ref
 
 
 class ReplicaSetController(Controller):

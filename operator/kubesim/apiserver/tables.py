@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from . import clock
-from .cluster import Obj
-from .jsonpath import find
-from .resources import ResourceType
-from .selectors import selector_to_string
+from kubesim import clock
+from kubesim.apiserver.jsonpath import find
+from kubesim.apiserver.resources import ResourceType
+from kubesim.apiserver.selectors import selector_to_string
+from kubesim.cluster import Obj
 
 Column = tuple[str, str, str, int]  # name, type, description, priority
 

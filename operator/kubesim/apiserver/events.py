@@ -3,7 +3,7 @@ on the way in and out (as the real server does)."""
 
 from __future__ import annotations
 
-from .cluster import Obj
+from kubesim.cluster import Obj
 
 _RENAMES = [  # (core/v1 field, events.k8s.io/v1 field)
     ("involvedObject", "regarding"),

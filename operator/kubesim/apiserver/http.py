@@ -14,13 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
-from . import discovery, events, openapi, protobuf, tables, validation, warnings
-from .cluster import Obj
-from .errors import ApiError, bad_request
-from .faults import Faults
-from .resources import ResourceType
-from .selectors import selector_to_string
-from .store import Store
+from kubesim.apiserver import discovery, events, openapi, protobuf, tables, validation, warnings
+from kubesim.apiserver.faults import Faults
+from kubesim.apiserver.resources import ResourceType
+from kubesim.apiserver.selectors import selector_to_string
+from kubesim.apiserver.store import Store
+from kubesim.cluster import Obj
+from kubesim.errors import ApiError, bad_request
 
 LogReader = Callable[[str, str, str | None, int | None], str | None]
 JSON = "application/json"
@@ -488,7 +488,7 @@ class Api:
             )
         body = await self._body(request)
         if t.subresource == "scale":
-            from .patch import json_patch, merge_patch, strategic_merge_patch
+            from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 
             current = self._scale(self.store.get_obj(t.rt, t.namespace, t.name))
             fn = {"merge": merge_patch, "json": json_patch, "strategic": strategic_merge_patch}[patch_type]
@@ -502,7 +502,7 @@ class Api:
             )
             return _respond(self._scale(obj))
         if t.converted:
-            from .patch import json_patch, merge_patch, strategic_merge_patch
+            from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 
             fn = {"merge": merge_patch, "json": json_patch, "strategic": strategic_merge_patch}[patch_type]
             viewed = self._view(t, self.store.get_obj(t.rt, t.namespace, t.name))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .resources import Registry, ResourceType
+from kubesim.apiserver.resources import Registry, ResourceType
 
 SERVER_VERSION = {
     "major": "1",

@@ -13,23 +13,23 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kubesim.images import Image
-from kubesim.kubelet_env import EnvError, EnvSources, referenced_objects, resolve_env
-from kubesim.kubelet_env import expand as expand_refs
-from kubesim.kubelet_probes import readiness_loop
-from kubesim.kubelet_runtime import Launch, StartError, signal_group, start, stop
-from kubesim.kubelet_status import ContainerView, now, pod_status
-from kubesim.kubelet_termination import DEFAULT_PATH, termination_message
-from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, keep_visible, materialise
-from kubesim.kubelet_volumes import referenced_objects as volume_objects
-from kubesim.network_addresses import HOST_IP
-from kubesim.network_hosts import render_hosts, write_in_place
+from kubesim.node.addresses import HOST_IP
+from kubesim.node.env import EnvError, EnvSources, referenced_objects, resolve_env
+from kubesim.node.env import expand as expand_refs
+from kubesim.node.hosts import render_hosts, write_in_place
+from kubesim.node.images import Image
+from kubesim.node.probes import readiness_loop
+from kubesim.node.runtime import Launch, StartError, signal_group, start, stop
+from kubesim.node.status import ContainerView, now, pod_status
+from kubesim.node.termination import DEFAULT_PATH, termination_message
+from kubesim.node.volumes import Mount, VolumeError, container_mounts, keep_visible, materialise
+from kubesim.node.volumes import referenced_objects as volume_objects
 
 if TYPE_CHECKING:
-    from kubesim.kubelet import Kubelet
+    from kubesim.node.kubelet import Kubelet
 
 Obj = dict[str, Any]
-log = logging.getLogger("kubesim.kubelet")
+log = logging.getLogger("kubesim.node.kubelet")
 
 
 def pod_key(obj: Obj) -> tuple[str, str]:

@@ -14,12 +14,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from kubesim.kubelet_volumes import Mount, setup_script
+from kubesim.node.volumes import Mount, setup_script
 
 # A Python-only shim so that servers binding 0.0.0.0 bind their pod IP instead: without network
 # namespaces that is what lets several replicas listen on the same container port.
 SITECUSTOMIZE = '''\
-"""kubesim: bind the pod IP when a server binds all IPv4 addresses (see kubesim.kubelet_runtime)."""
+"""kubesim: bind the pod IP when a server binds all IPv4 addresses (see kubesim.node.runtime)."""
 import os as _os
 import socket as _socket
 

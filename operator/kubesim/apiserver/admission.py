@@ -7,14 +7,15 @@ import base64
 import copy
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-from . import builtin_schemas, clock, validation
-from .cluster import Obj
-from .errors import ApiError, invalid
-from .resources import ResourceType
-from .selectors import selector_matches
+from kubesim import clock
+from kubesim.apiserver import builtin_schemas, validation
+from kubesim.apiserver.resources import ResourceType
+from kubesim.apiserver.selectors import selector_matches
+from kubesim.cluster import Obj
+from kubesim.errors import ApiError, invalid
 
 if TYPE_CHECKING:
-    from .store import Store
+    from kubesim.apiserver.store import Store
 
 NODE_NAME = "kubesim"
 

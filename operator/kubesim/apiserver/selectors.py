@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .errors import bad_request
+from kubesim.errors import bad_request
 
 Obj = dict[str, Any]
 Matcher = Callable[[Obj], bool]

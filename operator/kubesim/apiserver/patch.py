@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .errors import ApiError, bad_request
+from kubesim.errors import ApiError, bad_request
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from kubesim.kubelet_env import config_map_data, field_ref, secret_data
+from kubesim.node.env import config_map_data, field_ref, secret_data
 
 Obj = dict[str, Any]
 

@@ -32,16 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from kubesim.cluster import ClusterAPI
-from kubesim.images import ImageRegistry
-from kubesim.kubelet_pod import PodWorker, pod_key, pod_uid
-from kubesim.kubelet_runtime import can_isolate, write_shim
-from kubesim.network_addresses import POD_NETWORK, AddressPool, default_lock_dir
-from kubesim.network_hosts import ServiceName, resolve_name
-from kubesim.network_proxy import HttpProxy
-from kubesim.watching import Watches
+from kubesim.node.addresses import POD_NETWORK, AddressPool, default_lock_dir
+from kubesim.node.hosts import ServiceName, resolve_name
+from kubesim.node.images import ImageRegistry
+from kubesim.node.pod import PodWorker, pod_key, pod_uid
+from kubesim.node.proxy import HttpProxy
+from kubesim.node.runtime import can_isolate, write_shim
+from kubesim.node.watching import Watches
 
 Obj = dict[str, Any]
-log = logging.getLogger("kubesim.kubelet")
+log = logging.getLogger("kubesim.node.kubelet")
 
 NODE_NAME = "kubesim"
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .resources import ResourceType
+from kubesim.apiserver.resources import ResourceType
 
 SCHEMA_VERSION = "v1.32.0-local-strict"
 _CHECKED = {

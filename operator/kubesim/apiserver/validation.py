@@ -11,10 +11,10 @@ import logging
 import re
 from typing import Any
 
-from . import warnings
-from .cluster import Obj
-from .errors import ApiError, invalid
-from .resources import ResourceType
+from kubesim.apiserver import warnings
+from kubesim.apiserver.resources import ResourceType
+from kubesim.cluster import Obj
+from kubesim.errors import ApiError, invalid
 
 Causes = list[tuple[str, str]]
 # cel-python logs every evaluation step at DEBUG; a verbose client (kopf --verbose) would drown in it.

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from kubesim.cluster import ClusterAPI
-from kubesim.kubelet_probes import resolve_port
-from kubesim.network_addresses import SERVICE_NETWORK, AddressPool, default_lock_dir
-from kubesim.network_proxy import Backend, TcpForwarder
-from kubesim.watching import Watches
+from kubesim.node.addresses import SERVICE_NETWORK, AddressPool, default_lock_dir
+from kubesim.node.probes import resolve_port
+from kubesim.node.proxy import Backend, TcpForwarder
+from kubesim.node.watching import Watches
 
 Obj = dict[str, Any]
-log = logging.getLogger("kubesim.network")
+log = logging.getLogger("kubesim.node.network")
 
 
 def _key(obj: Obj) -> tuple[str, str]:

@@ -9,7 +9,7 @@ import hashlib
 import json
 from typing import Any
 
-from .resources import Registry, ResourceType
+from kubesim.apiserver.resources import Registry, ResourceType
 
 
 def _gv_path(group: str, version: str) -> str:

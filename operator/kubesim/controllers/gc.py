@@ -7,11 +7,11 @@ import contextlib
 import copy
 import logging
 
-from .cluster import Obj
-from .errors import ApiError
-from .store import FOREGROUND, ORPHAN, Store
+from kubesim.apiserver.store import FOREGROUND, ORPHAN, Store
+from kubesim.cluster import Obj
+from kubesim.errors import ApiError
 
-log = logging.getLogger("kubesim.gc")
+log = logging.getLogger("kubesim.controllers.gc")
 
 
 class GarbageCollector:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import contextlib
 
-from . import clock
-from .cluster import ClusterAPI, Obj
-from .errors import ApiError
+from kubesim import clock
+from kubesim.cluster import ClusterAPI, Obj
+from kubesim.errors import ApiError
 
 
 def running_status(pod: Obj, ip: str) -> Obj:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-log = logging.getLogger("kubesim.network")
+log = logging.getLogger("kubesim.node.network")
 
 Backend = tuple[str, int]
 Picker = Callable[[], Backend | None]

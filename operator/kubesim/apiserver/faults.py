@@ -8,7 +8,7 @@ import random
 import threading
 from dataclasses import dataclass, field
 
-from .errors import ApiError
+from kubesim.errors import ApiError
 
 
 @dataclass

@@ -16,12 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import admission, clock
-from .cluster import EventType, Obj
-from .errors import ApiError, already_exists, bad_request, conflict, not_found
-from .patch import json_patch, merge_patch, strategic_merge_patch
-from .resources import Registry, ResourceType
-from .selectors import parse_field_selector, parse_label_selector
+from kubesim import clock
+from kubesim.apiserver import admission
+from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
+from kubesim.apiserver.resources import Registry, ResourceType
+from kubesim.apiserver.selectors import parse_field_selector, parse_label_selector
+from kubesim.cluster import EventType, Obj
+from kubesim.errors import ApiError, already_exists, bad_request, conflict, not_found
 
 Key = tuple[str, str]  # (group, plural)
 PatchType = Literal["merge", "json", "strategic"]
