@@ -1,5 +1,7 @@
 """The in-process interface kubesim's controllers (deployment, replicaset, job, kubelet) use to
-read and write objects. The API server's store implements it directly; nothing here goes over HTTP.
+read and write objects. In kubesim the API server's store implements it directly
+(`kubesim.apiserver.store.StoreClusterAPI`); the process node uses `kubesim.node.client.HttpClusterAPI`,
+which speaks HTTP to any API server.
 
 Resources are named by (api_version, plural), e.g. ("apps/v1", "deployments"), ("v1", "pods").
 Objects are plain dicts shaped exactly as on the wire. Writes go through the same admission,
@@ -53,12 +55,20 @@ class ClusterAPI(Protocol):
         namespace: str | None,
         name: str,
         propagation: Literal["Background", "Foreground", "Orphan"] = "Background",
+        grace_period_seconds: int | None = None,
     ) -> None: ...
 
+    async def create_subresource(
+        self, api_version: str, plural: str, namespace: str | None, name: str, subresource: str, body: Obj
+    ) -> Obj:
+        """POST to a subresource: `serviceaccounts/NAME/token` (a TokenRequest), `pods/NAME/binding`."""
+        ...
+
     def watch(
-        self, api_version: str, plural: str, namespace: str | None = None
+        self, api_version: str, plural: str, namespace: str | None = None, field_selector: str | None = None
     ) -> AsyncIterator[tuple[EventType, Obj]]:
-        """Every existing object as ADDED, then changes as they happen, until the iterator is closed."""
+        """Every existing object as ADDED, then changes as they happen, until the iterator ends or is
+        closed (a watch over HTTP ends when the server closes it; callers list again)."""
         ...
 
     async def record_event(self, involved: Obj, reason: str, message: str, type_: str = "Normal") -> None:

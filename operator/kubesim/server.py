@@ -1,5 +1,6 @@
-"""The assembled cluster: store, HTTP API, garbage collector, controllers, and K2's kubelet and
-service network. `Server` is async; `kubesim.testing.KubeSim` runs one in a thread."""
+"""The assembled cluster: store, HTTP API, garbage collector, controllers and scheduler, and the
+process node (kubelet and Service network, over HTTP). `Server` is async; `kubesim.testing.KubeSim`
+runs one in a thread."""
 
 from __future__ import annotations
 
@@ -93,19 +94,17 @@ class Server:
             log.error("kubesim task %s crashed", task.get_name(), exc_info=task.exception())
 
     async def _start_kubelet(self) -> None:
-        # K2's kubelet (pods as processes) and service network (cluster IPs on loopback).
+        # The process node talks to this server over HTTP, exactly as it talks to a real kube-apiserver.
+        from kubesim.node.client import HttpClusterAPI
         from kubesim.node.images import ImageRegistry
-        from kubesim.node.kubelet import Kubelet
-        from kubesim.node.network import ServiceNetwork
+        from kubesim.node.process_node import ProcessNode
 
         registry = ImageRegistry.load(self.images_path)
-        kubelet = Kubelet(self.api, registry, self.state_dir / "kubelet")
-        self.http.log_reader = kubelet.read_log
-        self._spawn(kubelet.run(), "kubelet")
-        self._closers.append(kubelet.close)
-        network = ServiceNetwork(self.api)
-        self._spawn(network.run(), "network")
-        self._closers.append(network.close)
+        api = HttpClusterAPI(self.url, None, {"Authorization": "Bearer kubesim"}, component="kubelet")
+        node = ProcessNode(api, registry, self.state_dir / "kubelet")
+        self.http.log_reader = node.kubelet.read_log
+        await node.start()
+        self._closers.append(node.close)
 
     def write_kubeconfig(self, path: Path) -> Path:
         return write_kubeconfig(path, self.url)

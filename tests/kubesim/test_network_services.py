@@ -170,12 +170,13 @@ async def test_without_mount_namespaces_pods_reach_services_over_http_via_the_pr
     tasks = [asyncio.create_task(kubelet.run()), asyncio.create_task(network.run())]
     try:
         await api.create("v1", "services", "default", service("web", {"app": "web"}, 80, 8080))
-        await api.create("v1", "pods", "default", pod("web", NAMED_SERVER, {"app": "web"}, 8080))
+        # No scheduler here: the pods name the node themselves, as a pod may.
+        await api.create("v1", "pods", "default", pod("web", NAMED_SERVER, {"app": "web"}, 8080, nodeName="kubesim"))
         fetch = (
             "import urllib.request, httpx; print(urllib.request.urlopen('http://web/', timeout=5).read().decode()); "
             "print(httpx.get('http://web.default.svc/').text)"
         )
-        client = pod("client", fetch, {"app": "client"}, restartPolicy="Never")
+        client = pod("client", fetch, {"app": "client"}, restartPolicy="Never", nodeName="kubesim")
         client["spec"]["containers"][0]["env"] = [{"name": "GREETING", "value": "hi"}]
 
         async def until(fn: Callable[[], Any], what: str) -> Any:

@@ -17,8 +17,6 @@ from kubesim.errors import ApiError, invalid
 if TYPE_CHECKING:
     from kubesim.apiserver.store import Store
 
-NODE_NAME = "kubesim"
-
 
 def new_namespace(name: str) -> Obj:
     import uuid
@@ -111,7 +109,6 @@ def _pod(obj: Obj, old: Obj | None) -> None:
     spec = obj.setdefault("spec", {})
     _pod_spec_defaults(spec)
     if old is None:
-        spec.setdefault("nodeName", NODE_NAME)
         spec.setdefault("serviceAccountName", "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         obj["status"] = {"phase": "Pending", "qosClass": "BestEffort"}

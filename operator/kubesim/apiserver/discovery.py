@@ -20,8 +20,18 @@ SERVER_VERSION = {
 }
 
 AGGREGATED_ACCEPT = "as=apigroupdiscoverylist"
-SUB_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"]}
-SUB_KINDS = {"scale": ("autoscaling", "v1", "Scale")}
+SUB_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "log": ["get"],
+    "binding": ["create"],
+    "token": ["create"],
+}
+SUB_KINDS = {
+    "scale": ("autoscaling", "v1", "Scale"),
+    "binding": ("", "v1", "Binding"),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+}
 
 
 def core_versions(address: str) -> dict[str, Any]:
@@ -76,7 +86,7 @@ def resource_list(registry: Registry, group: str, version: str) -> dict[str, Any
                 "kind": kind,
                 "verbs": SUB_VERBS[sub],
             }
-            if sub == "scale":
+            if sub in ("scale", "token"):
                 sub_entry.update(group=g, version=v)
             resources.append(sub_entry)
     gv = f"{group}/{version}" if group else version

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim.apiserver import discovery, events, openapi, protobuf, tables, validation, warnings
+from kubesim.apiserver import discovery, events, openapi, protobuf, subresources, tables, validation, warnings
 from kubesim.apiserver.faults import Faults
 from kubesim.apiserver.resources import ResourceType
 from kubesim.apiserver.selectors import selector_to_string
@@ -29,6 +29,9 @@ PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/strategic-merge-patch+json": "strategic",
 }
+
+
+SUBRESOURCE_CREATES = {"token": subresources.token_request, "binding": subresources.bind_pod}
 
 
 @dataclass
@@ -201,6 +204,8 @@ class Api:
         else:
             if t.rt.namespaced and t.namespace is None:
                 raise ApiError(404, "the server could not find the requested resource")
+            if method == "POST" and t.subresource in SUBRESOURCE_CREATES:
+                return "create"
             verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(method)
             if verb == "delete" and t.subresource:
                 verb = None
@@ -441,6 +446,9 @@ class Api:
 
     async def _create(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         body = await self._body(request)
+        if t.subresource is not None and t.name is not None:
+            answer = SUBRESOURCE_CREATES[t.subresource](self.store, t.namespace, t.name, body)
+            return _respond(answer, 201)
         api_version = (t.api_rt or t.rt).api_version
         if isinstance(body, dict) and body.get("apiVersion") not in (None, api_version):
             raise bad_request(

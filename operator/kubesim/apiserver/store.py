@@ -536,14 +536,24 @@ class StoreClusterAPI:
         namespace: str | None,
         name: str,
         propagation: Propagation = "Background",
+        grace_period_seconds: int | None = None,
     ) -> None:
+        # kubesim deletes pods at once (no graceful deletion), so the grace period changes nothing.
         self.store.delete_obj(self.store.rt(api_version, plural), namespace, name, propagation)
 
+    async def create_subresource(
+        self, api_version: str, plural: str, namespace: str | None, name: str, subresource: str, body: Obj
+    ) -> Obj:
+        from kubesim.apiserver.http import SUBRESOURCE_CREATES
+
+        self.store.rt(api_version, plural)
+        return copy.deepcopy(SUBRESOURCE_CREATES[subresource](self.store, namespace, name, body))
+
     async def watch(
-        self, api_version: str, plural: str, namespace: str | None = None
+        self, api_version: str, plural: str, namespace: str | None = None, field_selector: str | None = None
     ) -> AsyncIterator[tuple[EventType, Obj]]:
         rt = self.store.rt(api_version, plural)
-        async for type_, obj in self.store.watch_events(rt, namespace):
+        async for type_, obj in self.store.watch_events(rt, namespace, field_selector=field_selector):
             if type_ in ("ADDED", "MODIFIED", "DELETED"):
                 yield type_, copy.deepcopy(obj)  # type: ignore[misc]
 

@@ -9,6 +9,7 @@ from kubesim.apiserver.store import Store, StoreClusterAPI
 from kubesim.controllers.deployment import DeploymentController
 from kubesim.controllers.job import JobController
 from kubesim.controllers.replicaset import ReplicaSetController
+from kubesim.controllers.scheduler import Scheduler
 
 
 def start_all(
@@ -18,4 +19,5 @@ def start_all(
         ("deployment-controller", DeploymentController(api).run()),
         ("replicaset-controller", ReplicaSetController(api, rollout_delay_seconds).run()),
         ("job-controller", JobController(api).run()),
+        ("scheduler", Scheduler(api, store).run()),
     ]

@@ -8,6 +8,8 @@ import contextlib
 from kubesim import clock
 from kubesim.cluster import ClusterAPI, Obj
 from kubesim.errors import ApiError
+from kubesim.node.kubelet import NODE_NAME
+from kubesim.node.registration import NodeRegistration
 
 
 def running_status(pod: Obj, ip: str) -> Obj:
@@ -73,7 +75,9 @@ class FakeNode:
         self._n = 0
 
     async def run(self) -> None:
-        async for type_, pod in self.api.watch("v1", "pods"):
+        registration = NodeRegistration(self.api, NODE_NAME)
+        await registration.register()
+        async for type_, pod in self.api.watch("v1", "pods", field_selector=f"spec.nodeName={NODE_NAME}"):
             if type_ == "DELETED" or pod["metadata"].get("deletionTimestamp"):
                 continue
             if (pod.get("status") or {}).get("phase", "Pending") != "Pending":

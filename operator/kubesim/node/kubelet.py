@@ -61,8 +61,10 @@ class Kubelet:
         isolate: bool | None = None,
         grace_cap: float = 2.0,
         backoff: tuple[float, float] = (0.5, 8.0),
+        node_name: str = NODE_NAME,
     ) -> None:
         self.api = api
+        self.node_name = node_name
         self.images = images
         self.workdir = Path(workdir).absolute()  # pods run elsewhere: relative paths would break
         self.isolate = can_isolate() if isolate is None else isolate
@@ -84,8 +86,14 @@ class Kubelet:
             self.proxy = HttpProxy(self._resolve_for_proxy)
             await self.proxy.start()
         await self._watches.run(
-            {"pods": self._on_pod, "services": self._on_service}, after_gap={"pods": self._forget_vanished_pods}
+            {"pods": self._on_pod, "services": self._on_service},
+            after_gap={"pods": self._forget_vanished_pods},
+            field_selectors={"pods": self._my_pods},
         )
+
+    @property
+    def _my_pods(self) -> str:
+        return f"spec.nodeName={self.node_name}"
 
     async def close(self) -> None:
         """Stop watching and kill every process this kubelet started."""
@@ -99,7 +107,7 @@ class Kubelet:
     async def _forget_vanished_pods(self) -> None:
         """After a watch gap, stop the pods deleted meanwhile (their DELETED event was never seen)."""
         try:
-            existing = {pod_uid(p) for p in await self.api.list("v1", "pods")}
+            existing = {pod_uid(p) for p in await self.api.list("v1", "pods", field_selector=self._my_pods)}
         except Exception:
             return
         for uid, worker in list(self._workers.items()):
@@ -119,8 +127,7 @@ class Kubelet:
         if worker is not None:
             worker.pod = pod
             return
-        node = (pod.get("spec") or {}).get("nodeName")
-        if node not in (None, "", NODE_NAME):
+        if (pod.get("spec") or {}).get("nodeName") != self.node_name:
             return
         if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
             return  # finished before this kubelet started; never run a pod twice
@@ -143,7 +150,7 @@ class Kubelet:
         if not deleted:
             # Graceful deletion: the processes are gone, so the object may go now.
             with contextlib.suppress(Exception):
-                await self.api.delete("v1", "pods", *worker.key)
+                await self.api.delete("v1", "pods", *worker.key, grace_period_seconds=0)
 
     # ---- services and names ---------------------------------------------------------------
 

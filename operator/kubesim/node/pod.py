@@ -13,6 +13,7 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubesim.errors import ApiError
 from kubesim.node.addresses import HOST_IP
 from kubesim.node.env import EnvError, EnvSources, referenced_objects, resolve_env
 from kubesim.node.env import expand as expand_refs
@@ -22,7 +23,7 @@ from kubesim.node.probes import readiness_loop
 from kubesim.node.runtime import Launch, StartError, signal_group, start, stop
 from kubesim.node.status import ContainerView, now, pod_status
 from kubesim.node.termination import DEFAULT_PATH, termination_message
-from kubesim.node.volumes import Mount, VolumeError, container_mounts, keep_visible, materialise
+from kubesim.node.volumes import Mount, VolumeError, container_mounts, keep_visible, materialise, tokens_wanted
 from kubesim.node.volumes import referenced_objects as volume_objects
 
 if TYPE_CHECKING:
@@ -235,12 +236,34 @@ class PodWorker:
                 secrets[name] = obj
         return EnvSources(config_maps=config_maps, secrets=secrets)
 
+    async def _tokens(self) -> dict[tuple[str, str], str]:
+        """Service-account tokens for projected volumes, from the TokenRequest API, bound to this pod."""
+        account = self.spec.get("serviceAccountName") or "default"
+        tokens = {}
+        for wanted in tokens_wanted(self.pod):
+            spec: Obj = {
+                "expirationSeconds": wanted.expiration_seconds,
+                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": self.key[1], "uid": self.uid},
+            }
+            if wanted.audience:
+                spec["audiences"] = [wanted.audience]
+            request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+            try:
+                answer = await self.kubelet.api.create_subresource(
+                    "v1", "serviceaccounts", self.key[0], account, "token", request
+                )
+            except ApiError as exc:
+                raise VolumeError(f"volume {wanted.volume!r}: service account token: {exc.message}") from exc
+            tokens[(wanted.volume, wanted.path)] = str((answer.get("status") or {}).get("token", ""))
+        return tokens
+
     async def _prepare(self, spec: Obj, image: Image, view: ContainerView) -> Launch:
         """Everything needed to start the container; raises EnvError/VolumeError/ValueError."""
         if not self._volumes and (self.spec.get("volumes") or []):
             sources = await self._sources(volume_objects(self.pod))
+            tokens = await self._tokens()
             self._volumes = materialise(
-                self.pod, self.root / "volumes", sources.config_maps, sources.secrets, self.pod_view
+                self.pod, self.root / "volumes", sources.config_maps, sources.secrets, self.pod_view, tokens
             )
         sources = await self._sources(referenced_objects(spec))
         base = [

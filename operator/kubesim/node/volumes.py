@@ -1,7 +1,8 @@
 """Pod volumes as per-pod directories, and the bind mounts that put them at each container's mountPaths.
 
-configMap, secret, emptyDir, downwardAPI and hostPath volumes are supported; any other volume type
-is reported by name. Files are written once when the pod starts (the real kubelet refreshes
+configMap, secret, emptyDir, downwardAPI, hostPath and projected volumes (configMap, secret,
+downwardAPI and serviceAccountToken sources: the `kube-api-access-*` volume the ServiceAccount
+admission plugin adds) are supported; any other volume type is reported by name. Files are written once when the pod starts (the real kubelet refreshes
 configMap/secret volumes periodically; kubesim does not).
 """
 
@@ -29,16 +30,52 @@ class Mount:
     read_only: bool = False
 
 
+def _sources(volume: Obj) -> list[Obj]:
+    """A volume's sources: the projected ones, or the volume itself."""
+    if "projected" in volume:
+        return list((volume["projected"] or {}).get("sources") or [])
+    return [volume]
+
+
 def referenced_objects(pod: Obj) -> tuple[set[str], set[str]]:
     """Names of ConfigMaps and Secrets that the pod's volumes use."""
     config_maps: set[str] = set()
     secrets: set[str] = set()
     for volume in (pod.get("spec") or {}).get("volumes") or []:
-        if "configMap" in volume:
-            config_maps.add(volume["configMap"].get("name", ""))
-        if "secret" in volume:
-            secrets.add(volume["secret"].get("secretName", ""))
+        for source in _sources(volume):
+            if "configMap" in source:
+                config_maps.add(source["configMap"].get("name", ""))
+            if "secret" in source:
+                secrets.add(source["secret"].get("secretName") or source["secret"].get("name", ""))
     return config_maps, secrets
+
+
+@dataclass(frozen=True)
+class TokenWanted:
+    """A serviceAccountToken projection: where it goes and what to ask the TokenRequest API for."""
+
+    volume: str
+    path: str
+    audience: str | None
+    expiration_seconds: int
+
+
+def tokens_wanted(pod: Obj) -> list[TokenWanted]:
+    wanted = []
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if "projected" not in volume:
+            continue
+        for source in _sources(volume):
+            if token := source.get("serviceAccountToken"):
+                wanted.append(
+                    TokenWanted(
+                        volume.get("name", ""),
+                        token.get("path", "token"),
+                        token.get("audience") or None,
+                        int(token.get("expirationSeconds") or 3607),
+                    )
+                )
+    return wanted
 
 
 def _write_files(
@@ -72,53 +109,77 @@ def materialise(
     config_maps: Mapping[str, Obj],
     secrets: Mapping[str, Obj],
     pod_for_fields: Callable[[], Obj] | None = None,
+    tokens: Mapping[tuple[str, str], str] | None = None,
 ) -> dict[str, Path]:
-    """Create every volume of `pod` under `root` and return the directory for each volume name."""
+    """Create every volume of `pod` under `root` and return the directory for each volume name.
+    `tokens` holds the service-account tokens of projected volumes, by (volume, path)."""
     paths: dict[str, Path] = {}
     for volume in (pod.get("spec") or {}).get("volumes") or []:
         name = volume.get("name", "")
         directory = root / name
         if "emptyDir" in volume:
             directory.mkdir(parents=True, exist_ok=True)
-        elif "configMap" in volume:
-            source = volume["configMap"]
-            obj = config_maps.get(source.get("name", ""))
-            if obj is None and not source.get("optional"):
-                raise VolumeError(f"volume {name!r}: configmap {source.get('name')!r} not found")
-            data = config_map_data(obj) if obj else {}
-            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
-        elif "secret" in volume:
-            source = volume["secret"]
-            obj = secrets.get(source.get("secretName", ""))
-            if obj is None and not source.get("optional"):
-                raise VolumeError(f"volume {name!r}: secret {source.get('secretName')!r} not found")
-            data = secret_data(obj) if obj else {}
-            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
-        elif "downwardAPI" in volume:
-            source = volume["downwardAPI"]
-            current = pod_for_fields() if pod_for_fields else pod
-            values = {}
-            for item in source.get("items") or []:
-                if ref := item.get("fieldRef"):
-                    values[item.get("path", "")] = field_ref(current, ref.get("fieldPath", ""))
-                else:
-                    raise VolumeError(f"volume {name!r}: only fieldRef items are supported in downwardAPI")
-            directory.mkdir(parents=True, exist_ok=True)
-            for relative, value in values.items():
-                (directory / relative).parent.mkdir(parents=True, exist_ok=True)
-                (directory / relative).write_text(value)
         elif "hostPath" in volume:
             directory = Path(volume["hostPath"].get("path", ""))
             if volume["hostPath"].get("type") in ("DirectoryOrCreate", None, ""):
                 directory.mkdir(parents=True, exist_ok=True)
+        elif any(k in volume for k in ("configMap", "secret", "downwardAPI", "projected")):
+            default_mode = (volume.get("projected") or {}).get("defaultMode")
+            directory.mkdir(parents=True, exist_ok=True)
+            current = pod_for_fields() if pod_for_fields else pod
+            for source in _sources(volume):
+                _write_source(directory, name, source, default_mode, config_maps, secrets, current, tokens or {})
         else:
             kinds = sorted(set(volume) - {"name"})
             raise VolumeError(
                 f"volume {name!r}: type {', '.join(kinds) or '?'} is not supported in kubesim "
-                "(expected configMap, secret, emptyDir, downwardAPI or hostPath)"
+                "(expected configMap, secret, emptyDir, downwardAPI, projected or hostPath)"
             )
         paths[name] = directory
     return paths
+
+
+def _write_source(
+    directory: Path,
+    name: str,
+    source: Obj,
+    default_mode: int | None,
+    config_maps: Mapping[str, Obj],
+    secrets: Mapping[str, Obj],
+    pod: Obj,
+    tokens: Mapping[tuple[str, str], str],
+) -> None:
+    if "configMap" in source:
+        ref = source["configMap"]
+        obj = config_maps.get(ref.get("name", ""))
+        if obj is None and not ref.get("optional"):
+            raise VolumeError(f"volume {name!r}: configmap {ref.get('name')!r} not found")
+        data = config_map_data(obj) if obj else {}
+        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name)
+    elif "secret" in source:
+        ref = source["secret"]
+        secret_name = ref.get("secretName") or ref.get("name", "")
+        obj = secrets.get(secret_name)
+        if obj is None and not ref.get("optional"):
+            raise VolumeError(f"volume {name!r}: secret {secret_name!r} not found")
+        data = secret_data(obj) if obj else {}
+        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name)
+    elif "downwardAPI" in source:
+        values = {}
+        for item in source["downwardAPI"].get("items") or []:
+            if ref := item.get("fieldRef"):
+                values[item.get("path", "")] = field_ref(pod, ref.get("fieldPath", ""))
+            else:
+                raise VolumeError(f"volume {name!r}: only fieldRef items are supported in downwardAPI")
+        _write_files(directory, values, None, default_mode, name)
+    elif "serviceAccountToken" in source:
+        path = source["serviceAccountToken"].get("path", "token")
+        if (name, path) not in tokens:
+            raise VolumeError(f"volume {name!r}: no service account token for {path!r}")
+        _write_files(directory, {path: tokens[(name, path)]}, None, default_mode, name)
+    else:
+        kinds = sorted(source)
+        raise VolumeError(f"volume {name!r}: projected source {', '.join(kinds) or '?'} is not supported in kubesim")
 
 
 def container_mounts(container: Obj, volumes: Mapping[str, Path]) -> list[Mount]:

@@ -31,11 +31,16 @@ class Watches:
         return self._closed.is_set()
 
     async def run(
-        self, handlers: Mapping[str, Handler], after_gap: Mapping[str, Callable[[], Awaitable[None]]] | None = None
+        self,
+        handlers: Mapping[str, Handler],
+        after_gap: Mapping[str, Callable[[], Awaitable[None]]] | None = None,
+        field_selectors: Mapping[str, str] | None = None,
     ) -> None:
         """Watch each core/v1 resource in `handlers` until close() (or cancellation)."""
-        gaps = after_gap or {}
-        self._tasks = [asyncio.create_task(self._forever(p, h, gaps.get(p))) for p, h in handlers.items()]
+        gaps, selectors = after_gap or {}, field_selectors or {}
+        self._tasks = [
+            asyncio.create_task(self._forever(p, h, gaps.get(p), selectors.get(p))) for p, h in handlers.items()
+        ]
         try:
             await self._closed.wait()
         finally:  # cancelled instead of closed: at least stop watching
@@ -48,10 +53,16 @@ class Watches:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _forever(self, plural: str, handle: Handler, after_gap: Callable[[], Awaitable[None]] | None) -> None:
+    async def _forever(
+        self,
+        plural: str,
+        handle: Handler,
+        after_gap: Callable[[], Awaitable[None]] | None,
+        field_selector: str | None,
+    ) -> None:
         while not self._closed.is_set():
             try:
-                async for type_, obj in self.api.watch("v1", plural):
+                async for type_, obj in self.api.watch("v1", plural, field_selector=field_selector):
                     try:
                         await handle(type_, obj)
                     except Exception:
