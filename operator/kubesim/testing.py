@@ -28,6 +28,18 @@ class KubectlError(subprocess.CalledProcessError):
         return f"kubectl {' '.join(self.cmd[3:])} exited {self.returncode}:\n{self.stderr}{self.output}"
 
 
+def run_kubectl(
+    kubeconfig: Path, workdir: Path, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """kubectl against `kubeconfig`, its cache and HOME under `workdir`; KubectlError when it fails."""
+    cmd = [KUBECTL, f"--kubeconfig={kubeconfig}", f"--cache-dir={workdir / 'kubectl-cache'}", *args]
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig), HOME=str(workdir))
+    proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
+    return proc
+
+
 class KubeSim:
     def __init__(
         self,
@@ -126,12 +138,7 @@ class KubeSim:
     def kubectl(
         self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        cmd = [KUBECTL, f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.workdir / 'kubectl-cache'}", *args]
-        env = dict(os.environ, KUBECONFIG=str(self.kubeconfig), HOME=str(self.workdir))
-        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout, env=env)
-        if check and proc.returncode != 0:
-            raise KubectlError(proc.returncode, cmd, proc.stdout, proc.stderr)
-        return proc
+        return run_kubectl(self.kubeconfig, self.workdir, *args, check=check, input=input, timeout=timeout)
 
     def request_counts(self) -> dict[tuple[str, str], int]:
         assert self.server is not None

@@ -1,4 +1,5 @@
-"""Fixtures for the operator's integration tests: one KubeSim (API server, controllers, kubelet
+"""Fixtures for the operator's integration tests: one cluster per module (kubesim, or the real
+control plane with kubesim's node: see kubesim.backends), API server, controllers, kubelet
 running real pods, Service network) per module, the operator as a real `releaseguard run`
 subprocess, and helpers that read what a user would: kubectl output, Events, /metrics."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,13 +22,18 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from kubesim import backends
+from kubesim.real.cluster import RealCluster
 from kubesim.testing import KubeSim
+
+Backend = KubeSim | RealCluster
 
 T = TypeVar("T")
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "examples" / "kubesim-images.yaml"
 CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
+DEPLOY = ROOT / "deploy" / "releaseguard.yaml"
 RELEASEGUARD = str(Path(sys.executable).parent / "releaseguard")
 
 
@@ -55,9 +62,10 @@ def free_port() -> int:
 
 
 class Operator:
-    """`releaseguard run` as a subprocess against the KubeSim."""
+    """`releaseguard run` as a subprocess against the cluster, as the chart's ServiceAccount where
+    the server authorizes (the real control plane), with the admin kubeconfig on kubesim."""
 
-    def __init__(self, sim: KubeSim, workdir: Path, *extra: str) -> None:
+    def __init__(self, sim: Backend, workdir: Path, *extra: str) -> None:
         self.sim = sim
         self.workdir = workdir
         self.extra = extra
@@ -68,7 +76,7 @@ class Operator:
         self.starts = 0
 
     def start(self) -> Operator:
-        env = dict(os.environ, KUBECONFIG=str(self.sim.kubeconfig))
+        env = dict(os.environ, KUBECONFIG=str(operator_kubeconfig(self.sim, self.workdir)))
         argv = [
             RELEASEGUARD,
             "run",
@@ -124,10 +132,24 @@ class Operator:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+RBAC_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding"}
+RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
+
+
+def operator_kubeconfig(sim: Backend, workdir: Path) -> Path:
+    """Where the API server authorizes, the chart's own ServiceAccount and RBAC (deploy/), with a
+    token from the TokenRequest API; kubesim authorizes nothing, so there the admin kubeconfig."""
+    if not isinstance(sim, RealCluster):
+        return sim.kubeconfig
+    docs = [d for d in yaml.safe_load_all(DEPLOY.read_text()) if d and d.get("kind") in RBAC_KINDS]
+    sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
+    return sim.service_account_kubeconfig("releaseguard", "releaseguard", workdir / "operator.kubeconfig")
+
+
 class Cluster:
     """kubectl-level helpers on one namespace."""
 
-    def __init__(self, sim: KubeSim, namespace: str) -> None:
+    def __init__(self, sim: Backend, namespace: str) -> None:
         self.sim = sim
         self.ns = namespace
 
@@ -199,14 +221,23 @@ def shop_deployment(image: str = "shop:1.0", replicas: int = 1, name: str = "sho
             "template": {
                 "metadata": {"labels": {"app": name}},
                 "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "shop",
                             "image": image,
                             "ports": [{"containerPort": 8080}],
                             "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1},
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
                         }
-                    ]
+                    ],
                 },
             },
             **spec,
@@ -259,15 +290,22 @@ def release_verification(
 # --- fixtures ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeSim]:
+@pytest.fixture(scope="module", params=backends.selected())
+def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """The cluster under test: a KubeSim per module, or the session's real control plane."""
+    if request.param == "real":
+        real: RealCluster = request.getfixturevalue("real_cluster")
+        real.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
+        real.kubectl("wait", "--for=condition=Established", "crd/releaseverifications.releaseguard.io")
+        yield real
+        return
     with KubeSim(tmp_path_factory.mktemp("kubesim"), images=IMAGES, rollout_delay_seconds=0.2) as server:
         server.kubectl("apply", "-f", str(CRD))
         yield server
 
 
 @pytest.fixture(scope="module")
-def operator(sim: KubeSim, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+def operator(sim: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
     op = Operator(sim, tmp_path_factory.mktemp("operator")).start()
     yield op
     op.stop()
@@ -277,9 +315,10 @@ _counter = itertools.count()
 
 
 @pytest.fixture
-def cluster(sim: KubeSim, request: pytest.FixtureRequest) -> Iterator[Cluster]:
-    name = f"it-{next(_counter)}-{request.node.name[5:30].replace('_', '-').strip('-')}".lower()
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+def cluster(sim: Backend, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    readable = re.sub(r"[^a-z0-9]+", "-", request.node.name[5:30].lower()).strip("-")
+    name = f"it-{next(_counter)}-{readable}"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
     sim.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     yield Cluster(sim, name)
     sim.kubectl("delete", "namespace", name, "--wait=false", check=False)

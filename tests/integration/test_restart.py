@@ -13,6 +13,7 @@ import pytest
 import yaml
 from rg_harness import (
     ROOT,
+    Backend,
     Cluster,
     Operator,
     eventually,
@@ -22,13 +23,11 @@ from rg_harness import (
     shop_service,
 )
 
-from kubesim.testing import KubeSim
-
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def own_operator(sim: KubeSim, tmp_path: Path) -> Iterator[Operator]:
+def own_operator(sim: Backend, tmp_path: Path) -> Iterator[Operator]:
     op = Operator(sim, tmp_path)
     yield op
     op.stop()
@@ -71,7 +70,7 @@ def test_sigkill_around_a_failure_rolls_back_once(cluster: Cluster, own_operator
     assert status["lastRollback"]["fromRevision"] == 2
 
 
-def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: KubeSim, tmp_path: Path) -> None:
+def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: Backend, tmp_path: Path) -> None:
     op = Operator(sim, tmp_path, "--dry-run").start()
     try:
         cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns))
@@ -87,7 +86,7 @@ def test_dry_run_decides_but_never_patches(cluster: Cluster, sim: KubeSim, tmp_p
 
 
 def test_two_peered_replicas_one_acts_and_the_other_takes_over(
-    cluster: Cluster, sim: KubeSim, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cluster: Cluster, sim: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # kopf's peering CRDs and the ClusterKopfPeering, as the chart installs them for two replicas
     rendered = helm.Chart.load(ROOT / "charts" / "releaseguard").render({"replicaCount": 2}, name="releaseguard")

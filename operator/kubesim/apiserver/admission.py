@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
+import re
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from kubesim import clock
@@ -178,6 +180,48 @@ def _service(obj: Obj, old: Obj | None) -> None:
         if "clusterIPs" in old["spec"]:
             spec["clusterIPs"] = old["spec"]["clusterIPs"]
     obj.setdefault("status", {"loadBalancer": {}})
+
+
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
+    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+_DNS1035_MESSAGE = (
+    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
+    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
+    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
+)
+_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+
+
+def name_problems(rt: ResourceType, name: str) -> list[tuple[str, str]]:
+    """What the real API server says of an object's name: namespaces are RFC 1123 labels, Services
+    DNS-1035 labels, RBAC objects path segments, everything else RFC 1123 subdomains."""
+    if rt.group == "rbac.authorization.k8s.io":
+        bad = name in (".", "..") or "/" in name or "%" in name
+        return [("metadata.name", f"Invalid value: {json.dumps(name)}: may not contain '/' or '%'")] if bad else []
+    if rt.group == "" and rt.plural in ("namespaces", "services"):
+        pattern, message, limit = (
+            (_LABEL, _LABEL_MESSAGE, 63) if rt.plural == "namespaces" else (_DNS1035, _DNS1035_MESSAGE, 63)
+        )
+    else:
+        pattern, message, limit = _SUBDOMAIN, _SUBDOMAIN_MESSAGE, 253
+    problems = []
+    if len(name) > limit:
+        problems.append(
+            ("metadata.name", f"Invalid value: {json.dumps(name)}: must be no more than {limit} characters")
+        )
+    if not pattern.fullmatch(name):
+        problems.append(("metadata.name", f"Invalid value: {json.dumps(name)}: {message}"))
+    return problems
 
 
 def _namespace(obj: Obj, old: Obj | None) -> None:

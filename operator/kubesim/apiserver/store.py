@@ -233,6 +233,8 @@ class Store:
                 raise admission.invalid_obj(
                     rt, new, [("metadata.name", "Required value: name or generateName is required")]
                 )
+        if problems := admission.name_problems(rt, md["name"]):
+            raise admission.invalid_obj(rt, new, problems)
         new["apiVersion"] = rt.api_version
         new["kind"] = rt.kind
         if self.find(rt, md.get("namespace"), md["name"]) is not None:

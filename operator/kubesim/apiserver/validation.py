@@ -226,6 +226,17 @@ def validate(value: Any, schema: Obj, path: str, causes: Causes) -> None:
                 validate(v, schema["additionalProperties"], _join(path, k), causes)
         if "maxProperties" in schema and len(value) > schema["maxProperties"]:
             causes.append((label, f"Too many: {len(value)}: must have at most {schema['maxProperties']} items"))
+    if isinstance(schema.get("oneOf"), list):
+        valid = 0
+        for alternative in schema["oneOf"]:
+            found: list[tuple[str, str]] = []
+            validate(value, alternative, path, found)
+            valid += not found
+        if valid != 1:
+            which = "none valid" if valid == 0 else f"{valid} valid alternatives"
+            causes.append(
+                (label, f"Invalid value: {_go(value)}: must validate one and only one schema (oneOf). Found {which}")
+            )
 
 
 # ---- CEL ----------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def structural(schema: dict[str, Any]) -> dict[str, Any]:
                     out[key] = convert(value)
             elif key in ("items", "not"):
                 out[key] = convert(value)
-            elif key in ("default", "enum", "x-kubernetes-validations", "examples"):
+            elif key in ("default", "enum", "x-kubernetes-validations", "examples", "oneOf"):
                 out[key] = value
             else:
                 out[key] = convert(value)

@@ -1,0 +1,108 @@
+"""`RealCluster`: the real control plane with kubesim's process node, for tests and `python -m
+kubesim real`. It offers what `kubesim.testing.KubeSim` offers a test (`kubeconfig`, `kubectl`,
+`workdir`, `url`), so a test can take either as its cluster.
+
+    with RealCluster(workdir, images=IMAGES) as cluster:
+        cluster.kubectl("apply", "-f", "app.yaml")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from kubesim.node.images import ImageRegistry
+from kubesim.node.process_node import ProcessNode
+from kubesim.real.controlplane import ControlPlane, kube_version
+from kubesim.testing import run_kubectl
+
+NODE_NAME = "kubesim-node"
+
+
+class RealCluster:
+    backend = "real"
+
+    def __init__(self, workdir: Path, *, images: Path | None = None, bin_dir: Path | None = None) -> None:
+        self.workdir = Path(workdir).absolute()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.images = images
+        self.control_plane = ControlPlane(self.workdir / "control-plane", bin_dir)
+        self.node: ProcessNode | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.control_plane.kubeconfig
+
+    @property
+    def url(self) -> str:
+        return self.control_plane.url
+
+    def start(self) -> RealCluster:
+        try:
+            self.control_plane.launch()
+            self._start_node()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_node(self) -> None:
+        ready: Future[None] = Future()
+        loop = self._loop = asyncio.new_event_loop()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                registry = ImageRegistry.load(self.images)
+                self.node = ProcessNode.from_kubeconfig(
+                    self.kubeconfig, registry, self.workdir / "node", name=NODE_NAME, version=kube_version()
+                )
+                loop.run_until_complete(asyncio.wait_for(self.node.start(), timeout=30))
+            except BaseException as exc:
+                ready.set_exception(exc)
+                return
+            ready.set_result(None)
+            loop.run_forever()
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="kubesim-real-node", daemon=True)
+        self._thread.start()
+        ready.result(timeout=60)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            if self.node is not None and self._loop.is_running():
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self.node.close(), self._loop).result(timeout=30)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop = None
+        self._thread = None
+        self.control_plane.stop()
+
+    def __enter__(self) -> RealCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return run_kubectl(self.kubeconfig, self.workdir, *args, check=check, input=input, timeout=timeout)
+
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path, duration: str = "4h") -> Path:
+        """A kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the TokenRequest API."""
+        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
+        return self.control_plane.write_kubeconfig(path, token=token, namespace=namespace)
