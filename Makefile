@@ -15,15 +15,23 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z_-]+:.*##/ {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: test
-test: $(STAMP) system-deps lint typecheck manifests-check ## Lint, type-check, drift-check the CRD, run the whole test suite
+test: $(STAMP) system-deps kube lint typecheck manifests-check ## Lint, type-check, drift-check, run the whole suite on kubesim and the real control plane
 	$(BIN)/pytest -q
+
+.PHONY: test-kubesim
+test-kubesim: $(STAMP) system-deps ## The whole suite on kubesim only (no Go build)
+	RG_BACKENDS=kubesim $(BIN)/pytest -q
 
 .PHONY: demo
 demo: $(STAMP) ## Run the end-to-end demo against kubesim
 	$(BIN)/python examples/demo.py
 
+.PHONY: demo-real
+demo-real: $(STAMP) kube ## The same demo on the real control plane (kube-apiserver, controllers, scheduler, etcd)
+	$(BIN)/python examples/demo.py --backend real
+
 .PHONY: bench
-bench: $(STAMP) system-deps ## Run the benchmarks and print their figures
+bench: $(STAMP) system-deps kube ## Run the benchmarks and print their figures
 	$(BIN)/python -m bench
 
 ##@ Pieces of `make test`
@@ -56,6 +64,14 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff format operator tests examples bench
 
 ##@ Set-up
+
+.PHONY: kube
+kube: ## Build the pinned real control plane from Go modules into .cache/kube/ (only when missing)
+	tools/kube/build.sh
+
+.PHONY: kube-pin
+kube-pin: ## Re-pin tools/kube to a Kubernetes release: make kube-pin VERSION=v1.37.2
+	tools/kube/pin.sh $(VERSION)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,4 +1,12 @@
-"""`python -m kubesim serve --port 0 --kubeconfig PATH [--images FILE] [--state-dir DIR] [--fault SPEC]...`"""
+"""The kubesim command line.
+
+    python -m kubesim serve --port 0 --kubeconfig PATH [--images FILE] [--state-dir DIR] [--fault SPEC]...
+    python -m kubesim node --kubeconfig PATH [--images FILE] [--state-dir DIR] [--name NAME]
+    python -m kubesim real --kubeconfig PATH [--images FILE] [--state-dir DIR]
+
+`serve` runs kubesim's API server with its controllers and node; `node` runs only the process node
+against any API server; `real` runs the real control plane (built by `make kube`) with the node.
+Each runs until SIGTERM or SIGINT."""
 
 from __future__ import annotations
 
@@ -35,7 +43,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="reject CRD schemas a real apiserver rejects (default: serve them with a Warning)",
     )
     serve.add_argument("-v", "--verbose", action="store_true")
+
+    node = sub.add_parser("node", help="run the process node against the API server of a kubeconfig")
+    node.add_argument("--kubeconfig", type=Path, required=True, help="the API server to register with")
+    node.add_argument("--images", type=Path, default=None, help="image registry file")
+    node.add_argument("--state-dir", type=Path, default=None, help="working directory for pods (default: a temp dir)")
+    node.add_argument("--name", default="kubesim-node", help="the Node's name (default: kubesim-node)")
+    node.add_argument("-v", "--verbose", action="store_true")
+
+    real = sub.add_parser("real", help="run the real control plane (make kube) with the process node")
+    real.add_argument("--kubeconfig", type=Path, required=True, help="where to write an admin kubeconfig")
+    real.add_argument("--images", type=Path, default=None, help="image registry file for the node")
+    real.add_argument("--state-dir", type=Path, default=None, help="working directory (default: a temp dir)")
+    real.add_argument("-v", "--verbose", action="store_true")
     return parser
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _node(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from .node.images import ImageRegistry
+    from .node.process_node import ProcessNode
+
+    with tempfile.TemporaryDirectory(prefix="kubesim-node-") as scratch:
+        workdir = args.state_dir or Path(scratch)
+        node = ProcessNode.from_kubeconfig(args.kubeconfig, ImageRegistry.load(args.images), workdir, name=args.name)
+        await node.start()
+        print(f"kubesim node {args.name} registered", flush=True)
+        await _until_signalled()
+        await node.close()
+    return 0
+
+
+def _real(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from .real.cluster import RealCluster
+    from .real.controlplane import ControlPlaneError
+
+    workdir = args.state_dir or Path(tempfile.mkdtemp(prefix="kubesim-real-"))
+    try:
+        with RealCluster(workdir, images=args.images) as cluster:
+            args.kubeconfig.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(cluster.kubeconfig, args.kubeconfig)
+            args.kubeconfig.chmod(0o600)
+            print(f"real control plane listening on {cluster.url} (kubeconfig {args.kubeconfig})", flush=True)
+            asyncio.run(_until_signalled())
+    except ControlPlaneError as exc:
+        print(f"kubesim real: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if args.state_dir is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return 0
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -60,11 +129,7 @@ async def _serve(args: argparse.Namespace) -> int:
     url = await server.start()
     server.write_kubeconfig(args.kubeconfig)
     print(f"kubesim listening on {url}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await _until_signalled()
     await server.stop()
     return 0
 
@@ -76,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return asyncio.run(_serve(args))
+    if args.command == "node":
+        return asyncio.run(_node(args))
+    if args.command == "real":
+        return _real(args)
     return 2
 
 
