@@ -58,11 +58,13 @@ def test_a_failed_start_stops_what_it_started_and_removes_its_folder(tmp_path: P
             (bins / name).write_text("#!/bin/sh\necho 'refusing to start: test' >&2\nexit 3\n")
             (bins / name).chmod(0o755)
     before = set(Path("/tmp").glob("kubesim-real-*"))
-    with pytest.raises(
-        ControlPlaneError, match=r"step 'start kube-apiserver' failed: it exited 3:\n.*refusing to start"
+    with (
+        pytest.raises(
+            ControlPlaneError, match=r"step 'start kube-apiserver' failed: it exited 3:\n.*refusing to start"
+        ),
+        ControlPlane.start(bin_dir=bins, timeout=30),
     ):
-        with ControlPlane.start(bin_dir=bins, timeout=30):
-            pass
+        pass
     assert set(Path("/tmp").glob("kubesim-real-*")) == before
     leftover = subprocess.run(["pgrep", "-f", f"{bins}/"], capture_output=True, text=True).stdout
     assert leftover == ""
