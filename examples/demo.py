@@ -1,4 +1,6 @@
 """`make demo`: the ReleaseGuard story end to end, against kubesim, with real processes.
+`make demo-real` (`--backend real`) plays the same story on the real control plane (kube-apiserver,
+kube-controller-manager, kube-scheduler and etcd built by `make kube`) with kubesim's process node.
 
 1. start kubesim (in-memory API server, controllers, local kubelet) and apply the CRD;
 2. start the operator (`releaseguard run`) exactly as it runs in a cluster, only pointed at kubesim;
@@ -11,6 +13,7 @@ Prints a timeline and exits 0 only if every step happened. State lives in .demo/
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -165,26 +168,30 @@ def story(cluster: Cluster) -> None:
     )  # fmt: skip
 
 
+def cluster_command(backend: str, kubeconfig: Path) -> list[str]:
+    images = ["--images", str(ROOT / "examples" / "kubesim-images.yaml"), "--state-dir", str(STATE / "pods")]
+    if backend == "real":
+        return [str(BIN / "python"), "-m", "kubesim", "real", "--kubeconfig", str(kubeconfig), *images]
+    return [
+        str(BIN / "python"), "-m", "kubesim", "serve", "--port", "0", "--kubeconfig", str(kubeconfig),
+        *images, "--rollout-delay", "0.5",
+    ]  # fmt: skip
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description="The ReleaseGuard story end to end.")
+    parser.add_argument("--backend", choices=["kubesim", "real"], default="kubesim")
+    backend = parser.parse_args().backend
     shutil.rmtree(STATE, ignore_errors=True)
     STATE.mkdir()
     kubeconfig = STATE / "kubeconfig"
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     kubesim = operator = None
     try:
-        kubesim = start(
-            "kubesim",
-            [
-                str(BIN / "python"), "-m", "kubesim", "serve", "--port", "0",
-                "--kubeconfig", str(kubeconfig),
-                "--images", str(ROOT / "examples" / "kubesim-images.yaml"),
-                "--state-dir", str(STATE / "pods"),
-                "--rollout-delay", "0.5",
-            ],
-            env,
-        )  # fmt: skip
-        address = wait_for_line("kubesim", r"listening on (\S+)", kubesim).group(1)
-        say(f"kubesim API server at {address} (kubeconfig {kubeconfig.relative_to(ROOT)})")
+        kubesim = start("kubesim", cluster_command(backend, kubeconfig), env)
+        address = wait_for_line("kubesim", r"listening on (\S+)", kubesim, timeout=90).group(1)
+        server = "real kube-apiserver" if backend == "real" else "kubesim API server"
+        say(f"{server} at {address} (kubeconfig {kubeconfig.relative_to(ROOT)})")
         operator = start(
             "operator",
             [
