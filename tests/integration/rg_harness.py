@@ -65,8 +65,9 @@ class Operator:
     """`releaseguard run` as a subprocess against the cluster, as the chart's ServiceAccount where
     the server authorizes (the real control plane), with the admin kubeconfig on kubesim."""
 
-    def __init__(self, sim: Backend, workdir: Path, *extra: str) -> None:
+    def __init__(self, sim: Backend, workdir: Path, *extra: str, kubeconfig: Path | None = None) -> None:
         self.sim = sim
+        self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.extra = extra
         self.proc: subprocess.Popen[bytes] | None = None
@@ -76,7 +77,8 @@ class Operator:
         self.starts = 0
 
     def start(self) -> Operator:
-        env = dict(os.environ, KUBECONFIG=str(operator_kubeconfig(self.sim, self.workdir)))
+        kubeconfig = self.kubeconfig or operator_kubeconfig(self.sim, self.workdir)
+        env = dict(os.environ, KUBECONFIG=str(kubeconfig))
         argv = [
             RELEASEGUARD,
             "run",

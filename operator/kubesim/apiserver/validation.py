@@ -337,3 +337,34 @@ def _schema_problems(schema: Obj, path: str, out: Causes, root: bool = False) ->
         _schema_problems(schema["items"], f"{path}.items", out)
     if isinstance(addl, dict):
         _schema_problems(addl, f"{path}.additionalProperties", out)
+    for i, rule in enumerate(schema.get("x-kubernetes-validations") or []):
+        for name in _invisible_fields(schema, str((rule or {}).get("rule", ""))):
+            out.append(
+                (
+                    f"{path}.x-kubernetes-validations[{i}].rule",
+                    f"Invalid value: compilation failed: ERROR: undefined field '{name}'",
+                )
+            )
+
+
+_SELF_FIELD = re.compile(r"\bself\.([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _untyped(schema: Obj) -> bool:
+    """A value CEL cannot see: no type (any JSON), or an array of such values."""
+    if schema.get("x-kubernetes-int-or-string"):
+        return False
+    if "type" not in schema:
+        return True
+    items = schema.get("items")
+    return schema.get("type") == "array" and isinstance(items, dict) and _untyped(items)
+
+
+def _invisible_fields(schema: Obj, rule: str) -> list[str]:
+    """Fields a rule names that the real API server's CEL type checker cannot see: it leaves
+    properties without a type out of the declared type, so `self.x` does not compile."""
+    props = schema.get("properties") or {}
+    if not props or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    names = dict.fromkeys(_SELF_FIELD.findall(rule))
+    return [n for n in names if isinstance(props.get(n), dict) and _untyped(props[n])]
