@@ -11,7 +11,7 @@ import pytest
 from kubesim.real.cluster import RealCluster
 
 ROOT = Path(__file__).resolve().parents[1]
-IMAGES = ROOT / "examples" / "kubesim-images.yaml"
+IMAGES = ROOT / "tests" / "kubesim-images.yaml"
 
 
 @pytest.fixture(scope="session")

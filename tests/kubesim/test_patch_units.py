@@ -76,11 +76,12 @@ def test_strategic_merge_by_keys_and_finalizers_as_a_set() -> None:
     out = strategic_merge_patch(pod, patch)
     app, side = out["spec"]["containers"]
     assert app["image"] == "v2" and side == {"name": "side", "image": "s1"}
-    assert app["env"] == [{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]
-    assert [p["containerPort"] for p in app["ports"]] == [80, 81]
-    assert [v["name"] for v in out["spec"]["volumes"]] == ["v1", "v2"]
-    assert out["metadata"]["finalizers"] == ["a", "b"]
-    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == ["1", "2"]
+    # New items go before the server's (orders seen on kube-apiserver 1.37 for this very patch).
+    assert app["env"] == [{"name": "C", "value": "3"}, {"name": "A", "value": "1"}]
+    assert [p["containerPort"] for p in app["ports"]] == [81, 80]
+    assert [v["name"] for v in out["spec"]["volumes"]] == ["v2", "v1"]
+    assert out["metadata"]["finalizers"] == ["b", "a"]
+    assert [r["uid"] for r in out["metadata"]["ownerReferences"]] == ["2", "1"]
     assert out["status"]["conditions"] == [
         {"type": "Ready", "status": "True"},
         {"type": "Initialized", "status": "True"},
@@ -101,3 +102,26 @@ def test_strategic_retain_keys_clears_the_other_keys() -> None:
     doc = {"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}}}}
     out = strategic_merge_patch(doc, {"spec": {"strategy": {"$retainKeys": ["type"], "type": "Recreate"}}})
     assert out == {"spec": {"strategy": {"type": "Recreate"}}}
+
+
+@pytest.mark.parametrize(
+    ("server", "patch", "merged"),
+    [
+        ("X Z", "Y Z", "Y X Z"),
+        ("X Z", "Z Y", "X Z Y"),
+        ("A B C", "D B E", "D A B E C"),
+    ],
+)
+def test_strategic_merge_orders_merged_lists_as_the_real_server_does(server: str, patch: str, merged: str) -> None:
+    """Orders recorded from kube-apiserver 1.37 (`kubectl patch --type=strategic` of a container's env)."""
+
+    def env(names: str, value: str) -> list[dict[str, str]]:
+        return [{"name": n, "value": value} for n in names.split()]
+
+    target = {"spec": {"containers": [{"name": "main", "env": env(server, "old")}]}}
+    body = {"spec": {"containers": [{"name": "main", "env": env(patch, "new")}]}}
+    result = strategic_merge_patch(target, body)["spec"]["containers"][0]["env"]
+    assert [e["name"] for e in result] == merged.split()
+    assert {e["name"]: e["value"] for e in result} == {
+        n: "new" if n in patch.split() else "old" for n in merged.split()
+    }

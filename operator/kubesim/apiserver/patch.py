@@ -180,11 +180,8 @@ def _smp_map(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 def _smp_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
     current = current if isinstance(current, list) else []
     if field in SET_LISTS:
-        out = list(current)
-        for v in patch:
-            if v not in out:
-                out.append(v)
-        return out
+        known = [(current.index(v) if v in current else None, v) for v in dict.fromkeys(patch)]
+        return _interleave(known, [(n, v) for n, v in enumerate(current) if v not in patch])
     key = MERGE_KEYS.get(field)
     if key == "port":
         key = _ports_key(patch + current)
@@ -192,15 +189,42 @@ def _smp_list(field: str, current: Any, patch: list[Any]) -> list[Any]:
         return copy.deepcopy(patch)
     if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
         return [i for i in patch if i.get("$patch") != "replace"]
-    out = list(current)
+
+    def position(item: Any) -> int | None:
+        return next(
+            (n for n, cur in enumerate(current) if isinstance(cur, dict) and cur.get(key) == item.get(key)), None
+        )
+
+    patched: list[tuple[int | None, Any]] = []  # (index in the server's list, or None when new), in patch order
+    mentioned: set[int] = set()
     for item in patch:
-        idx = next((n for n, cur in enumerate(out) if isinstance(cur, dict) and cur.get(key) == item.get(key)), None)
+        idx = position(item)
+        if idx is not None:
+            mentioned.add(idx)
         if item.get("$patch") == "delete":
-            if idx is not None:
-                out.pop(idx)
             continue
         if idx is None:
-            out.append({k: v for k, v in item.items() if not k.startswith("$")})
+            patched.append((None, {k: v for k, v in item.items() if not k.startswith("$")}))
         else:
-            out[idx] = _smp_map(out[idx], item)
+            patched.append((idx, _smp_map(current[idx], item)))
+    server_only = [(n, cur) for n, cur in enumerate(current) if n not in mentioned]
+    return _interleave(patched, server_only)
+
+
+def _interleave(patched: list[tuple[int | None, Any]], server_only: list[tuple[int, Any]]) -> list[Any]:
+    """The real server's order for a merged list: the patch's items keep the patch's order, the
+    server's other items keep theirs; a new item goes before the next server item, a known one
+    where its index in the server's list puts it (seen on kube-apiserver 1.37)."""
+    out: list[Any] = []
+    i = j = 0
+    while i < len(patched) and j < len(server_only):
+        index, item = patched[i]
+        if index is None or index < server_only[j][0]:
+            out.append(item)
+            i += 1
+        else:
+            out.append(server_only[j][1])
+            j += 1
+    out += [item for _, item in patched[i:]]
+    out += [item for _, item in server_only[j:]]
     return out

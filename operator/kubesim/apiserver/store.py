@@ -348,7 +348,10 @@ class Store:
         elif patch_type == "strategic":
             if rt.crd_name:
                 raise ApiError(
-                    415, "strategic merge patch is not supported for custom resources", "UnsupportedMediaType"
+                    415,
+                    "the body of the request was in an unknown format - accepted media types include: "
+                    "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+                    "UnsupportedMediaType",
                 )
             new = strategic_merge_patch(old, patch)
         else:

@@ -290,7 +290,9 @@ def validate_cel(value: Any, schema: Obj, path: str, causes: Causes, old: Any) -
         if not bool(result):
             message = rule.get("message") or f"failed rule: {expr}"
             field = rule.get("fieldPath")
-            causes.append((label + (field or ""), f"Invalid value: {_go(value)}: {message}"))
+            # The real server leaves an object's or a list's value out of a rule's message.
+            shown = "" if isinstance(value, (dict, list)) else f"{_go(value)}: "
+            causes.append((label + (field or ""), f"Invalid value: {shown}{message}"))
 
 
 # ---- CRD schemas ----------------------------------------------------------------------------------

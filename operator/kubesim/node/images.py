@@ -84,6 +84,8 @@ class ImageRegistry:
         if not isinstance(entries, list):
             raise ImageRegistryError(f"{path}: expected a mapping with a list under 'images'")
         declared = [_parse_entry(path, i, entry) for i, entry in enumerate(entries)]
+        for included in _strings(path, "include", document.get("include", [])):
+            declared += cls.load(path.parent / included).images[: -len(BUILTIN_PATTERNS) or None]
         # Declared entries win over the built-ins, so a file can redefine releaseguard:dev.
         registry.images = declared + registry.images
         return registry

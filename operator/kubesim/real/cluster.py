@@ -102,7 +102,33 @@ class RealCluster:
     ) -> subprocess.CompletedProcess[str]:
         return run_kubectl(self.kubeconfig, self.workdir, *args, check=check, input=input, timeout=timeout)
 
+    def namespaced(self, namespace: str, workdir: Path) -> NamespacedView:
+        """This cluster seen from a fresh namespace: kubectl without `-n` works there."""
+        self.kubectl("create", "namespace", namespace)
+        kubeconfig = self.control_plane.write_kubeconfig(workdir / "kubeconfig", namespace=namespace)
+        return NamespacedView(self, kubeconfig, workdir, namespace)
+
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path, duration: str = "4h") -> Path:
         """A kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the TokenRequest API."""
         token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
         return self.control_plane.write_kubeconfig(path, token=token, namespace=namespace)
+
+
+class NamespacedView:
+    """A kubectl user of a RealCluster whose default namespace is its own."""
+
+    backend = "real"
+
+    def __init__(self, cluster: RealCluster, kubeconfig: Path, workdir: Path, namespace: str) -> None:
+        self.cluster = cluster
+        self.kubeconfig = kubeconfig
+        self.workdir = workdir
+        self.namespace = namespace
+
+    def kubectl(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        return run_kubectl(self.kubeconfig, self.workdir, *args, check=check, input=input, timeout=timeout)
+
+    def close(self) -> None:
+        self.cluster.kubectl("delete", "namespace", self.namespace, "--wait=false", check=False)
