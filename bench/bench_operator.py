@@ -1,9 +1,12 @@
-"""The operator's speed against kubesim, with `releaseguard run` as a real subprocess.
+"""The operator's speed on kubesim and on the real control plane, side by side in one run, with
+`releaseguard run` as a real subprocess.
 
-kubesim runs its API server and controllers; a fake node marks pods Running at once, and this
+Each backend runs its API server and controllers; a fake node marks pods Running at once, and this
 benchmark plays the probe pods' part (it finishes each probe pod with a report in its termination
 message as soon as it runs), so what is measured is the operator, not Python start-up in pods.
-All timestamps come from an in-process watch on kubesim's store (no HTTP, sub-millisecond).
+On kubesim the timestamps come from an in-process watch on its store and requests are counted at
+kubesim; on the real control plane from a watch over HTTP, and the operator (the chart's
+ServiceAccount) is counted in the API server's audit log. `BENCH_BACKENDS` picks backends.
 
   overhead      rollout complete -> verdict recorded, minus the probe Job's own run time
   rollback      verdict (Failed) recorded -> the Deployment patched back
@@ -29,6 +32,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kubesim.cluster import ClusterAPI
+from kubesim.node.client import HttpClusterAPI
+from kubesim.real.cluster import RealCluster
 from kubesim.testing import KubeSim
 from releaseguard.api import CheckResultKind
 from releaseguard.core.rollout import RolloutState, revision_of, rollout_state
@@ -79,12 +85,69 @@ def _rv(name: str, namespace: str) -> Obj:
     }
 
 
-class Observer:
-    """Watches kubesim's store in-process; records when things happen; plays the probe pods."""
+OPERATOR_USER = "system:serviceaccount:releaseguard:releaseguard"
+RBAC_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"}
 
-    def __init__(self, sim: KubeSim) -> None:
-        assert sim.server is not None
-        self.api = sim.server.api
+
+class Cluster:
+    """One backend as the benchmark drives it: an API for the driver and the observer (not counted
+    as the operator's), a loop to run it on, the operator's kubeconfig, its request counts."""
+
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.workdir = workdir
+        self.sim: KubeSim | RealCluster
+        if backend == "real":
+            self.sim = RealCluster(workdir / "real", fake_node=True, audit=True)
+        else:
+            self.sim = KubeSim(workdir / "kubesim", kubelet=False, fake_node=True, rollout_delay_seconds=0.0)
+        self.api: ClusterAPI
+        self._audit_mark = 0
+
+    def start(self) -> None:
+        self.sim.start()
+        if isinstance(self.sim, RealCluster):
+            self.api = self.sim.call(self._http_api)
+        else:
+            assert self.sim.server is not None
+            self.api = self.sim.server.api
+
+    async def _http_api(self) -> ClusterAPI:
+        return HttpClusterAPI.from_kubeconfig(self.sim.kubeconfig, component="bench")
+
+    def stop(self) -> None:
+        self.sim.stop()
+
+    def call(self, fn: Callable[[], Any], timeout: float = 30) -> Any:
+        return self.sim.call(fn, timeout)
+
+    def operator_kubeconfig(self) -> Path:
+        """The chart's ServiceAccount and RBAC where the server authorizes; kubesim's admin otherwise."""
+        if not isinstance(self.sim, RealCluster):
+            return self.sim.kubeconfig
+        import yaml
+
+        docs = [d for d in yaml.safe_load_all((ROOT / "deploy" / "releaseguard.yaml").read_text()) if d]
+        self.sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([d for d in docs if d["kind"] in RBAC_KINDS]))
+        return self.sim.service_account_kubeconfig("releaseguard", "releaseguard", self.workdir / "operator.kubeconfig")
+
+    def reset_request_counts(self) -> None:
+        if isinstance(self.sim, RealCluster):
+            self._audit_mark = self.sim.control_plane.requests_of(OPERATOR_USER, self._audit_mark)[1]
+        else:
+            self.sim.reset_request_counts()
+
+    def request_counts(self) -> dict[tuple[str, str], int]:
+        if isinstance(self.sim, RealCluster):
+            return dict(self.sim.control_plane.requests_of(OPERATOR_USER, self._audit_mark)[0])
+        return self.sim.request_counts()
+
+
+class Observer:
+    """Watches the cluster; records when things happen; plays the probe pods."""
+
+    def __init__(self, api: ClusterAPI) -> None:
+        self.api = api
         self.complete: dict[tuple[str, str, int], float] = {}
         self.job_created: dict[tuple[str, str], float] = {}
         self.job_done: dict[tuple[str, str], float] = {}
@@ -96,7 +159,14 @@ class Observer:
 
     def start(self) -> None:
         for watcher in (self._deployments, self._jobs, self._pods, self._rvs):
-            self.tasks.append(asyncio.get_running_loop().create_task(watcher()))
+            self.tasks.append(asyncio.get_running_loop().create_task(self._forever(watcher)))
+
+    @staticmethod
+    async def _forever(watcher: Callable[[], Any]) -> None:
+        while True:  # a watch over HTTP ends now and then
+            with contextlib.suppress(Exception):
+                await watcher()
+            await asyncio.sleep(0.1)
 
     async def _deployments(self) -> None:
         async for kind, dep in self.api.watch("apps/v1", "deployments"):
@@ -156,17 +226,23 @@ class Observer:
 
 
 class Bench:
-    def __init__(self, workdir: Path) -> None:
-        self.sim = KubeSim(workdir / "kubesim", kubelet=False, fake_node=True, rollout_delay_seconds=0.0)
+    def __init__(self, workdir: Path, backend: str) -> None:
+        self.sim = Cluster(backend, workdir)
         self.workdir = workdir
         self.operator: subprocess.Popen[bytes] | None = None
+        self.figures: dict[str, str] = {}
+
+    def record(self, name: str, value: str, line: str) -> None:
+        self.figures[name] = value
+        print(f"[{self.sim.backend}] {line}", flush=True)
 
     def __enter__(self) -> Bench:
         self.sim.start()
-        self.sim.kubectl("apply", "-f", str(CRD))
-        self.observer = Observer(self.sim)
+        self.sim.sim.kubectl("apply", "-f", str(CRD))
+        self.sim.sim.kubectl("wait", "--for=condition=Established", "crd/releaseverifications.releaseguard.io")
+        self.observer = Observer(self.sim.api)
         self.sim.call(self._start_observer)
-        env = dict(os.environ, KUBECONFIG=str(self.sim.kubeconfig))
+        env = dict(os.environ, KUBECONFIG=str(self.sim.operator_kubeconfig()))
         log = open(self.workdir / "operator.log", "wb")
         self.operator = subprocess.Popen(
             [
@@ -205,30 +281,35 @@ class Bench:
     # --- driving kubesim in-process (these writes are not counted as operator requests) ---
 
     def create(self, api_version: str, plural: str, namespace: str | None, obj: Obj) -> None:
-        assert self.sim.server is not None
-        api = self.sim.server.api
+        api = self.sim.api
         self.sim.call(lambda: api.create(api_version, plural, namespace, obj))
 
     def create_many(self, items: list[tuple[str, str, str | None, Obj]]) -> None:
-        assert self.sim.server is not None
-        api = self.sim.server.api
+        api = self.sim.api
+        limit = asyncio.Semaphore(32)
+
+        async def one(a: str, p: str, n: str | None, o: Obj) -> None:
+            async with limit:
+                await api.create(a, p, n, o)
 
         async def go() -> None:
-            await asyncio.gather(*(api.create(a, p, n, o) for a, p, n, o in items))
+            await asyncio.gather(*(one(a, p, n, o) for a, p, n, o in items))
 
-        self.sim.call(go, timeout=300)
+        self.sim.call(go, timeout=600)
 
     def set_images(self, namespace: str, names: list[str], image: str) -> None:
-        assert self.sim.server is not None
-        api = self.sim.server.api
+        api = self.sim.api
         patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}}
+        limit = asyncio.Semaphore(32)
+
+        async def one(name: str) -> None:
+            async with limit:
+                await api.patch("apps/v1", "deployments", namespace, name, patch, "strategic")
 
         async def go() -> None:
-            await asyncio.gather(
-                *(api.patch("apps/v1", "deployments", namespace, n, patch, "strategic") for n in names)
-            )
+            await asyncio.gather(*(one(n) for n in names))
 
-        self.sim.call(go, timeout=300)
+        self.sim.call(go, timeout=600)
 
     def namespace(self, name: str) -> None:
         self.create("v1", "namespaces", None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
@@ -294,15 +375,21 @@ def latency_and_requests(bench: Bench, deployments: int = 10, releases: int = 4)
         done = obs.job_done[(namespace, job)]
         verdict_at = obs.verdict[(ns, rv, revision)][0]
         overheads.append((verdict_at - obs.complete[(ns, rv, revision)]) - (done - created))
-    print(_summary("overhead rollout-complete -> verdict minus probe Job run time", overheads))
-    print(f"  target p95 < 1000 ms: {'met' if _pct(overheads, 95) < 1.0 else 'NOT met'}")
+    bench.record(
+        "overhead p50/p95 (target p95 < 1 s)",
+        f"{statistics.median(overheads) * 1000:.0f} / {_pct(overheads, 95) * 1000:.0f} ms",
+        _summary("overhead rollout-complete -> verdict minus probe Job run time", overheads),
+    )
     by_verb: Counter[str] = Counter()
     for (verb, resource), n in counts.items():
         by_verb[f"{verb} {resource}"] += n
     total = sum(by_verb.values())
-    print(f"API requests per verification (operator, counted at kubesim): {total / verifications:.1f}")
-    for key, n in sorted(by_verb.items(), key=lambda kv: -kv[1]):
-        print(f"  {key}: {n / verifications:.2f}")
+    detail = ", ".join(f"{key} {n / verifications:.2f}" for key, n in sorted(by_verb.items(), key=lambda kv: -kv[1]))
+    bench.record(
+        "API requests per verification",
+        f"{total / verifications:.1f}",
+        f"API requests per verification (operator): {total / verifications:.1f} ({detail})",
+    )
 
 
 def _sequential_requests(bench: Bench, ns: str, unrelated: int, releases: int = 4) -> float:
@@ -329,9 +416,11 @@ def _sequential_requests(bench: Bench, ns: str, unrelated: int, releases: int = 
 def unrelated_objects(bench: Bench, unrelated: int = 200) -> None:
     quiet = _sequential_requests(bench, "quiet", 0)
     crowded = _sequential_requests(bench, "crowded", unrelated)
-    print(
+    bench.record(
+        "requests/verification: alone vs beside 200 Deployments",
+        f"{quiet:.1f} vs {crowded:.1f}",
         f"API requests per verification, one Deployment released 4 times: {quiet:.1f} alone, "
-        f"{crowded:.1f} next to {unrelated} unrelated Deployments"
+        f"{crowded:.1f} next to {unrelated} unrelated Deployments",
     )
 
 
@@ -358,8 +447,11 @@ def rollback_latency(bench: Bench, deployments: int = 10, failures: int = 3) -> 
             assert verdict == "Failed", verdict
             latencies.append(obs.rolled_back[(ns, n, bad)] - verdict_at)
         revision = good
-    print(_summary("critical verdict recorded -> rollback patch applied", latencies))
-    print(f"  target p95 < 200 ms: {'met' if _pct(latencies, 95) < 0.2 else 'NOT met'}")
+    bench.record(
+        "verdict -> rollback p50/p95 (target p95 < 200 ms)",
+        f"{statistics.median(latencies) * 1000:.0f} / {_pct(latencies, 95) * 1000:.0f} ms",
+        _summary("critical verdict recorded -> rollback patch applied", latencies),
+    )
 
 
 def scale(bench: Bench, count: int = 500) -> None:
@@ -377,7 +469,8 @@ def scale(bench: Bench, count: int = 500) -> None:
     )
     _scale_wait(bench, ns, names, 1, start)
     rss, cpu = bench.operator_usage()
-    print(f"  operator peak RSS {rss:.0f} MiB; CPU {cpu - cpu_before:.1f} s for this phase ({cpu:.1f} s in all)")
+    bench.record("storm: operator peak RSS", f"{rss:.0f} MiB", f"  operator peak RSS {rss:.0f} MiB")
+    bench.record("storm: operator CPU", f"{cpu - cpu_before:.1f} s", f"  CPU {cpu - cpu_before:.1f} s for this phase")
     if os.environ.get("BENCH_OPERATOR_REROLL"):
         start = time.monotonic()
         bench.set_images(ns, names, "shop:r2")
@@ -390,24 +483,43 @@ def _scale_wait(bench: Bench, ns: str, names: list[str], revision: int, start: f
         bench.wait(lambda: all((ns, n, revision) in obs.verdict for n in names), 900, "scale verdicts")
     except TimeoutError:
         done = sum(1 for n in names if (ns, n, revision) in obs.verdict)
-        print(f"scale: only {done} of {len(names)} had a verdict after 900 s")
+        bench.record(
+            f"storm of {len(names)}: all verdicts after", "NOT within 900 s", f"scale: only {done} had a verdict"
+        )
         return
     last_verdict = max(obs.verdict[(ns, n, revision)][0] for n in names) - start
     last_complete = max(obs.complete[(ns, n, revision)] for n in names) - start
     tails = [obs.verdict[(ns, n, revision)][0] - obs.complete[(ns, n, revision)] for n in names]
-    print(
+    bench.record(
+        f"storm of {len(names)}: all verdicts after (last rollout complete)",
+        f"{last_verdict:.1f} s ({last_complete:.1f} s)",
         f"scale: {len(names)} Deployments rolled out at once (revision {revision}): all have a verdict after "
-        f"{last_verdict:.1f} s; kubesim completed the last rollout at {last_complete:.1f} s"
+        f"{last_verdict:.1f} s; the controllers completed the last rollout at {last_complete:.1f} s",
     )
-    print(f"  rollout complete -> verdict per RV: median {statistics.median(tails):.2f} s, p95 {_pct(tails, 95):.2f} s")
+    bench.record(
+        f"storm of {len(names)}: rollout complete -> verdict p50/p95",
+        f"{statistics.median(tails):.2f} / {_pct(tails, 95):.2f} s",
+        f"  rollout complete -> verdict per RV: median {statistics.median(tails):.2f} s, p95 {_pct(tails, 95):.2f} s",
+    )
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-operator-") as tmp, Bench(Path(tmp)) as bench:
+def run(backend: str) -> dict[str, str]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-operator-{backend}-") as tmp, Bench(Path(tmp), backend) as bench:
         latency_and_requests(bench)
         unrelated_objects(bench)
         rollback_latency(bench)
         scale(bench, int(os.environ.get("BENCH_OPERATOR_SCALE", "500")))
+        return bench.figures
+
+
+def main() -> None:
+    backends = [b for b in os.environ.get("BENCH_BACKENDS", "kubesim,real").split(",") if b]
+    figures = {backend: run(backend) for backend in backends}
+    names = list(dict.fromkeys(name for f in figures.values() for name in f))
+    width = max(len(n) for n in names)
+    print(f"\n{'operator, medians and p95s':<{width}}  " + "  ".join(f"{b:>22}" for b in backends))
+    for name in names:
+        print(f"{name:<{width}}  " + "  ".join(f"{figures[b].get(name, '-'):>22}" for b in backends))
 
 
 if __name__ == "__main__":

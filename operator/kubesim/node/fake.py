@@ -3,6 +3,7 @@ Ready at once (no process is started). Tests then move pods to Succeeded/Failed 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 
 from kubesim import clock
@@ -77,8 +78,21 @@ class FakeNode:
     async def run(self) -> None:
         registration = NodeRegistration(self.api, NODE_NAME)
         await registration.register()
+        renewals = asyncio.get_running_loop().create_task(registration.run())  # keeps the Lease fresh
+        try:
+            while True:  # a watch over HTTP ends now and then: watch again
+                with contextlib.suppress(ApiError, OSError):
+                    await self._watch()
+                await asyncio.sleep(0.2)
+        finally:
+            renewals.cancel()
+
+    async def _watch(self) -> None:
         async for type_, pod in self.api.watch("v1", "pods", field_selector=f"spec.nodeName={NODE_NAME}"):
             if type_ == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+                if type_ != "DELETED" and (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed", "Pending"):
+                    with contextlib.suppress(ApiError):  # nothing runs: it may go at once
+                        await self.api.delete("v1", "pods", *_key(pod), grace_period_seconds=0)
                 continue
             if (pod.get("status") or {}).get("phase", "Pending") != "Pending":
                 continue
@@ -86,11 +100,9 @@ class FakeNode:
             ip = f"127.245.{self._n // 250}.{self._n % 250 + 1}"
             with contextlib.suppress(ApiError):  # deleted meanwhile
                 await self.api.patch(
-                    "v1",
-                    "pods",
-                    pod["metadata"]["namespace"],
-                    pod["metadata"]["name"],
-                    {"status": running_status(pod, ip)},
-                    "merge",
-                    subresource="status",
+                    "v1", "pods", *_key(pod), {"status": running_status(pod, ip)}, "merge", subresource="status"
                 )
+
+
+def _key(pod: Obj) -> tuple[str, str]:
+    return pod["metadata"]["namespace"], pod["metadata"]["name"]

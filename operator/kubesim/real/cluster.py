@@ -12,27 +12,44 @@ import asyncio
 import contextlib
 import subprocess
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 
+from kubesim.node.client import HttpClusterAPI
+from kubesim.node.fake import FakeNode
 from kubesim.node.images import ImageRegistry
 from kubesim.node.process_node import ProcessNode
 from kubesim.real.controlplane import ControlPlane, kube_version
 from kubesim.testing import run_kubectl
 
 NODE_NAME = "kubesim-node"
+T = TypeVar("T")
 
 
 class RealCluster:
     backend = "real"
 
-    def __init__(self, workdir: Path, *, images: Path | None = None, bin_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        images: Path | None = None,
+        bin_dir: Path | None = None,
+        fake_node: bool = False,
+        audit: bool = False,
+    ) -> None:
+        """`fake_node`: instead of the process node, a stand-in that marks pods Running and Ready at
+        once without starting anything (kubesim.node.fake), for benchmarks of the operator."""
         self.workdir = Path(workdir).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.images = images
-        self.control_plane = ControlPlane(self.workdir / "control-plane", bin_dir)
+        self.fake_node = fake_node
+        self.control_plane = ControlPlane(self.workdir / "control-plane", bin_dir, audit=audit)
         self.node: ProcessNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._fake_task: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -59,11 +76,15 @@ class RealCluster:
         def run() -> None:
             asyncio.set_event_loop(loop)
             try:
-                registry = ImageRegistry.load(self.images)
-                self.node = ProcessNode.from_kubeconfig(
-                    self.kubeconfig, registry, self.workdir / "node", name=NODE_NAME, version=kube_version()
-                )
-                loop.run_until_complete(asyncio.wait_for(self.node.start(), timeout=30))
+                if self.fake_node:
+                    fake = FakeNode(HttpClusterAPI.from_kubeconfig(self.kubeconfig, component="kubelet"))
+                    self._fake_task = loop.create_task(fake.run(), name="kubesim-fake-node")
+                else:
+                    registry = ImageRegistry.load(self.images)
+                    self.node = ProcessNode.from_kubeconfig(
+                        self.kubeconfig, registry, self.workdir / "node", name=NODE_NAME, version=kube_version()
+                    )
+                    loop.run_until_complete(asyncio.wait_for(self.node.start(), timeout=30))
             except BaseException as exc:
                 ready.set_exception(exc)
                 return
@@ -79,6 +100,15 @@ class RealCluster:
         self._thread = threading.Thread(target=run, name="kubesim-real-node", daemon=True)
         self._thread.start()
         ready.result(timeout=60)
+
+    def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 30) -> T:
+        """Run `fn()` (a coroutine function) on the node's event loop and return its result."""
+        assert self._loop is not None
+
+        async def wrapper() -> T:
+            return await fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(timeout)
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None:

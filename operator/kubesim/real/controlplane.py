@@ -16,6 +16,7 @@ process, port or folder behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +108,7 @@ class ControlPlane:
     workdir: Path
     bin_dir: Path | None = None
     owns_workdir: bool = False
+    audit: bool = False
     kubeconfig: Path = field(init=False)
     url: str = field(init=False, default="")
     pki: Pki = field(init=False)
@@ -179,6 +182,7 @@ class ControlPlane:
                 "--endpoint-reconciler-type=none",
                 "--disable-admission-plugins=",
                 "--v=1",
+                *self._audit_flags(),
             ],
         )
         self.kubeconfig = self.write_kubeconfig(self.workdir / "admin.kubeconfig")
@@ -201,6 +205,36 @@ class ControlPlane:
         )
         self._spawn("kube-scheduler", [str(binaries["kube-scheduler"]), *common])
         self._check_alive()
+
+    @property
+    def audit_log(self) -> Path:
+        return self.workdir / "audit.log"
+
+    def _audit_flags(self) -> list[str]:
+        """With `audit`, every request's metadata goes to audit.log, so a benchmark can count one
+        client's requests by the identity it used (see `requests_of`)."""
+        if not self.audit:
+            return []
+        policy = self.workdir / "audit-policy.yaml"
+        rule = {"level": "Metadata", "omitStages": ["RequestReceived"]}
+        policy.write_text(yaml.safe_dump({"apiVersion": "audit.k8s.io/v1", "kind": "Policy", "rules": [rule]}))
+        return [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}", "--audit-log-maxsize=0"]
+
+    def requests_of(self, username: str, since: int = 0) -> tuple[Counter[tuple[str, str]], int]:
+        """Requests `username` made, by (verb, resource[/subresource]), from byte `since` of the audit
+        log (a watch counts once, when it ends), and where the log ends now."""
+        counts: Counter[tuple[str, str]] = Counter()
+        with self.audit_log.open("rb") as log:
+            log.seek(since)
+            data = log.read()
+        for line in data.splitlines():
+            event = json.loads(line)
+            if (event.get("user") or {}).get("username") != username or event.get("stage") != "ResponseComplete":
+                continue
+            ref = event.get("objectRef") or {}
+            resource = ref.get("resource", "") + (f"/{ref['subresource']}" if ref.get("subresource") else "")
+            counts[(str(event.get("verb")), resource)] += 1
+        return counts, since + len(data)
 
     def _spawn(self, name: str, argv: Sequence[str]) -> None:
         log = self.workdir / f"{name}.log"
