@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,21 @@ def test_python_m_kubesim_real_without_binaries_is_one_clear_line(tmp_path: Path
     assert proc.returncode == 1
     assert proc.stderr.strip().startswith("kubesim real: step 'find binaries' failed:")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_killed_test_run_takes_its_control_plane_with_it(tmp_path: Path) -> None:
+    script = (
+        "import os, sys\n"
+        "from kubesim.real.controlplane import ControlPlane\n"
+        f"plane = ControlPlane({str(tmp_path / 'cp')!r})\n"
+        "plane.launch()\n"
+        "print(' '.join(map(str, plane.pids())), flush=True)\n"
+        "os._exit(0)\n"  # no cleanup at all, as after a SIGKILL
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    pids = [int(p) for p in proc.stdout.split()]
+    assert len(pids) == 4, proc.stderr
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
