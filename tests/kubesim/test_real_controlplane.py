@@ -107,8 +107,9 @@ def test_python_m_kubesim_real_without_binaries_is_one_clear_line(tmp_path: Path
 def test_a_killed_test_run_takes_its_control_plane_with_it(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
+        "from pathlib import Path\n"
         "from kubesim.real.controlplane import ControlPlane\n"
-        f"plane = ControlPlane({str(tmp_path / 'cp')!r})\n"
+        f"plane = ControlPlane(Path({str(tmp_path / 'cp')!r}))\n"
         "plane.launch()\n"
         "print(' '.join(map(str, plane.pids())), flush=True)\n"
         "os._exit(0)\n"  # no cleanup at all, as after a SIGKILL
