@@ -34,7 +34,9 @@ class HttpRunner:
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
         async def one() -> AttemptReport:
-            return await http_attempt(client, spec, headers, check.timeout_seconds, schema, ctx.redactor.redact)
+            return await http_attempt(
+                client, spec, headers, check.timeout_seconds, schema, ctx.redactor.redact, ctx.redactor.is_secret
+            )
 
         return await run_with_retries(check, ctx, one)
 
@@ -58,10 +60,52 @@ def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
 
 
 Redact = Callable[[str], str]
+IsSecret = Callable[[str], bool]
+MAX_REDIRECTS = 20
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def _keep(text: str) -> str:
     return text
+
+
+def _nothing_secret(value: str) -> bool:
+    return False
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+async def send_following_redirects(
+    client: httpx.AsyncClient,
+    spec: HttpCheck,
+    headers: list[tuple[str, str]],
+    seconds: float,
+    extensions: dict[str, Any] | None,
+    is_secret: IsSecret,
+) -> httpx.Response:
+    """The request, with redirects followed here rather than by httpx when `followRedirects` is
+    set: once a redirect leaves the URL's origin (scheme, host, port), every header whose value
+    came from a Secret, an env var or a file is dropped for good, as are credential headers."""
+    method, url, body = spec.method, httpx.URL(spec.url), spec.body
+    origin = _origin(url)
+    sent = list(headers)
+    for _ in range(MAX_REDIRECTS + 1):
+        response = await client.request(
+            method, url, headers=sent, content=body, timeout=seconds, follow_redirects=False, extensions=extensions
+        )
+        location = response.headers.get("location")
+        if not spec.follow_redirects or not response.is_redirect or location is None:
+            return response
+        await response.aclose()
+        url = url.join(location)
+        if _origin(url) != origin:
+            sent = [(n, v) for n, v in sent if not is_secret(v) and n.lower() not in _CREDENTIAL_HEADERS]
+        if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+            method, body = ("HEAD" if method == "HEAD" else "GET"), None
+            sent = [(n, v) for n, v in sent if n.lower() not in ("content-type", "content-length")]
+    raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
 
 
 def _validator(schema: dict[str, Any]) -> Any:
@@ -77,10 +121,11 @@ async def http_attempt(
     seconds: float,
     schema: Any | None,
     redact: Redact = _keep,
+    is_secret: IsSecret = _nothing_secret,
 ) -> AttemptReport:
     """One request. `redact` is applied to every sentence before anything is shortened, so no
     part of a secret survives a cut."""
-    result = await _http_attempt(client, spec, headers, seconds, schema, redact)
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret)
     return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
 
 
@@ -91,20 +136,13 @@ async def _http_attempt(
     seconds: float,
     schema: Any | None,
     redact: Redact,
+    is_secret: IsSecret,
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
     started = time.perf_counter()
     try:
-        response = await client.request(
-            spec.method,
-            spec.url,
-            headers=headers,
-            content=spec.body,
-            timeout=seconds,
-            follow_redirects=spec.follow_redirects,
-            extensions=extensions,
-        )
+        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret)
     except httpx.HTTPError as exc:
         return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started
