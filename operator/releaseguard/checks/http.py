@@ -6,8 +6,8 @@ message; header values never appear in anything this module returns (the runner 
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 import socket
 import ssl
 import time
@@ -21,6 +21,7 @@ from ..api.status import CheckResultKind
 from ..jsonpath import find
 from ..report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
+from .matching import MatchTimeout, bounded_search
 
 R = CheckResultKind
 
@@ -163,13 +164,22 @@ async def _http_attempt(
         except (ValueError, UnicodeDecodeError) as exc:
             kind = response.headers.get("content-type", "no content type")
             return attempt(R.FAILED, f"{what}: response body is not JSON ({kind}): {exc}", observed)
-        problems = [p for a in spec.json_assertions for p in assertion_problems(a, document, redact)]
-        if schema is not None:
-            problems += schema_problems(schema, document, redact)
+        try:
+            # judged in a thread: a slow regex or a huge document must not stall other checks
+            problems = await asyncio.to_thread(_body_problems, spec, schema, document, redact)
+        except MatchTimeout as exc:
+            return attempt(R.ERROR, f"{what}: a matches assertion gave up: {exc}", "regex timeout")
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             return attempt(R.FAILED, problems[0] + more, observed)
     return attempt(R.PASSED, f"{what} -> {code} in {latency * 1000:.0f} ms", observed)
+
+
+def _body_problems(spec: HttpCheck, schema: Any | None, document: Any, redact: Redact) -> list[str]:
+    problems = [p for a in spec.json_assertions for p in assertion_problems(a, document, redact)]
+    if schema is not None:
+        problems += schema_problems(schema, document, redact)
+    return problems
 
 
 def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float, redact: Redact) -> AttemptReport:
@@ -235,7 +245,7 @@ def assertion_problems(assertion: JsonAssertion, document: Any, redact: Redact =
         got = match.value
         if op == "equals" and not _same(got, assertion.equals):
             problems.append(f"{match.location}: expected {show(assertion.equals, redact)}, got {show(got, redact)}")
-        elif op == "matches" and not re.search(
+        elif op == "matches" and not bounded_search(
             assertion.matches or "", got if isinstance(got, str) else json.dumps(got)
         ):
             problems.append(f"{match.location}: {show(got, redact)} does not match /{assertion.matches}/")
