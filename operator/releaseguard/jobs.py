@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
+from .checks.destinations import DENIED_NETWORKS_ENV
 from .checks.headers import secret_env_name
 from .podsecurity import (
     PodSecurityRefused,
@@ -132,8 +133,10 @@ def runner_checks(checks: Sequence[Check]) -> tuple[list[Obj], list[Obj]]:
     return [check.to_wire() for check in checks], list(env.values())
 
 
-def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str) -> Obj:
+def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, denied: Sequence[str]) -> Obj:
     wire_checks, env = runner_checks(checks)
+    if denied:
+        env.append({"name": DENIED_NETWORKS_ENV, "value": ",".join(denied)})
     command = [
         "releaseguard",
         "probe",
@@ -268,6 +271,7 @@ def build_jobs(
     revision: int,
     runner_image: str = DEFAULT_RUNNER_IMAGE,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    denied_networks: Sequence[str] = (),
 ) -> list[Obj]:
     """The probe Jobs verifying `revision` of `deployment`, owned by the RV.
 
@@ -288,7 +292,11 @@ def build_jobs(
     jobs = []
     for name, group in jobs_of_run(rv, revision, key).items():
         try:
-            pod = _runner_pod(rv, group.checks, image) if group.is_runner else _target_pod(group.checks[0], deployment)
+            pod = (
+                _runner_pod(rv, group.checks, image, denied_networks)
+                if group.is_runner
+                else _target_pod(group.checks[0], deployment)
+            )
         except PodSecurityRefused:
             continue  # see refused_checks: the check ends Error without a Job
         jobs.append(

@@ -11,7 +11,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -21,6 +21,7 @@ from ..api.status import CheckResultKind
 from ..jsonpath import find
 from ..report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
+from .destinations import DestinationDenied, ensure_allowed
 from .matching import MatchTimeout, bounded_search
 
 R = CheckResultKind
@@ -36,7 +37,14 @@ class HttpRunner:
 
         async def one() -> AttemptReport:
             return await http_attempt(
-                client, spec, headers, check.timeout_seconds, schema, ctx.redactor.redact, ctx.redactor.is_secret
+                client,
+                spec,
+                headers,
+                check.timeout_seconds,
+                schema,
+                ctx.redactor.redact,
+                ctx.redactor.is_secret,
+                ctx.denied_networks,
             )
 
         return await run_with_retries(check, ctx, one)
@@ -85,6 +93,7 @@ async def send_following_redirects(
     seconds: float,
     extensions: dict[str, Any] | None,
     is_secret: IsSecret,
+    denied: Sequence[Any] = (),
 ) -> httpx.Response:
     """The request, with redirects followed here rather than by httpx when `followRedirects` is
     set: once a redirect leaves the URL's origin (scheme, host, port), every header whose value
@@ -93,6 +102,7 @@ async def send_following_redirects(
     origin = _origin(url)
     sent = list(headers)
     for _ in range(MAX_REDIRECTS + 1):
+        await ensure_allowed(url.host, url.port, denied)
         response = await client.request(
             method, url, headers=sent, content=body, timeout=seconds, follow_redirects=False, extensions=extensions
         )
@@ -123,10 +133,11 @@ async def http_attempt(
     schema: Any | None,
     redact: Redact = _keep,
     is_secret: IsSecret = _nothing_secret,
+    denied: Sequence[Any] = (),
 ) -> AttemptReport:
     """One request. `redact` is applied to every sentence before anything is shortened, so no
     part of a secret survives a cut."""
-    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret)
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, denied)
     return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
 
 
@@ -138,12 +149,15 @@ async def _http_attempt(
     schema: Any | None,
     redact: Redact,
     is_secret: IsSecret,
+    denied: Sequence[Any],
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
     started = time.perf_counter()
     try:
-        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret)
+        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret, denied)
+    except DestinationDenied as exc:
+        return attempt(R.ERROR, f"{what}: not sent: {exc}", "denied destination")
     except httpx.HTTPError as exc:
         return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started

@@ -54,6 +54,7 @@ from .outcome import (
     non_critical_failures,
     passed_of_total,
 )
+from .policy import Policy, policy_problems
 from .rollback import RollbackRefused, rolled_back_from
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
@@ -68,6 +69,7 @@ class Settings:
     dry_run: bool = False
     job_ttl_seconds: int = DEFAULT_TTL_SECONDS
     timeout_grace_seconds: float = 30.0
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,15 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         status.phase = Phase.ERROR
         ctx.delete_active_jobs()
         return plan
+    refused = policy_problems(rv, settings.policy, settings.runner_image)
+    if refused:
+        message = "; ".join(str(e) for e in refused)
+        if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
+            ctx.log(f"refused by the operator's policy: {message}")
+        ctx.condition(SPEC_VALID, "False", "PolicyViolation", message)
+        status.phase = Phase.ERROR
+        ctx.delete_active_jobs()
+        return plan
     ctx.condition(SPEC_VALID, "True", "Valid", f"{len(rv.spec.checks)} checks")
 
     deployment = observed.deployment
@@ -263,7 +274,15 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             plan.requeue_after = (launch_at - observed.now).total_seconds()
             return plan
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        jobs = build_jobs(
+            rv,
+            uid,
+            deployment,
+            revision,
+            settings.runner_image,
+            settings.job_ttl_seconds,
+            settings.policy.denied_networks,
+        )
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
             _finish_with_report(ctx, rv, run, settings, report)
@@ -283,7 +302,15 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     plan.delete_jobs += [n for n in stale if n not in plan.delete_jobs]
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
-        jobs = build_jobs(rv, rv_uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        jobs = build_jobs(
+            rv,
+            rv_uid,
+            deployment,
+            revision,
+            settings.runner_image,
+            settings.job_ttl_seconds,
+            settings.policy.denied_networks,
+        )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
     deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
