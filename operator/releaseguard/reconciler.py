@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .api import ReleaseVerificationStatus
-from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
+from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .core.trust import PodReport, pod_report
@@ -249,7 +249,13 @@ class Reconciler:
         reports = await self._messages(key, body, jobs)
         messages = {n: r.message for n, r in reports.items()}
         problems = {n: r.problem for n, r in reports.items() if r.problem is not None}
-        plan = decide(Observed(body, deployment, jobs, messages, self.clock(), problems), self.settings)
+        siblings = [
+            self.cache.rvs[k] for k in self.cache.rvs_targeting((namespace, _target(body))) if k in self.cache.rvs
+        ]
+        observed = Observed(
+            body, deployment, jobs, messages, self.clock(), problems, rollback_owner=rollback_owner(siblings or [body])
+        )
+        plan = decide(observed, self.settings)
         for line in plan.log:
             logger.info("%s", line)
 

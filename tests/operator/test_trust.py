@@ -234,3 +234,35 @@ def test_status_stays_bounded_for_the_largest_spec_with_every_check_failing() ->
     for condition in driver.status["conditions"]:
         assert len(condition["message"]) <= 32 * 1024
     print(f"status of the largest spec after 59 failing runs: {len(status.encode())} bytes")
+
+
+def test_of_two_rvs_on_one_deployment_only_the_oldest_rolls_back() -> None:
+    from releaseguard.core.decide import Observed, decide, rollback_owner
+
+    older = rv_body()
+    older["metadata"].update(name="a-late-name", creationTimestamp="2026-01-01T00:00:00Z")
+    newer = rv_body()
+    newer["metadata"].update(name="b", creationTimestamp="2026-02-01T00:00:00Z")
+    assert rollback_owner([newer, older]) == "a-late-name"
+    assert rollback_owner([]) is None
+
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.step(deployment(revision=2, image="b"))
+    driver.finish_all(FAIL)
+    observed = Observed(
+        driver.body,
+        deployment(revision=2, image="b"),
+        dict(driver.jobs),
+        dict(driver.messages),
+        driver.now,
+        rollback_owner="a-late-name",
+    )
+    plan = decide(observed, driver.settings)
+    assert plan.rollback is None
+    rolled = next(c for c in plan.status.to_wire()["conditions"] if c["type"] == "RolledBack")
+    assert rolled["reason"] == "RollbackOwnedElsewhere" and "a-late-name" in rolled["message"]
+    observed = Observed(
+        driver.body, observed.deployment, observed.jobs, observed.messages, driver.now, rollback_owner="shop"
+    )
+    assert decide(observed, driver.settings).rollback is not None

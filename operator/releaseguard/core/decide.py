@@ -80,6 +80,7 @@ class Observed:
     messages: Mapping[str, str | None]  # termination messages of finished Jobs (None: there is none)
     now: datetime
     problems: Mapping[str, str] = field(default_factory=dict)  # Jobs whose pod cannot report (core.trust)
+    rollback_owner: str | None = None  # the rv that rolls this Deployment back (see rollback_owner)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,20 @@ class _Run:
         for name, job in sorted(self.observed.jobs.items()):
             if name not in keep and not job_finished(job) and name not in self.plan.delete_jobs:
                 self.plan.delete_jobs.append(name)
+
+
+def rollback_owner(rvs: Collection[Obj]) -> str | None:
+    """Of the rvs targeting one Deployment, the one that may roll it back: the oldest (by
+    creationTimestamp, then name). The others verify and report; one failure never causes two
+    rollbacks racing each other."""
+    if not rvs:
+        return None
+
+    def age(body: Obj) -> tuple[str, str]:
+        meta = body.get("metadata") or {}
+        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+    return age(min(rvs, key=age))[1]
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
@@ -524,6 +539,14 @@ def _decide_rollback(
         return None
     if policy is RollbackPolicy.NEVER:
         skip("PolicyNever", "rollback policy is Never: the failure is recorded, nothing is changed", event=False)
+        return None
+    owner = ctx.observed.rollback_owner
+    if owner is not None and owner != ctx.name:
+        skip(
+            "RollbackOwnedElsewhere",
+            f"ReleaseVerification {owner} also targets Deployment {target} and owns its rollbacks "
+            "(the oldest one does); this one reports only",
+        )
         return None
     run = status.last_run
     if run is not None and run.trigger == "ChecksChanged":
