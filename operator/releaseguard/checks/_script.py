@@ -507,6 +507,7 @@ def compact(report: dict[str, Any], limit: int = TERMINATION_LIMIT) -> str:
             check.pop("attempts", None)
             if cap is not None:
                 check["message"] = check["message"][:cap]
+                check["observed"] = str(check.get("observed", ""))[: min(cap, 200)]
         if cap is not None:
             doc["message"] = doc["message"][: max(cap, 80)]
         text = json.dumps(doc, separators=(",", ":"))
