@@ -162,7 +162,8 @@ def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, de
         container["resources"] = runner.resources.to_wire()
     pod: Obj = {
         "restartPolicy": "Never",
-        "automountServiceAccountToken": bool(runner and runner.service_account_name),
+        # a token only for the operator's own runner image run as a chosen ServiceAccount
+        "automountServiceAccountToken": bool(runner and runner.service_account_name and not runner.image),
         "securityContext": restricted_pod_context({"runAsUser": RUNNER_UID, "runAsGroup": RUNNER_UID}),
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {}}],

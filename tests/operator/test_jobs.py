@@ -87,7 +87,10 @@ def test_spec_runner_image_wins() -> None:
     pod = job["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "mine:2"
     assert pod["serviceAccountName"] == "probe"
-    assert pod["automountServiceAccountToken"] is True
+    assert pod["automountServiceAccountToken"] is False  # a custom image never gets the token
+    rv = parse_release_verification(rv_body(extra_spec={"runner": {"serviceAccountName": "probe"}}))
+    [job] = build_jobs(rv, RV_UID, deployment(), 1, runner_image="default:1")
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
 
 
 def test_secret_headers_become_env_vars_never_values() -> None:
