@@ -137,3 +137,30 @@ def test_the_hostile_corpus_is_refused_naming_the_field_and_runs_nothing(
     labels = [j["metadata"]["labels"].get("releaseguard.io/releaseverification") for j in cluster.jobs()]
     assert not invalid & set(labels)
     print(f"hostile corpus: {len(refused)} refused by the API server, {len(accepted)} by the operator")
+
+
+def test_a_target_that_cannot_run_restricted_and_a_pod_that_never_ran_end_error_not_failed(
+    cluster: Cluster, policy_operator: Operator
+) -> None:
+    root = shop_deployment("shop:1.0")
+    root["spec"]["template"]["spec"]["containers"][0]["securityContext"] = {"runAsUser": 0}
+    checks = [
+        health_check(cluster.ns),
+        {"name": "as-root", "command": {"command": ["true"]}},
+        {
+            "name": "no-image",
+            "timeoutSeconds": 2,
+            "command": {"command": ["true"], "image": "ghcr.io/releaseguard/nope:1"},
+        },
+    ]
+    cluster.apply(shop_service(), root, release_verification(cluster.ns, checks, timeoutSeconds=8))
+    status = cluster.wait_phase("Error", revision=1, timeout=90)
+    results = {c["name"]: c for c in status["lastRun"]["checks"]}
+    assert results["health"]["result"] == "Passed"
+    assert results["as-root"]["result"] == "Error"
+    assert "spec.template.spec.containers[0].securityContext.runAsUser" in results["as-root"]["message"]
+    assert results["no-image"]["result"] == "Error", results["no-image"]
+    assert status["lastRun"]["verdict"] == "Error"
+    assert "RolledBack" not in cluster.event_reasons("ReleaseVerification", "shop")
+    job_checks = [j["metadata"]["annotations"]["releaseguard.io/checks"] for j in cluster.jobs()]
+    assert "as-root" not in job_checks  # never run with more than restricted allows
