@@ -50,12 +50,15 @@ manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the c
 	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
 	cp crds/releaseverifications.releaseguard.io.yaml charts/releaseguard/crds/
 	$(BIN)/python deploy/render.py > deploy/releaseguard.yaml
+	$(BIN)/python deploy/render.py --admission-policy > deploy/admission-policy.yaml
 
 .PHONY: manifests-check
 manifests-check: $(STAMP) ## Fail when crds/ or deploy/ differ from what the models and the chart generate
 	@$(BIN)/releaseguard crd | diff -u crds/releaseverifications.releaseguard.io.yaml - \
 		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 	@$(BIN)/python deploy/render.py | diff -u deploy/releaseguard.yaml - \
+		|| { echo "deploy/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
+	@$(BIN)/python deploy/render.py --admission-policy | diff -u deploy/admission-policy.yaml - \
 		|| { echo "deploy/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 
 .PHONY: format

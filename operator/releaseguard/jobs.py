@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from typing import Any, Final, cast
 
 from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
+from .checks.destinations import DENIED_NETWORKS_ENV
 from .checks.headers import secret_env_name
+from .podsecurity import (
+    PodSecurityRefused,
+    restricted_container_context,
+    restricted_pod_context,
+    restricted_target_parts,
+)
 
 Obj = dict[str, Any]
 
@@ -38,64 +45,72 @@ class JobGroup:
 
     key: str  # "runner", or the check's name for a check in its own Job
     checks: tuple[Check, ...]
+    is_runner: bool = False
 
     @property
-    def is_runner(self) -> bool:
-        return self.key == RUNNER_GROUP
+    def name_key(self) -> str:
+        # distinct for the runner and a check that happens to be named "runner"
+        return RUNNER_GROUP if self.is_runner else f"check/{self.key}"
 
 
 def group_checks(checks: Sequence[Check]) -> list[JobGroup]:
     network = tuple(c for c in checks if c.type in NETWORK_TYPES)
-    groups = [JobGroup(RUNNER_GROUP, network)] if network else []
+    groups = [JobGroup(RUNNER_GROUP, network, is_runner=True)] if network else []
     groups += [JobGroup(c.name, (c,)) for c in checks if c.type not in NETWORK_TYPES]
     return groups
 
 
-def job_name(rv_name: str, revision: int, group_key: str) -> str:
-    digest = hashlib.sha256(f"{rv_name}/{revision}/{group_key}".encode()).hexdigest()[:6]
+def _digest(value: Any, length: int = 10) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:length]
+
+
+def checks_digest(checks: Sequence[Check]) -> str:
+    """A digest of the checks as the spec states them: a change re-verifies the current revision."""
+    return _digest([c.to_wire() for c in checks])
+
+
+def template_hash(deployment: Obj) -> str:
+    """A digest of the Deployment's pod template: what the revision runs."""
+    return _digest(((deployment.get("spec") or {}).get("template")) or {})
+
+
+def run_key(deployment: Obj, checks: Sequence[Check]) -> str:
+    """What a run verifies: the target's uid, its pod template and the checks. Part of every Job
+    name, so a recreated Deployment or changed checks never meet the Jobs of another run."""
+    uid = str((deployment.get("metadata") or {}).get("uid") or "")
+    return f"{uid}/{template_hash(deployment)}/{checks_digest(checks)}"
+
+
+def job_name(rv_name: str, revision: int, group_key: str, key: str = "") -> str:
+    digest = hashlib.sha256(f"{rv_name}/{revision}/{group_key}/{key}".encode()).hexdigest()[:6]
     suffix = f"-r{revision}-{digest}"
     return f"rv-{rv_name[: 63 - 3 - len(suffix)].rstrip('-.')}{suffix}"
 
 
-def job_names(rv: ReleaseVerification, revision: int) -> list[str]:
-    return [job_name(rv.name, revision, g.key) for g in group_checks(rv.spec.checks)]
+def jobs_of_run(rv: ReleaseVerification, revision: int, key: str) -> dict[str, JobGroup]:
+    """The Jobs of one run, by name, and the checks each runs."""
+    return {job_name(rv.name, revision, g.name_key, key): g for g in group_checks(rv.spec.checks)}
+
+
+def label_value(text: str) -> str:
+    """`text` as a valid label value: at most 63 characters, starting and ending alphanumeric; a
+    shortened value ends in a digest of the whole, so two long names never share a label."""
+    if len(text) <= 63:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: 63 - 9].rstrip('-._')}-{digest}"
 
 
 def labels_for(rv_name: str, revision: int) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "releaseguard-probe",
-        "app.kubernetes.io/instance": rv_name[:63],
+        "app.kubernetes.io/instance": label_value(rv_name),
         "app.kubernetes.io/component": "probe",
         "app.kubernetes.io/part-of": "releaseguard",
         "app.kubernetes.io/managed-by": "releaseguard",
-        RV_LABEL: rv_name[:63],
+        RV_LABEL: label_value(rv_name),
         REVISION_LABEL: str(revision),
     }
-
-
-# --- pod security --------------------------------------------------------------------------
-
-
-def restricted_container_context(existing: Obj | None, read_only_root: bool) -> Obj:
-    """The container's own securityContext, with the restricted profile's fields added where unset."""
-    ctx = copy.deepcopy(existing or {})
-    ctx.setdefault("allowPrivilegeEscalation", False)
-    ctx.setdefault("runAsNonRoot", True)
-    ctx.setdefault("seccompProfile", {"type": "RuntimeDefault"})
-    caps = ctx.setdefault("capabilities", {})
-    drops = caps.setdefault("drop", [])
-    if "ALL" not in drops:
-        drops.append("ALL")
-    if read_only_root:
-        ctx.setdefault("readOnlyRootFilesystem", True)
-    return ctx
-
-
-def restricted_pod_context(existing: Obj | None) -> Obj:
-    ctx = copy.deepcopy(existing or {})
-    ctx.setdefault("runAsNonRoot", True)
-    ctx.setdefault("seccompProfile", {"type": "RuntimeDefault"})
-    return ctx
 
 
 # --- the runner Job -------------------------------------------------------------------------
@@ -118,8 +133,10 @@ def runner_checks(checks: Sequence[Check]) -> tuple[list[Obj], list[Obj]]:
     return [check.to_wire() for check in checks], list(env.values())
 
 
-def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str) -> Obj:
+def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, denied: Sequence[str]) -> Obj:
     wire_checks, env = runner_checks(checks)
+    if denied:
+        env.append({"name": DENIED_NETWORKS_ENV, "value": ",".join(denied)})
     command = [
         "releaseguard",
         "probe",
@@ -145,7 +162,8 @@ def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str) ->
         container["resources"] = runner.resources.to_wire()
     pod: Obj = {
         "restartPolicy": "Never",
-        "automountServiceAccountToken": bool(runner and runner.service_account_name),
+        # a token only for the operator's own runner image run as a chosen ServiceAccount
+        "automountServiceAccountToken": bool(runner and runner.service_account_name and not runner.image),
         "securityContext": restricted_pod_context({"runAsUser": RUNNER_UID, "runAsGroup": RUNNER_UID}),
         "containers": [container],
         "volumes": [{"name": "tmp", "emptyDir": {}}],
@@ -167,12 +185,10 @@ _TARGET_CONTAINER_KEYS: Final = (
     "imagePullPolicy",
     "env",
     "envFrom",
-    "volumeMounts",
     "workingDir",
     "resources",
 )
 _TARGET_POD_KEYS: Final = (
-    "volumes",
     "serviceAccountName",
     "imagePullSecrets",
     "nodeSelector",
@@ -193,12 +209,16 @@ def _container_command() -> ContainerCommand:
 
 
 def _target_pod(check: Check, deployment: Obj) -> Obj:
+    """The pod of a check in the target's image (or its own image), under the restricted profile.
+
+    Raises PodSecurityRefused when the target's template cannot run that way."""
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = spec.get("containers") or [{}]
-    source: Obj = containers[0]
+    source: Obj = containers[0] if isinstance(containers[0], dict) else {}
     image = getattr(check.config, "image", TARGET_IMAGE)
+    in_target = image == TARGET_IMAGE
     container: Obj = {"name": "probe"}
-    if image == TARGET_IMAGE:
+    if in_target:
         container.update({k: copy.deepcopy(source[k]) for k in _TARGET_CONTAINER_KEYS if k in source})
     else:
         container["image"] = image
@@ -208,13 +228,38 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
     container["command"] = _container_command()(check, termination_log=TERMINATION_LOG)
     container["terminationMessagePath"] = TERMINATION_LOG
     container["terminationMessagePolicy"] = "FallbackToLogsOnError"
-    own_ctx = source.get("securityContext") if image == TARGET_IMAGE else None
-    container["securityContext"] = restricted_container_context(own_ctx, read_only_root=False)
     pod: Obj = {"restartPolicy": "Never", "containers": [container]}
-    if image == TARGET_IMAGE:
+    if in_target:
+        parts = restricted_target_parts(spec, source)
         pod.update({k: copy.deepcopy(spec[k]) for k in _TARGET_POD_KEYS if k in spec})
-    pod["securityContext"] = restricted_pod_context(spec.get("securityContext") if image == TARGET_IMAGE else None)
+        container["securityContext"] = parts.container_security_context
+        pod["securityContext"] = parts.pod_security_context
+        if parts.volume_mounts:
+            container["volumeMounts"] = parts.volume_mounts
+        else:
+            container.pop("volumeMounts", None)
+        if parts.volumes:
+            pod["volumes"] = parts.volumes
+        # the target's own choice; a pod without the field gets the token, as the target's does
+        if isinstance(spec.get("automountServiceAccountToken"), bool):
+            pod["automountServiceAccountToken"] = spec["automountServiceAccountToken"]
+    else:
+        container["securityContext"] = restricted_container_context(None, read_only_root=False)
+        pod["securityContext"] = restricted_pod_context(None)
+        pod["automountServiceAccountToken"] = False
     return pod
+
+
+def refused_checks(rv: ReleaseVerification, deployment: Obj) -> dict[str, PodSecurityRefused]:
+    """Checks whose pod cannot be built under the restricted profile, by name, with the reason."""
+    refused: dict[str, PodSecurityRefused] = {}
+    for group in group_checks(rv.spec.checks):
+        if not group.is_runner:
+            try:
+                _target_pod(group.checks[0], deployment)
+            except PodSecurityRefused as exc:
+                refused[group.key] = exc
+    return refused
 
 
 # --- the Jobs of one verification ------------------------------------------------------------
@@ -227,8 +272,14 @@ def build_jobs(
     revision: int,
     runner_image: str = DEFAULT_RUNNER_IMAGE,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    denied_networks: Sequence[str] = (),
 ) -> list[Obj]:
-    """The probe Jobs verifying `revision` of `deployment`, owned by the RV."""
+    """The probe Jobs verifying `revision` of `deployment`, owned by the RV.
+
+    Finished Jobs are kept at least as long as the verification can last (`ttl_seconds` or the
+    rv's timeout plus a minute, whichever is longer), so none vanishes mid-run and is recreated."""
+    key = run_key(deployment, rv.spec.checks)
+    ttl = max(ttl_seconds, rv.spec.timeout_seconds + rv.spec.delay_seconds + 60)
     image = (rv.spec.runner.image if rv.spec.runner and rv.spec.runner.image else None) or runner_image
     labels = labels_for(rv.name, revision)
     owner = {
@@ -240,14 +291,21 @@ def build_jobs(
         "blockOwnerDeletion": True,
     }
     jobs = []
-    for group in group_checks(rv.spec.checks):
-        pod = _runner_pod(rv, group.checks, image) if group.is_runner else _target_pod(group.checks[0], deployment)
+    for name, group in jobs_of_run(rv, revision, key).items():
+        try:
+            pod = (
+                _runner_pod(rv, group.checks, image, denied_networks)
+                if group.is_runner
+                else _target_pod(group.checks[0], deployment)
+            )
+        except PodSecurityRefused:
+            continue  # see refused_checks: the check ends Error without a Job
         jobs.append(
             {
                 "apiVersion": "batch/v1",
                 "kind": "Job",
                 "metadata": {
-                    "name": job_name(rv.name, revision, group.key),
+                    "name": name,
                     "namespace": rv.namespace,
                     "labels": dict(labels),
                     "annotations": {CHECKS_ANNOTATION: ",".join(c.name for c in group.checks)},
@@ -256,7 +314,7 @@ def build_jobs(
                 "spec": {
                     "backoffLimit": 0,
                     "activeDeadlineSeconds": rv.spec.timeout_seconds,
-                    "ttlSecondsAfterFinished": ttl_seconds,
+                    "ttlSecondsAfterFinished": ttl,
                     "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
                 },
             }

@@ -19,7 +19,7 @@ from typing import Any, Final
 from .api import GROUP as RV_GROUP
 from .api import PLURAL, VERSION
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
-from .jobs import REVISION_LABEL, RV_LABEL
+from .jobs import REVISION_LABEL, RV_LABEL, label_value
 
 Obj = dict[str, Any]
 COMPONENT: Final = "releaseguard"
@@ -155,25 +155,17 @@ class Kube:
                 {"propagationPolicy": "Background"},
             )
 
-    async def termination_messages(self, namespace: str, rv_name: str, revision: int) -> dict[str, str | None]:
-        """The termination message of each finished probe pod of one run, by its Job's name."""
-        selector = f"{RV_LABEL}={rv_name[:63]},{REVISION_LABEL}={revision}"
+    async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]:
+        """The pods carrying one run's probe labels (which pod is whose is core.trust's to decide)."""
+        selector = f"{RV_LABEL}={label_value(rv_name)},{REVISION_LABEL}={revision}"
         result = await self.request(
             f"listing probe pods of {namespace}/{rv_name}",
             "GET",
             f"/api/v1/namespaces/{namespace}/pods",
             query=[("labelSelector", selector)],
         )
-        out: dict[str, str | None] = {}
-        for pod in result.get("items") or []:
-            job = _job_of(pod)
-            if job is None:
-                continue
-            for container in (pod.get("status") or {}).get("containerStatuses") or []:
-                terminated = (container.get("state") or {}).get("terminated")
-                if terminated is not None:
-                    out[job] = terminated.get("message") or out.get(job)
-        return out
+        items: list[Obj] = result.get("items") or []
+        return items
 
     # --- Deployments and ReplicaSets ----------------------------------------------------
 
@@ -234,12 +226,3 @@ class Kube:
             f"/api/v1/namespaces/{namespace}/events",
             event,
         )
-
-
-def _job_of(pod: Obj) -> str | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("kind") == "Job":
-            return str(ref.get("name"))
-    labels = (pod.get("metadata") or {}).get("labels") or {}
-    name = labels.get("batch.kubernetes.io/job-name") or labels.get("job-name")
-    return str(name) if name else None

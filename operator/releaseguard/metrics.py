@@ -23,6 +23,7 @@ OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
+        self._owned: dict[tuple[str, str], set[tuple[int, tuple[str, ...]]]] = {}
         r = self.registry
         self.verifications = Counter(
             "releaseguard_verifications",
@@ -78,16 +79,22 @@ class Metrics:
         rollout_to_verdict: float | None,
         checks: Iterable[CheckStatus],
     ) -> None:
-        self.verifications.labels(namespace, name, verdict).inc()
+        """`checks` carry only the spec's check names (core.outcome builds them from the spec), so a
+        report cannot add series: at most 64 checks x 6 results per rv."""
+        self._series(self.verifications, namespace, name, verdict).inc()
         if duration is not None:
-            self.duration.labels(namespace, name).observe(duration)
+            self._series(self.duration, namespace, name).observe(duration)
         if rollout_to_verdict is not None:
-            self.rollout_to_verdict.labels(namespace, name).observe(rollout_to_verdict)
+            self._series(self.rollout_to_verdict, namespace, name).observe(rollout_to_verdict)
         for check in checks:
-            self.checks.labels(namespace, name, check.name, check.result.value).inc()
+            self._series(self.checks, namespace, name, check.name, check.result.value).inc()
 
     def record_rollback(self, namespace: str, name: str, reason: str) -> None:
-        self.rollbacks.labels(namespace, name, reason).inc()
+        self._series(self.rollbacks, namespace, name, reason).inc()
+
+    def _series(self, metric: Any, namespace: str, name: str, *rest: str) -> Any:
+        self._owned.setdefault((namespace, name), set()).add((id(metric), (namespace, name, *rest)))
+        return metric.labels(namespace, name, *rest)
 
     def set_phase(self, namespace: str, name: str, phase: Phase | str | None) -> None:
         current = str(phase.value if isinstance(phase, Phase) else phase or "")
@@ -95,10 +102,17 @@ class Metrics:
             self.phase.labels(namespace, name, candidate.value).set(1 if candidate.value == current else 0)
 
     def forget(self, namespace: str, name: str) -> None:
-        """Drop a deleted RV's phase series so an alert on it stops firing."""
+        """Drop every series of a deleted RV (so an alert on it stops firing and none lingers)."""
         for candidate in Phase:
             with contextlib.suppress(KeyError):
                 self.phase.remove(namespace, name, candidate.value)
+        by_id = {id(m): m for m in self._rv_metrics()}
+        for metric_id, labels in self._owned.pop((namespace, name), set()):
+            with contextlib.suppress(KeyError):
+                by_id[metric_id].remove(*labels)
+
+    def _rv_metrics(self) -> list[Any]:
+        return [self.verifications, self.duration, self.rollout_to_verdict, self.checks, self.rollbacks]
 
     def text(self) -> str:
         return generate_latest(self.registry).decode()

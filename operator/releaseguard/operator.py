@@ -16,6 +16,7 @@ from typing import Any
 import kopf
 
 from .core.decide import Settings
+from .core.policy import Policy
 from .jobs import DEFAULT_RUNNER_IMAGE
 from .kube import Kube
 from .metrics import Metrics, serve
@@ -33,6 +34,7 @@ class OperatorConfig:
     workers: int = 32
     job_ttl_seconds: int = 3600
     timeout_grace_seconds: float = 30.0
+    policy: Policy = field(default_factory=Policy)
     peering_lifetime: int = int(os.environ.get("RELEASEGUARD_PEERING_LIFETIME", "30"))
 
     @classmethod
@@ -106,6 +108,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             dry_run=config.dry_run,
             job_ttl_seconds=config.job_ttl_seconds,
             timeout_grace_seconds=config.timeout_grace_seconds,
+            policy=config.policy,
         ),
     )
     rt.reconciler.start(config.workers)

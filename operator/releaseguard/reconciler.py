@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .api import ReleaseVerificationStatus
-from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
+from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .core.trust import PodReport, pod_report
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
@@ -53,7 +54,7 @@ class Cache:
     rvs: dict[Key, Obj] = field(default_factory=dict)
     deployments: dict[Key, Obj] = field(default_factory=dict)
     jobs: dict[Key, dict[str, Obj]] = field(default_factory=dict)  # (namespace, rv) -> name -> Job
-    messages: dict[Key, str | None] = field(default_factory=dict)  # (namespace, job) -> message
+    messages: dict[Key, PodReport] = field(default_factory=dict)  # (namespace, job) -> its pod's report
     _targets: dict[Key, set[str]] = field(default_factory=dict)  # (namespace, deployment) -> RV names
 
     @staticmethod
@@ -245,8 +246,16 @@ class Reconciler:
         namespace, name = key
         deployment = self.cache.deployments.get((namespace, _target(body)))
         jobs = dict(self.cache.jobs.get(key, {}))
-        messages = await self._messages(key, body, jobs)
-        plan = decide(Observed(body, deployment, jobs, messages, self.clock()), self.settings)
+        reports = await self._messages(key, body, jobs)
+        messages = {n: r.message for n, r in reports.items()}
+        problems = {n: r.problem for n, r in reports.items() if r.problem is not None}
+        siblings = [
+            self.cache.rvs[k] for k in self.cache.rvs_targeting((namespace, _target(body))) if k in self.cache.rvs
+        ]
+        observed = Observed(
+            body, deployment, jobs, messages, self.clock(), problems, rollback_owner=rollback_owner(siblings or [body])
+        )
+        plan = decide(observed, self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
@@ -288,8 +297,8 @@ class Reconciler:
             self.queue.add_after(key, plan.requeue_after)
         return plan
 
-    async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str | None]:
-        """Termination messages of the current run's finished Jobs, read once per Job.
+    async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:
+        """The reports of the current run's finished Jobs, read once per Job (see core.trust).
 
         A finished Job whose pod shows no message yet is given MESSAGE_GRACE seconds (pod status
         can trail the Job's) before its outcome stands in for the report; meanwhile it is shown
@@ -302,17 +311,17 @@ class Reconciler:
         namespace = key[0]
         unread = [n for n in names if n in jobs and job_finished(jobs[n]) and (namespace, n) not in self.cache.messages]
         if unread:
-            found = await self.kube.termination_messages(namespace, key[1], int(run.get("revision") or 0))
+            pods = await self.kube.probe_pods(namespace, key[1], int(run.get("revision") or 0))
             now = time.monotonic()
             for job_name in unread:
-                message = found.get(job_name)
+                report = pod_report(jobs[job_name], pods)
                 first = self._finished_at.setdefault((namespace, job_name), now)
-                if message is None and now - first < MESSAGE_GRACE:
+                if not report.final and now - first < MESSAGE_GRACE:
                     jobs[job_name] = {**jobs[job_name], "status": {}}
                     self.queue.add_after(key, 0.25)
                     continue
                 self._finished_at.pop((namespace, job_name), None)
-                self.cache.messages[(namespace, job_name)] = message
+                self.cache.messages[(namespace, job_name)] = report
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
 
     async def _rollback(

@@ -131,3 +131,26 @@ def test_chart_crd_is_the_generated_crd() -> None:
     assert chart_crd == (ROOT / "crds" / "releaseverifications.releaseguard.io.yaml").read_text(), (
         "charts/releaseguard/crds is stale: run `make manifests`"
     )
+
+
+def test_policy_values_become_operator_flags_and_the_admission_policy_can_be_left_out() -> None:
+    args = operator_args(render())
+    assert "--excluded-namespace=kube-system" in args
+    assert "--denied-network=169.254.0.0/16" in args
+    assert not [a for a in args if a.startswith(("--allowed-image", "--allowed-service-account"))]
+    docs = render(
+        {
+            "policy": {
+                "allowedImages": ["registry.local/*"],
+                "allowedServiceAccounts": ["probe"],
+                "excludedNamespaces": [],
+                "deniedNetworks": [],
+            },
+            "admissionPolicy": {"enabled": False},
+        }
+    )
+    args = operator_args(docs)
+    assert "--allowed-image=registry.local/*" in args and "--allowed-service-account=probe" in args
+    assert "--excluded-namespace=" in args and "--denied-network=" in args  # explicitly none
+    assert of_kind(docs, "ValidatingAdmissionPolicy") == []
+    assert len(of_kind(render(), "ValidatingAdmissionPolicy")) == 1

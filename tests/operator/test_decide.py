@@ -291,7 +291,7 @@ def test_non_critical_failure_passes() -> None:
 def test_non_critical_failure_rolls_back_when_asked() -> None:
     checks = [http_check("home"), http_check("extra", critical=False)]
     driver = Driver(rv_body(checks=checks, extra_spec={"rollback": {"onNonCriticalFailure": True}}))
-    driver.verify(deployment(), PASS)
+    driver.verify(deployment(), report([("home", "Passed", True), ("extra", "Passed", False)]))
     plan = driver.verify(
         deployment(revision=2, image="b"), report([("home", "Passed", True), ("extra", "Failed", False)])
     )
@@ -350,12 +350,14 @@ def test_job_without_report_falls_back_to_its_outcome() -> None:
     assert plan.rollback is None
 
 
-def test_job_succeeding_without_report_passes() -> None:
+def test_job_succeeding_without_report_is_an_error_not_a_pass() -> None:
     driver = Driver(rv_body())
     driver.step(deployment())
     driver.finish_all(None, succeeded=True)
-    driver.step(deployment())
-    assert driver.status["lastRun"]["verdict"] == "Passed"
+    plan = driver.step(deployment())
+    assert driver.status["lastRun"]["verdict"] == "Error"
+    assert driver.status["lastRun"]["checks"][0]["result"] == "Error"
+    assert plan.rollback is None
 
 
 def test_garbage_termination_message_falls_back() -> None:

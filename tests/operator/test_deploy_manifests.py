@@ -28,6 +28,7 @@ def _render_module() -> Any:
 def manifests() -> list[Obj]:
     docs = list(yaml.safe_load_all((ROOT / "crds" / "releaseverifications.releaseguard.io.yaml").read_text()))
     docs += yaml.safe_load_all((DEPLOY / "releaseguard.yaml").read_text())
+    docs += yaml.safe_load_all((DEPLOY / "admission-policy.yaml").read_text())
     return [d for d in docs if d]
 
 
@@ -35,6 +36,13 @@ def test_deploy_is_the_chart_rendered_with_its_defaults() -> None:
     assert (DEPLOY / "releaseguard.yaml").read_text() == _render_module().render(), (
         "deploy/ is stale: run `make manifests`"
     )
+
+
+def test_the_admission_policy_is_rendered_apart_from_the_chart() -> None:
+    assert (DEPLOY / "admission-policy.yaml").read_text() == _render_module().render(admission_policy=True), (
+        "deploy/ is stale: run `make manifests`"
+    )
+    assert "ValidatingAdmissionPolicy" not in (DEPLOY / "releaseguard.yaml").read_text()
 
 
 def test_the_readme_install_command_applies_cleanly(tmp_path: Path) -> None:
@@ -46,6 +54,9 @@ def test_the_readme_install_command_applies_cleanly(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert "deployment.apps/releaseguard created" in result.stdout
         assert "clusterrole.rbac.authorization.k8s.io/releaseguard created" in result.stdout
+        policy = "releaseverifications.releaseguard.io created"
+        assert f"validatingadmissionpolicy.admissionregistration.k8s.io/{policy}" in result.stdout
+        assert f"validatingadmissionpolicybinding.admissionregistration.k8s.io/{policy}" in result.stdout
         again = sim.kubectl("apply", "-f", str(ROOT / "crds"), "-f", str(DEPLOY)).stdout
         assert "created" not in again and "configured" not in again, again
 

@@ -87,7 +87,10 @@ def test_spec_runner_image_wins() -> None:
     pod = job["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "mine:2"
     assert pod["serviceAccountName"] == "probe"
-    assert pod["automountServiceAccountToken"] is True
+    assert pod["automountServiceAccountToken"] is False  # a custom image never gets the token
+    rv = parse_release_verification(rv_body(extra_spec={"runner": {"serviceAccountName": "probe"}}))
+    [job] = build_jobs(rv, RV_UID, deployment(), 1, runner_image="default:1")
+    assert job["spec"]["template"]["spec"]["automountServiceAccountToken"] is True
 
 
 def test_secret_headers_become_env_vars_never_values() -> None:
@@ -104,21 +107,21 @@ def test_secret_headers_become_env_vars_never_values() -> None:
     rv = parse_release_verification(rv_body(checks=[check]))
     [job] = build_jobs(rv, RV_UID, deployment(), 1)
     container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["env"] == [
-        {"name": "RG_SECRET_TOK_BEARER", "valueFrom": {"secretKeyRef": {"name": "tok", "key": "bearer"}}}
-    ]
+    [env] = [e for e in container["env"] if e["name"].startswith("RG_SECRET_")]
+    assert env["name"].startswith("RG_SECRET_TOK_BEARER_")
+    assert env["valueFrom"] == {"secretKeyRef": {"name": "tok", "key": "bearer"}}
     checks = json.loads(container["command"][container["command"].index("--checks-json") + 1])["checks"]
     headers = checks[0]["http"]["headers"]
     assert headers[0]["valueFrom"] == {"secretKeyRef": {"name": "tok", "key": "bearer"}}
     assert headers[1]["value"] == "1"
 
 
-def test_restricted_context_keeps_what_the_target_set() -> None:
+def test_restricted_context_keeps_harmless_fields_and_forces_the_rest() -> None:
     ctx = restricted_container_context({"runAsUser": 1000, "capabilities": {"drop": ["NET_RAW"]}}, read_only_root=False)
     assert ctx["runAsUser"] == 1000
-    assert ctx["capabilities"]["drop"] == ["NET_RAW", "ALL"]
+    assert ctx["capabilities"]["drop"] == ["ALL"]
     assert "readOnlyRootFilesystem" not in ctx
-    assert restricted_container_context({"allowPrivilegeEscalation": True}, False)["allowPrivilegeEscalation"] is True
+    assert restricted_container_context({"allowPrivilegeEscalation": True}, False)["allowPrivilegeEscalation"] is False
 
 
 def test_target_image_check_runs_in_the_targets_pod_template() -> None:

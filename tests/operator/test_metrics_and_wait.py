@@ -62,3 +62,30 @@ def test_progress_line_names_phase_and_reason() -> None:
         "conditions": [{"type": "TargetFound", "status": "False", "reason": "DeploymentNotFound", "message": "m"}],
     }
     assert progress_line("shop", missing) == "shop: Pending (DeploymentNotFound: m)"
+
+
+def test_a_hostile_report_adds_no_series_and_a_deleted_rv_leaves_none() -> None:
+    import json
+
+    from operator_factories import deployment, http_check, report, rv_body
+    from test_decide import Driver
+
+    driver = Driver(rv_body(checks=[http_check("home"), http_check("orders")]))
+    driver.step(deployment())
+    hostile = json.loads(report([(f"evil-{i}", "Failed", True) for i in range(5000)]))
+    hostile["checks"] += json.loads(report([("home", "Passed", True), ("orders", "Failed", True)]))["checks"]
+    driver.finish_all(json.dumps(hostile))
+    plan = driver.step(deployment())
+    assert plan.verdict is not None
+    metrics = Metrics()
+    metrics.record_verdict("ns", "shop", plan.verdict.verdict.value, 1.0, 1.0, plan.verdict.checks)
+    metrics.record_verdict("ns", "other", "Passed", 1.0, 1.0, [CheckStatus(name="x", result=CheckResultKind.PASSED)])
+    metrics.record_rollback("ns", "shop", "CriticalChecksFailed")
+    metrics.set_phase("ns", "shop", Phase.FAILED)
+    text = metrics.text()
+    checks = {line.split('check="')[1].split('"')[0] for line in text.splitlines() if 'check="' in line}
+    assert checks == {"home", "orders", "x"}
+    metrics.forget("ns", "shop")
+    remaining = [line for line in metrics.text().splitlines() if 'releaseverification="shop"' in line]
+    assert remaining == []
+    assert 'releaseverification="other"' in metrics.text()

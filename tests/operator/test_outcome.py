@@ -37,11 +37,12 @@ def test_failed_target_job_without_report_fails_its_check() -> None:
 def test_real_failures_beat_a_broken_runner() -> None:
     broken = job_outcome(finished_job(JOB, succeeded=False), None, CHECKS, in_runner=True)
     other = {"metadata": {"name": "rv-z", "annotations": {"releaseguard.io/checks": "c"}}}
-    failing = job_outcome(finished_job(other), report([("c", "Failed", True)]), CHECKS, in_runner=False)
+    c = parse_release_verification(rv_body(checks=[http_check("c")])).spec.checks
+    failing = job_outcome(finished_job(other), report([("c", "Failed", True)]), c, in_runner=False)
     assert merged_outcome([broken, failing]).verdict is Verdict.FAILED
 
 
 def test_unparseable_message_says_why() -> None:
     out = job_outcome(finished_job(JOB), "{not json", CHECKS, in_runner=True)
-    assert out.report.verdict is Verdict.PASSED
+    assert out.report.verdict is Verdict.ERROR and out.broken
     assert "not JSON" in out.report.checks[0].message

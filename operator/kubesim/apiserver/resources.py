@@ -118,6 +118,22 @@ def builtin_types() -> list[ResourceType]:
         _rt("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),
         _rt("rbac.authorization.k8s.io/v1", "clusterroles", "ClusterRole", False),
         _rt("rbac.authorization.k8s.io/v1", "clusterrolebindings", "ClusterRoleBinding", False),
+        # stored and served only: kubesim has no authorizer, so it enforces no admission policy
+        _rt(
+            "admissionregistration.k8s.io/v1",
+            "validatingadmissionpolicies",
+            "ValidatingAdmissionPolicy",
+            False,
+            status_subresource=True,
+            has_generation=True,
+        ),
+        _rt(
+            "admissionregistration.k8s.io/v1",
+            "validatingadmissionpolicybindings",
+            "ValidatingAdmissionPolicyBinding",
+            False,
+            has_generation=True,
+        ),
         _rt(
             "apiextensions.k8s.io/v1",
             "customresourcedefinitions",

@@ -158,15 +158,28 @@ def _message(err: Any) -> str:
     if kind == "string_pattern_mismatch":
         meaning = _PATTERN_MEANINGS.get(ctx.get("pattern", ""))
         if meaning:
-            return f"expected {meaning}, got {err['input']!r}"
+            return f"expected {meaning}, got {_shown(err['input'])}"
     if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
+        return _capped(str(ctx.get("error", err["msg"])))
     if kind == "model_type":
         return f"expected an object, got {_kind(err['input'])}"
     msg = str(err["msg"])
     if "input" in err and kind not in ("missing",) and not isinstance(err["input"], dict | list):
-        msg += f", got {err['input']!r}"
+        msg += f", got {_shown(err['input'])}"
     return msg
+
+
+SHOWN_LIMIT = 120
+
+
+def _capped(text: str, limit: int = 4 * SHOWN_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _shown(value: Any) -> str:
+    """A bad value as an error message shows it: its repr, cut (a 1 MB string is not echoed)."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_LIMIT else f"{text[: SHOWN_LIMIT - 1]}… ({len(str(value))} characters)"
 
 
 def _kind(value: Any) -> str:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
 from .base import SpecModel
 
@@ -59,10 +59,37 @@ def validate_url(value: str) -> str:
 
 
 def validate_regex(value: str) -> str:
+    """A pattern both `re` (the in-image script) and `regex` (the runner) compile."""
+    import regex
+
     try:
         re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {value!r}: {exc}") from exc
+        regex.compile(value)
+    except (re.error, regex.error) as exc:
+        raise ValueError(f"invalid regular expression {value[:200]!r}: {exc}") from exc
+    return value
+
+
+MAX_REGEX = 1024
+MAX_JSON_DEPTH = 32
+MAX_JSON_BYTES = 64 * 1024
+
+
+def bounded_json(value: Any) -> Any:
+    """A free-form JSON value (equals, oneOf, jsonSchema) no deeper than MAX_JSON_DEPTH and no
+    larger than MAX_JSON_BYTES: deep nesting breaks JSON decoders' recursion limits."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        stack.extend((child, depth + 1) for child in children)
+    import json
+
+    size = len(json.dumps(value, separators=(",", ":"), default=str))
+    if size > MAX_JSON_BYTES:
+        raise ValueError(f"JSON of {size} bytes, more than {MAX_JSON_BYTES}")
     return value
 
 
@@ -106,9 +133,9 @@ class ValueSource(SpecModel):
 
     secret_key_ref: SecretKeySelector | None = None
     """A key of a Secret; the probe Job receives it as an environment variable."""
-    env: Annotated[str, Field(pattern=ENV_VAR_NAME)] | None = None
+    env: Annotated[str, Field(max_length=256, pattern=ENV_VAR_NAME)] | None = None
     """An environment variable of the runner (when running `releaseguard probe` by hand)."""
-    file: Annotated[str, Field(min_length=1)] | None = None
+    file: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
     """A file of the runner, e.g. a mounted Secret."""
 
     @model_validator(mode="after")
@@ -131,7 +158,7 @@ class HttpHeader(SpecModel):
 
     name: Annotated[str, Field(min_length=1, max_length=256, pattern=HEADER_NAME)]
     """Header name."""
-    value: str | None = None
+    value: Annotated[str, Field(max_length=8192)] | None = None
     """A literal value."""
     value_from: ValueSource | None = None
     """Where a secret value comes from; such values are redacted from reports and logs."""
@@ -157,15 +184,17 @@ class JsonAssertion(SpecModel):
     }
 
     path: Annotated[
-        str, Field(min_length=1, description="e.g. $.status or $.items[0].price"), AfterValidator(validate_json_path)
+        str,
+        Field(min_length=1, max_length=1024, description="e.g. $.status or $.items[0].price"),
+        AfterValidator(validate_json_path),
     ]
-    equals: Any = None
+    equals: Annotated[Any, AfterValidator(bounded_json)] = None
     """The value at the path must equal this (any JSON value, null included)."""
-    exists: bool | None = None
+    exists: StrictBool | None = None
     """true: the path must match something; false: it must match nothing."""
-    matches: str | None = None
+    matches: Annotated[str, Field(max_length=MAX_REGEX)] | None = None
     """A regular expression the value (as text) must match."""
-    one_of: Annotated[list[Any], Field(min_length=1)] | None = None
+    one_of: Annotated[list[Any], Field(min_length=1, max_length=256), AfterValidator(bounded_json)] | None = None
     """The value must equal one of these."""
 
     @field_validator("matches")
@@ -194,10 +223,10 @@ def _op_set(assertion: JsonAssertion, op: str) -> bool:
 
 
 class TlsOptions(SpecModel):
-    insecure_skip_verify: bool = False
+    insecure_skip_verify: StrictBool = False
     """Do not verify the server's certificate."""
-    ca_file: str | None = Field(default=None, description="PEM bundle to verify the server with")
-    server_name: str | None = None
+    ca_file: str | None = Field(default=None, max_length=4096, description="PEM bundle to verify the server with")
+    server_name: Annotated[str, Field(max_length=253)] | None = None
     """Name to verify the certificate against, when it differs from the URL host."""
 
 
@@ -211,9 +240,9 @@ class HttpCheck(SpecModel):
     """HTTP method."""
     headers: Annotated[list[HttpHeader], Field(max_length=32)] = []
     """Request headers."""
-    body: str | None = None
+    body: Annotated[str, Field(max_length=65536)] | None = None
     """Request body (not with GET or HEAD)."""
-    expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1)] = [200]
+    expect_status: Annotated[list[Annotated[int, Field(ge=100, le=599)]], Field(min_length=1, max_length=64)] = [200]
     """Status codes that count as success."""
     max_latency_ms: Annotated[int, Field(ge=1)] | None = None
     """Slowest acceptable response, in milliseconds."""
@@ -222,7 +251,7 @@ class HttpCheck(SpecModel):
     json_schema: dict[str, Any] | None = Field(
         default=None, description="A JSON Schema (draft 2020-12) the response body must satisfy"
     )
-    follow_redirects: bool = False
+    follow_redirects: StrictBool = False
     """Follow redirects instead of judging the first response."""
     tls: TlsOptions | None = None
     """TLS options for https URLs."""
@@ -234,6 +263,7 @@ class HttpCheck(SpecModel):
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
 
+            bounded_json(value)
             try:
                 Draft202012Validator.check_schema(value)
             except SchemaError as exc:
@@ -286,7 +316,7 @@ class PrometheusCheck(SpecModel):
 
     address: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
     """Base URL of the Prometheus server."""
-    query: Annotated[str, Field(min_length=1)]
+    query: Annotated[str, Field(min_length=1, max_length=8192)]
     """PromQL instant query; its single value is compared with the threshold."""
     less_than: float | None = None
     """Passes when the value is below this."""
@@ -298,7 +328,7 @@ class PrometheusCheck(SpecModel):
         default=InconclusiveOutcome.INCONCLUSIVE,
         description="What an empty result or NaN means",
     )
-    fail_on_inconclusive: bool = Field(default=False, description="An inconclusive result fails a critical check")
+    fail_on_inconclusive: StrictBool = Field(default=False, description="An inconclusive result fails a critical check")
 
     @model_validator(mode="after")
     def _one_threshold(self) -> PrometheusCheck:
@@ -312,19 +342,19 @@ TARGET_IMAGE = "target"
 
 
 class CommandCheck(SpecModel):
-    command: Annotated[list[str], Field(min_length=1)]
+    command: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(min_length=1, max_length=256)]
     """The argv to run."""
-    image: Annotated[str, Field(min_length=1)] = Field(
+    image: Annotated[str, Field(min_length=1, max_length=1024)] = Field(
         default=TARGET_IMAGE, description="'target' runs in the Deployment's own image and environment"
     )
-    working_dir: str | None = None
+    working_dir: Annotated[str, Field(max_length=4096)] | None = None
     """Working directory of the command."""
-    python: Annotated[str, Field(min_length=1, description="Interpreter that judges the command in its image")] = (
-        "python"
-    )
+    python: Annotated[
+        str, Field(min_length=1, max_length=4096, description="Interpreter that judges the command in its image")
+    ] = "python"
     expect_exit_code: Annotated[int, Field(ge=0, le=255)] = 0
     """Exit code that counts as success."""
-    stdout_matches: str | None = None
+    stdout_matches: Annotated[str, Field(max_length=MAX_REGEX)] | None = None
     """A regular expression the command's output must match."""
 
     @field_validator("stdout_matches")
@@ -360,13 +390,16 @@ class PythonCheck(SpecModel):
         }
     }
 
-    imports: list[Annotated[str, Field(pattern=MODULE_NAME)]] = []
+    imports: Annotated[list[Annotated[str, Field(max_length=256, pattern=MODULE_NAME)]], Field(max_length=256)] = []
     """Modules that must import, e.g. shop.app."""
-    env: list[Annotated[str, Field(pattern=ENV_VAR_NAME)]] = []
+    env: Annotated[list[Annotated[str, Field(max_length=256, pattern=ENV_VAR_NAME)]], Field(max_length=256)] = []
     """Environment variables that must be set (their values are never printed)."""
-    config_files: list[Annotated[str, Field(min_length=1), AfterValidator(validate_config_file)]] = []
+    config_files: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(validate_config_file)]],
+        Field(max_length=256),
+    ] = []
     """Files that must exist and decode, by extension (.json, .yaml, .toml, .ini, ...)."""
-    pip_check: bool = False
+    pip_check: StrictBool = False
     """`pip check` must find no broken requirements."""
     image: Annotated[str, Field(min_length=1)] = TARGET_IMAGE
     """'target' runs in the Deployment's own image and environment."""
@@ -380,7 +413,7 @@ class PythonCheck(SpecModel):
 
 
 class PytestCheck(SpecModel):
-    args: list[str] = []
+    args: Annotated[list[Annotated[str, Field(max_length=4096)]], Field(max_length=256)] = []
     """Arguments of `python -m pytest`, e.g. [-m, smoke, tests/smoke]."""
     image: Annotated[str, Field(min_length=1)] = TARGET_IMAGE
     """'target' runs in the Deployment's own image and environment."""
@@ -400,12 +433,12 @@ class Check(SpecModel):
 
     name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
     """Unique name (a DNS label); shown in reports, Events and metrics."""
-    critical: bool = True
+    critical: StrictBool = True
     """A failed critical check fails the verification and triggers the rollback policy."""
     timeout_seconds: Annotated[int, Field(ge=1, le=3600)] = 10
     """Timeout of each attempt."""
     retries: Annotated[int, Field(ge=0, le=10, description="Extra attempts after a failure")] = 0
-    fail_on_flaky: bool = Field(default=False, description="A pass after a failed attempt counts as failed")
+    fail_on_flaky: StrictBool = Field(default=False, description="A pass after a failed attempt counts as failed")
     http: HttpCheck | None = None
     """An HTTP request and what its response must be."""
     tcp: TcpCheck | None = None
@@ -452,7 +485,7 @@ class RollbackPolicy(StrEnum):
 class RollbackSpec(SpecModel):
     policy: RollbackPolicy = RollbackPolicy.AUTOMATIC
     """Automatic rolls back on a failed critical check; Manual records and recommends; Never only observes."""
-    on_non_critical_failure: bool = Field(
+    on_non_critical_failure: StrictBool = Field(
         default=False, description="Also roll back when only non-critical checks fail"
     )
 
@@ -471,14 +504,16 @@ class Toleration(SpecModel):
 
 
 class RunnerSpec(SpecModel):
-    image: str | None = Field(default=None, description="Probe runner image; defaults to the operator's")
-    service_account_name: Annotated[str, Field(pattern=DNS_SUBDOMAIN)] | None = None
+    image: Annotated[str, Field(max_length=1024)] | None = Field(
+        default=None, description="Probe runner image; defaults to the operator's"
+    )
+    service_account_name: Annotated[str, Field(max_length=253, pattern=DNS_SUBDOMAIN)] | None = None
     """ServiceAccount of the probe Jobs."""
     resources: ResourceRequirements | None = None
     """Resources of the probe containers."""
     node_selector: dict[str, str] | None = None
     """Node selector of the probe pods."""
-    tolerations: list[Toleration] | None = None
+    tolerations: Annotated[list[Toleration], Field(max_length=64)] | None = None
     """Tolerations of the probe pods."""
 
 

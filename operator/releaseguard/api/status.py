@@ -72,6 +72,13 @@ class RunStatus(StatusModel):
     message: str | None = None
     jobs: list[str] = []
     checks: list[CheckStatus] = []
+    target_uid: str | None = Field(
+        default=None, alias="targetUID", description="uid of the Deployment this run verifies"
+    )
+    checks_digest: str | None = Field(default=None, description="Digest of the checks this run runs")
+    trigger: str | None = Field(
+        default=None, description="Why this run started: NewRevision, ChecksChanged or TargetReplaced"
+    )
 
 
 class RunSummary(StatusModel):
@@ -106,6 +113,11 @@ class ReleaseVerificationStatus(StatusModel):
     last_run: RunStatus | None = None
     last_rollback: RollbackStatus | None = None
     history: list[RunSummary] = []
+    target_uid: str | None = Field(
+        default=None,
+        alias="targetUID",
+        description="uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to",
+    )
 
 
 def status_from_wire(obj: dict[str, Any] | None) -> ReleaseVerificationStatus:

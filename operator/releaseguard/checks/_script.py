@@ -109,6 +109,32 @@ def tail(*texts: str) -> str:
     return text if len(text) <= TAIL_CHARS else "\u2026" + text[-TAIL_CHARS:]
 
 
+MATCH_INPUT_LIMIT = 64 * 1024
+
+
+def bounded_search(pattern: str, text: str, seconds: float) -> bool | None:
+    """Whether `pattern` matches the last MATCH_INPUT_LIMIT characters of `text`; None when it
+    does not finish within `seconds`. The match runs in a forked child (a regex holds the GIL, so
+    a thread could not be given up on), killed at the deadline."""
+    text = text[-MATCH_INPUT_LIMIT:]
+    pid = os.fork()
+    if pid == 0:  # the child: answer with the exit code, never return into the script
+        try:
+            os._exit(0 if re.search(pattern, text) else 1)
+        finally:
+            os._exit(2)
+    deadline = time.monotonic() + seconds
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        if time.monotonic() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.005)
+
+
 def command_attempt(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     argv = [str(a) for a in spec["command"]]
     missing_dir = _missing_dir(spec)
@@ -131,7 +157,12 @@ def command_attempt(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     if code != expected:
         return attempt(FAILED, f"`{shown}` exited {code} (expected {expected}){suffix}", f"exit {code}")
     pattern = spec.get("stdoutMatches")
-    if pattern and not re.search(pattern, out):
+    matched = bounded_search(pattern, out, max(timeout, 1.0)) if pattern else True
+    if matched is None:
+        return attempt(
+            ERROR, f"`{shown}` stdoutMatches /{pattern}/ gave up after {max(timeout, 1.0):g}s", "regex timeout"
+        )
+    if not matched:
         return attempt(FAILED, f"`{shown}` stdout did not match /{pattern}/{suffix}", f"exit {code}")
     return attempt(PASSED, f"`{shown}` exited {code}", f"exit {code}")
 
@@ -476,6 +507,7 @@ def compact(report: dict[str, Any], limit: int = TERMINATION_LIMIT) -> str:
             check.pop("attempts", None)
             if cap is not None:
                 check["message"] = check["message"][:cap]
+                check["observed"] = str(check.get("observed", ""))[: min(cap, 200)]
         if cap is not None:
             doc["message"] = doc["message"][: max(cap, 80)]
         text = json.dumps(doc, separators=(",", ":"))

@@ -29,6 +29,7 @@ class RunContext:
     backoff_base: float = 0.2
     parallelism: int = 4
     resources: dict[str, Any] = field(default_factory=dict)
+    denied_networks: list[Any] = field(default_factory=list)  # core.policy.Network
 
     async def aclose(self) -> None:
         for resource in self.resources.values():

@@ -7,6 +7,8 @@ Every value that came from `valueFrom` is a secret: `Redactor` removes it from r
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,8 +21,33 @@ REDACTED = "***"
 
 
 def secret_env_name(ref: SecretKeySelector) -> str:
-    """The env var the operator sets from Secret `ref.name` key `ref.key`: RG_SECRET_<NAME>_<KEY>."""
-    return "RG_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", f"{ref.name}_{ref.key}").upper()
+    """The env var the operator sets from Secret `ref.name` key `ref.key`:
+    RG_SECRET_<NAME>_<KEY>_<digest>, the digest of the exact pair keeping `a-b`/`c` and `a`/`b-c`
+    (or `Token`/`token`) apart."""
+    readable = re.sub(r"[^A-Za-z0-9]", "_", f"{ref.name}_{ref.key}").upper()
+    digest = hashlib.sha256(json.dumps([ref.name, ref.key]).encode()).hexdigest()[:8].upper()
+    return f"RG_SECRET_{readable}_{digest}"
+
+
+# RFC 9110 field-value: visible ASCII, space and tab (obs-text is refused too: clients encode it
+# inconsistently and their errors echo the value).
+_VALID_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
+
+
+def strip_line_breaks(value: str) -> str:
+    """A value as read from a file or a Secret, without the line breaks around it."""
+    return value.strip("\r\n")
+
+
+def _forms(value: str) -> set[str]:
+    """Every way a value can appear in text: raw, repr, JSON-escaped (both ASCII and not), and
+    without surrounding whitespace and line breaks."""
+    forms = {value, value.strip(), strip_line_breaks(value)}
+    for form in list(forms):
+        forms.add(repr(form)[1:-1])
+        forms.add(json.dumps(form)[1:-1])
+        forms.add(json.dumps(form, ensure_ascii=False)[1:-1])
+    return {f for f in forms if len(f) >= 1}
 
 
 @dataclass
@@ -29,7 +56,10 @@ class Redactor:
 
     def add(self, value: str) -> None:
         if value:
-            self.secrets.add(value)
+            self.secrets.update(_forms(value))
+
+    def is_secret(self, value: str) -> bool:
+        return bool(value) and value in self.secrets
 
     def redact(self, text: str) -> str:
         # Longest first, so a secret that contains another is replaced whole.
@@ -60,6 +90,15 @@ def resolve_headers(
             except _Missing as exc:
                 problems.append(FieldError(exc.path, exc.message))
                 continue
+            if not _VALID_HEADER_VALUE.match(value):
+                problems.append(
+                    FieldError(
+                        f"{where}.{'value' if header.value is not None else 'valueFrom'}",
+                        f"the value of header {header.name} contains a control character or a non-ASCII "
+                        "character; refused before sending (the value is not shown)",
+                    )
+                )
+                continue
             values.append((header.name, value))
         resolved[check.name] = values
     if problems:
@@ -82,11 +121,11 @@ def _value(header: HttpHeader, env: Mapping[str, str], where: str, redactor: Red
     if source.env is not None:
         if source.env not in env:
             raise _Missing(f"{where}.valueFrom.env", f"environment variable {source.env} is not set")
-        value = env[source.env]
+        raw = env[source.env]
     elif source.file is not None:
         try:
             with open(source.file, encoding="utf-8") as handle:
-                value = handle.read().rstrip("\r\n")
+                raw = handle.read()
         except OSError as exc:
             raise _Missing(f"{where}.valueFrom.file", f"cannot read {source.file}: {exc.strerror}") from None
     else:
@@ -99,7 +138,9 @@ def _value(header: HttpHeader, env: Mapping[str, str], where: str, redactor: Red
                 f"Secret {ref.name} key {ref.key} was not provided: expected environment variable {name} "
                 "(the operator sets it in probe Jobs)",
             )
-        value = env[name]
+        raw = env[name]
+    value = strip_line_breaks(raw)
+    redactor.add(raw)
     redactor.add(value)
     return value
 

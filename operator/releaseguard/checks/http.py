@@ -6,12 +6,12 @@ message; header values never appear in anything this module returns (the runner 
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -21,6 +21,8 @@ from ..api.status import CheckResultKind
 from ..jsonpath import find
 from ..report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
+from .destinations import DestinationDenied, ensure_allowed
+from .matching import MatchTimeout, bounded_search
 
 R = CheckResultKind
 
@@ -34,7 +36,16 @@ class HttpRunner:
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
         async def one() -> AttemptReport:
-            return await http_attempt(client, spec, headers, check.timeout_seconds, schema, ctx.redactor.redact)
+            return await http_attempt(
+                client,
+                spec,
+                headers,
+                check.timeout_seconds,
+                schema,
+                ctx.redactor.redact,
+                ctx.redactor.is_secret,
+                ctx.denied_networks,
+            )
 
         return await run_with_retries(check, ctx, one)
 
@@ -58,10 +69,54 @@ def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
 
 
 Redact = Callable[[str], str]
+IsSecret = Callable[[str], bool]
+MAX_REDIRECTS = 20
+_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def _keep(text: str) -> str:
     return text
+
+
+def _nothing_secret(value: str) -> bool:
+    return False
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    return url.scheme, url.host, url.port
+
+
+async def send_following_redirects(
+    client: httpx.AsyncClient,
+    spec: HttpCheck,
+    headers: list[tuple[str, str]],
+    seconds: float,
+    extensions: dict[str, Any] | None,
+    is_secret: IsSecret,
+    denied: Sequence[Any] = (),
+) -> httpx.Response:
+    """The request, with redirects followed here rather than by httpx when `followRedirects` is
+    set: once a redirect leaves the URL's origin (scheme, host, port), every header whose value
+    came from a Secret, an env var or a file is dropped for good, as are credential headers."""
+    method, url, body = spec.method, httpx.URL(spec.url), spec.body
+    origin = _origin(url)
+    sent = list(headers)
+    for _ in range(MAX_REDIRECTS + 1):
+        await ensure_allowed(url.host, url.port, denied)
+        response = await client.request(
+            method, url, headers=sent, content=body, timeout=seconds, follow_redirects=False, extensions=extensions
+        )
+        location = response.headers.get("location")
+        if not spec.follow_redirects or not response.is_redirect or location is None:
+            return response
+        await response.aclose()
+        url = url.join(location)
+        if _origin(url) != origin:
+            sent = [(n, v) for n, v in sent if not is_secret(v) and n.lower() not in _CREDENTIAL_HEADERS]
+        if response.status_code == 303 or (response.status_code in (301, 302) and method == "POST"):
+            method, body = ("HEAD" if method == "HEAD" else "GET"), None
+            sent = [(n, v) for n, v in sent if n.lower() not in ("content-type", "content-length")]
+    raise httpx.TooManyRedirects(f"more than {MAX_REDIRECTS} redirects", request=response.request)
 
 
 def _validator(schema: dict[str, Any]) -> Any:
@@ -77,10 +132,12 @@ async def http_attempt(
     seconds: float,
     schema: Any | None,
     redact: Redact = _keep,
+    is_secret: IsSecret = _nothing_secret,
+    denied: Sequence[Any] = (),
 ) -> AttemptReport:
     """One request. `redact` is applied to every sentence before anything is shortened, so no
     part of a secret survives a cut."""
-    result = await _http_attempt(client, spec, headers, seconds, schema, redact)
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, denied)
     return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
 
 
@@ -91,20 +148,16 @@ async def _http_attempt(
     seconds: float,
     schema: Any | None,
     redact: Redact,
+    is_secret: IsSecret,
+    denied: Sequence[Any],
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
     started = time.perf_counter()
     try:
-        response = await client.request(
-            spec.method,
-            spec.url,
-            headers=headers,
-            content=spec.body,
-            timeout=seconds,
-            follow_redirects=spec.follow_redirects,
-            extensions=extensions,
-        )
+        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret, denied)
+    except DestinationDenied as exc:
+        return attempt(R.ERROR, f"{what}: not sent: {exc}", "denied destination")
     except httpx.HTTPError as exc:
         return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started
@@ -125,13 +178,22 @@ async def _http_attempt(
         except (ValueError, UnicodeDecodeError) as exc:
             kind = response.headers.get("content-type", "no content type")
             return attempt(R.FAILED, f"{what}: response body is not JSON ({kind}): {exc}", observed)
-        problems = [p for a in spec.json_assertions for p in assertion_problems(a, document, redact)]
-        if schema is not None:
-            problems += schema_problems(schema, document, redact)
+        try:
+            # judged in a thread: a slow regex or a huge document must not stall other checks
+            problems = await asyncio.to_thread(_body_problems, spec, schema, document, redact)
+        except MatchTimeout as exc:
+            return attempt(R.ERROR, f"{what}: a matches assertion gave up: {exc}", "regex timeout")
         if problems:
             more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
             return attempt(R.FAILED, problems[0] + more, observed)
     return attempt(R.PASSED, f"{what} -> {code} in {latency * 1000:.0f} ms", observed)
+
+
+def _body_problems(spec: HttpCheck, schema: Any | None, document: Any, redact: Redact) -> list[str]:
+    problems = [p for a in spec.json_assertions for p in assertion_problems(a, document, redact)]
+    if schema is not None:
+        problems += schema_problems(schema, document, redact)
+    return problems
 
 
 def _transport_failure(what: str, url: str, exc: httpx.HTTPError, timeout: float, redact: Redact) -> AttemptReport:
@@ -197,7 +259,7 @@ def assertion_problems(assertion: JsonAssertion, document: Any, redact: Redact =
         got = match.value
         if op == "equals" and not _same(got, assertion.equals):
             problems.append(f"{match.location}: expected {show(assertion.equals, redact)}, got {show(got, redact)}")
-        elif op == "matches" and not re.search(
+        elif op == "matches" and not bounded_search(
             assertion.matches or "", got if isinstance(got, str) else json.dumps(got)
         ):
             problems.append(f"{match.location}: {show(got, redact)} does not match /{assertion.matches}/")

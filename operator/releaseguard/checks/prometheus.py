@@ -15,6 +15,7 @@ from ..api.spec import Check, InconclusiveOutcome, PrometheusCheck
 from ..api.status import CheckResultKind
 from ..report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
+from .destinations import DestinationDenied, ensure_allowed
 
 R = CheckResultKind
 
@@ -29,6 +30,11 @@ class PrometheusRunner:
         assert isinstance(client, httpx.AsyncClient)
 
         async def one() -> AttemptReport:
+            url = httpx.URL(spec.address)
+            try:
+                await ensure_allowed(url.host, url.port, ctx.denied_networks)
+            except DestinationDenied as exc:
+                return attempt(R.ERROR, f"prometheus {spec.address}: not queried: {exc}", "denied destination")
             return await prometheus_attempt(client, spec, check.timeout_seconds)
 
         return await run_with_retries(check, ctx, one)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ..api.spec import Check
+from ..errors import FieldError, SpecInvalidError
 from ..report import CheckReport, ProbeReport, build_report
 from .base import CheckRunner, RunContext, error_report
+from .destinations import DENIED_NETWORKS_ENV, networks_from_env
 from .headers import resolve_headers
 
 # check type -> "module:class" of its CheckRunner, imported on first use (httpx only if needed).
@@ -41,7 +44,18 @@ def prepare(
     """Everything that can be wrong with the input before anything runs; raises SpecInvalidError
     with field paths under `prefix` (e.g. `spec.checks`)."""
     headers, redactor = resolve_headers(checks, prefix, environ)
-    return RunContext(headers=headers, redactor=redactor, backoff_base=backoff_base, parallelism=parallelism)
+    env = os.environ if environ is None else environ
+    try:
+        denied = networks_from_env(env)
+    except ValueError as exc:
+        raise SpecInvalidError([FieldError(DENIED_NETWORKS_ENV, f"expected comma-separated CIDRs: {exc}")]) from None
+    return RunContext(
+        headers=headers,
+        redactor=redactor,
+        backoff_base=backoff_base,
+        parallelism=parallelism,
+        denied_networks=denied,
+    )
 
 
 async def run_prepared(checks: Sequence[Check], ctx: RunContext) -> ProbeReport:

@@ -11,6 +11,7 @@ from ..api.spec import Check
 from ..api.status import CheckResultKind
 from ..report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
+from .destinations import DestinationDenied, ensure_allowed
 
 R = CheckResultKind
 
@@ -21,6 +22,10 @@ class TcpRunner:
         assert spec is not None
 
         async def one() -> AttemptReport:
+            try:
+                await ensure_allowed(spec.host, spec.port, ctx.denied_networks)
+            except DestinationDenied as exc:
+                return attempt(R.ERROR, f"tcp {spec.host}:{spec.port}: not connected: {exc}", "denied destination")
             return await tcp_attempt(spec.host, spec.port, check.timeout_seconds)
 
         return await run_with_retries(check, ctx, one)

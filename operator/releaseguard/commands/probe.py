@@ -19,6 +19,7 @@ from . import EXIT_BROKEN, EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:
     from ..api.spec import Check
+    from ..errors import SpecInvalidError
     from ..report import ProbeReport
 
 
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     except SpecInvalidError as exc:
         for error in exc.errors:
             print(f"{origin}: {error}", file=sys.stderr)
+        if args.termination_log:  # in a probe Job: say why in a report (an Error, nothing ran)
+            _write_termination_log(_invalid_report(exc), args.termination_log)
         return EXIT_INVALID
     except InputError as exc:
         print(f"releaseguard probe: {exc}", file=sys.stderr)
@@ -132,17 +135,32 @@ def _broken_report(exc: BaseException) -> ProbeReport:
     return build_report([], now, now, verdict=Verdict.ERROR, message=message)
 
 
-def _emit(report: ProbeReport, args: argparse.Namespace) -> None:
+def _invalid_report(exc: SpecInvalidError) -> ProbeReport:
+    from datetime import UTC, datetime
+
+    from ..api.status import Verdict
+    from ..report import build_report
+
+    now = datetime.now(UTC)
+    message = "invalid configuration, nothing ran: " + "; ".join(str(e) for e in exc.errors)
+    return build_report([], now, now, verdict=Verdict.ERROR, message=" ".join(message.split())[:2000])
+
+
+def _write_termination_log(report: ProbeReport, path: str) -> None:
     from ..report import compact_json
 
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(compact_json(report))
+    except OSError as exc:
+        print(f"releaseguard probe: cannot write {path}: {exc.strerror}", file=sys.stderr)
+
+
+def _emit(report: ProbeReport, args: argparse.Namespace) -> None:
     sys.stdout.write(report.to_json() + "\n")
     sys.stdout.flush()
     if args.termination_log:
-        try:
-            with open(args.termination_log, "w", encoding="utf-8") as handle:
-                handle.write(compact_json(report))
-        except OSError as exc:
-            print(f"releaseguard probe: cannot write {args.termination_log}: {exc.strerror}", file=sys.stderr)
+        _write_termination_log(report, args.termination_log)
     if args.table or sys.stderr.isatty():
         print_table(report, sys.stderr)
 

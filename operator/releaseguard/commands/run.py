@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -36,6 +37,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=32, help="concurrent reconciliations (each holds one API call at a time)"
     )
+    policy = parser.add_argument_group("policy (set by the cluster admin; an rv outside it gets SpecValid=False)")
+    policy.add_argument(
+        "--allowed-image",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="runner and check images rvs may name (shell pattern, repeatable); default: any",
+    )
+    policy.add_argument(
+        "--allowed-service-account",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="ServiceAccounts rvs may give probe pods (spec.runner.serviceAccountName; repeatable); default: any",
+    )
+    policy.add_argument(
+        "--excluded-namespace",
+        action="append",
+        default=None,
+        metavar="NS",
+        help="namespace whose rvs are never verified (repeatable; replaces the default kube-system; '' for none)",
+    )
+    policy.add_argument(
+        "--denied-network",
+        action="append",
+        default=None,
+        metavar="CIDR",
+        help="network that network checks may not reach (repeatable; replaces the default link-local and "
+        "cloud metadata networks; '' for none)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="also log kopf's own activity")
 
 
@@ -62,6 +93,20 @@ def _free_port(address: str) -> int:
         return port
 
 
+def policy_from_args(args: argparse.Namespace) -> Any:
+    """The admin's Policy from the flags; raises ValueError naming a bad flag value."""
+    from ..core.policy import DEFAULT_DENIED_NETWORKS, DEFAULT_EXCLUDED_NAMESPACES, Policy, parse_networks
+
+    excluded = DEFAULT_EXCLUDED_NAMESPACES if args.excluded_namespace is None else args.excluded_namespace
+    networks = list(DEFAULT_DENIED_NETWORKS) if args.denied_network is None else args.denied_network
+    return Policy(
+        allowed_images=tuple(p for p in args.allowed_image if p),
+        allowed_service_accounts=tuple(a for a in args.allowed_service_account if a),
+        excluded_namespaces=tuple(n for n in excluded if n),
+        denied_networks=parse_networks([n for n in networks if n]),
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     import kopf
 
@@ -85,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"releaseguard run: no cluster configuration: {exc}", file=sys.stderr)
         return 3
+    try:
+        policy = policy_from_args(args)
+    except ValueError as exc:
+        print(f"releaseguard run: {exc}", file=sys.stderr)
+        return 2
     metrics_port = args.metrics_port or _free_port(args.metrics_address)
     health_port = args.health_port or _free_port("0.0.0.0")
     configure_operator(
@@ -94,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
             metrics_port=metrics_port,
             metrics_address=args.metrics_address,
             workers=args.workers,
+            policy=policy,
         )
     )
     namespaces = [] if args.all_namespaces else (args.namespace or [_current_namespace()])

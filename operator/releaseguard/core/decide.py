@@ -13,7 +13,7 @@ before the Deployment is patched.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -36,19 +36,31 @@ from ..errors import SpecInvalidError
 from ..jobs import (
     DEFAULT_RUNNER_IMAGE,
     DEFAULT_TTL_SECONDS,
-    RUNNER_GROUP,
     build_jobs,
+    checks_digest,
     job_finished,
-    job_name,
-    revision_label,
+    jobs_of_run,
+    refused_checks,
+    run_key,
 )
 from ..report import ProbeReport
 from .conditions import ROLLED_BACK, SPEC_VALID, TARGET_FOUND, VERIFIED, Status, get_condition, set_condition
-from .outcome import check_statuses, job_outcome, merged_outcome, non_critical_failures, passed_of_total
+from .outcome import (
+    JobOutcome,
+    cap,
+    check_statuses,
+    job_outcome,
+    merged_outcome,
+    non_critical_failures,
+    passed_of_total,
+)
+from .policy import Policy, policy_problems
 from .rollback import RollbackRefused, rolled_back_from
 from .rollout import RolloutState, revision_of, rollout_state
+from .trust import controller_uid
 
 Obj = dict[str, Any]
+RUN_MESSAGE_LIMIT = 1024  # a run's message, in lastRun, history, conditions and Events
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class Settings:
     dry_run: bool = False
     job_ttl_seconds: int = DEFAULT_TTL_SECONDS
     timeout_grace_seconds: float = 30.0
+    policy: Policy = field(default_factory=Policy)
 
 
 @dataclass(frozen=True)
@@ -66,6 +79,8 @@ class Observed:
     jobs: Mapping[str, Obj]  # this RV's Jobs, by name
     messages: Mapping[str, str | None]  # termination messages of finished Jobs (None: there is none)
     now: datetime
+    problems: Mapping[str, str] = field(default_factory=dict)  # Jobs whose pod cannot report (core.trust)
+    rollback_owner: str | None = None  # the rv that rolls this Deployment back (see rollback_owner)
 
 
 @dataclass(frozen=True)
@@ -135,10 +150,25 @@ class _Run:
         if self.observed.deployment is not None:
             self.plan.events.append(Event("deployment", reason, f"{self.name}: {message}", type_))
 
-    def delete_active_jobs(self, keep_revision: int | None) -> None:
+    def delete_active_jobs(self, keep: Collection[str] = ()) -> None:
+        """Stop every running Job of this rv that is not one of `keep` (the current run's)."""
         for name, job in sorted(self.observed.jobs.items()):
-            if revision_label(job) != keep_revision and not job_finished(job) and name not in self.plan.delete_jobs:
+            if name not in keep and not job_finished(job) and name not in self.plan.delete_jobs:
                 self.plan.delete_jobs.append(name)
+
+
+def rollback_owner(rvs: Collection[Obj]) -> str | None:
+    """Of the rvs targeting one Deployment, the one that may roll it back: the oldest (by
+    creationTimestamp, then name). The others verify and report; one failure never causes two
+    rollbacks racing each other."""
+    if not rvs:
+        return None
+
+    def age(body: Obj) -> tuple[str, str]:
+        meta = body.get("metadata") or {}
+        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
+
+    return age(min(rvs, key=age))[1]
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
@@ -155,7 +185,16 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             ctx.log(f"invalid spec: {message}")
         ctx.condition(SPEC_VALID, "False", "InvalidSpec", message)
         status.phase = Phase.ERROR
-        ctx.delete_active_jobs(keep_revision=None)
+        ctx.delete_active_jobs()
+        return plan
+    refused = policy_problems(rv, settings.policy, settings.runner_image)
+    if refused:
+        message = "; ".join(str(e) for e in refused)
+        if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
+            ctx.log(f"refused by the operator's policy: {message}")
+        ctx.condition(SPEC_VALID, "False", "PolicyViolation", message)
+        status.phase = Phase.ERROR
+        ctx.delete_active_jobs()
         return plan
     ctx.condition(SPEC_VALID, "True", "Valid", f"{len(rv.spec.checks)} checks")
 
@@ -170,8 +209,11 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             "DeploymentNotFound",
             f"Deployment {target} not found in namespace {rv.namespace}; verification starts when it appears",
         )
+        verified = get_condition(status.conditions, VERIFIED)
+        if verified is not None and verified.status != "Unknown":
+            ctx.condition(VERIFIED, "Unknown", "DeploymentNotFound", f"Deployment {target} does not exist")
         status.phase = Phase.PENDING
-        ctx.delete_active_jobs(keep_revision=None)
+        ctx.delete_active_jobs()
         return plan
 
     revision = revision_of(deployment)
@@ -181,14 +223,28 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         return plan
     ctx.condition(TARGET_FOUND, "True", "DeploymentFound", f"Deployment {target} is at revision {revision}")
 
+    dep_uid = str((deployment.get("metadata") or {}).get("uid") or "") or None
+    if status.target_uid is not None and dep_uid is not None and status.target_uid != dep_uid:
+        ctx.log(f"Deployment {target} was replaced (uid {status.target_uid} -> {dep_uid}); its history starts fresh")
+        _forget_target(ctx)
+        replaced = True
+    else:
+        replaced = False
+    status.target_uid = dep_uid or status.target_uid
+    digest = checks_digest(rv.spec.checks)
     run = status.last_run
-    if run is None or run.revision != revision:
+    trigger = "TargetReplaced" if replaced else _trigger(run, revision, dep_uid, digest)
+    if run is None or trigger is not None:
         if run is not None and run.verdict is None:
-            ctx.log(f"revision {run.revision} superseded by revision {revision}; stopping its checks")
+            ctx.log(f"the run of revision {run.revision} is superseded ({trigger}); stopping its checks")
             ctx.plan.events.append(
-                Event("rv", "VerificationSuperseded", f"revision {revision} superseded revision {run.revision}")
+                Event(
+                    "rv",
+                    "VerificationSuperseded",
+                    f"revision {revision} ({trigger}) superseded revision {run.revision}",
+                )
             )
-        run = RunStatus(revision=revision)
+        run = RunStatus(revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision")
         status.last_run = run
         status.current_revision = revision
         status.checks = None
@@ -196,8 +252,8 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             rolled = get_condition(status.conditions, ROLLED_BACK)
             if rolled is not None and rolled.status == "True":
                 ctx.condition(ROLLED_BACK, "False", "NewRevision", f"revision {revision} replaced the rollback")
-        ctx.log(f"revision {revision} of Deployment {target} is a new release; waiting for its rollout")
-    ctx.delete_active_jobs(keep_revision=revision)
+        ctx.log(f"revision {revision} of Deployment {target}: a new run ({run.trigger}); waiting for its rollout")
+    ctx.delete_active_jobs(keep=run.jobs)
 
     if run.verdict is not None:
         last = status.last_rollback
@@ -233,7 +289,19 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             plan.requeue_after = (launch_at - observed.now).total_seconds()
             return plan
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        jobs = build_jobs(
+            rv,
+            uid,
+            deployment,
+            revision,
+            settings.runner_image,
+            settings.job_ttl_seconds,
+            settings.policy.denied_networks,
+        )
+        if not jobs:  # every check was refused before it could run
+            report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
+            _finish_with_report(ctx, rv, run, settings, report)
+            return plan
         run.jobs = [j["metadata"]["name"] for j in jobs]
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
         status.phase = Phase.VERIFYING
@@ -244,19 +312,44 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
         return plan
 
+    rv_uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+    stale, foreign = _unfit_jobs(observed, run, rv_uid)
+    plan.delete_jobs += [n for n in stale if n not in plan.delete_jobs]
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
-        uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
+        jobs = build_jobs(
+            rv,
+            rv_uid,
+            deployment,
+            revision,
+            settings.runner_image,
+            settings.job_ttl_seconds,
+            settings.policy.denied_networks,
+        )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
     deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
-    done = {n: observed.jobs[n] for n in run.jobs if n in observed.jobs and job_finished(observed.jobs[n])}
+    problems = dict(observed.problems)
+    for name in foreign:
+        problems[name] = f"Job {name} exists but is not controlled by this ReleaseVerification; no report trusted"
+    done = {
+        n: job
+        for n in run.jobs
+        if (job := observed.jobs.get(n)) is not None and n not in stale and (n in problems or job_finished(job))
+    }
     if len(done) == len(run.jobs):
-        runner = job_name(rv.name, revision, RUNNER_GROUP)
+        groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks))
         outcomes = [
-            job_outcome(done[n], observed.messages.get(n), rv.spec.checks, in_runner=n == runner) for n in run.jobs
+            job_outcome(
+                done[n],
+                observed.messages.get(n),
+                groups[n].checks if n in groups else (),
+                in_runner=n in groups and groups[n].is_runner,
+                problem=problems.get(n),
+            )
+            for n in run.jobs
         ]
+        outcomes += _refused_outcomes(rv, deployment, observed.now)
         report = merged_outcome(outcomes)
         _finish_with_report(ctx, rv, run, settings, report)
         return plan
@@ -268,6 +361,77 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     status.phase = Phase.VERIFYING
     plan.requeue_after = (deadline - observed.now).total_seconds()
     return plan
+
+
+def _trigger(run: RunStatus | None, revision: int, dep_uid: str | None, digest: str) -> str | None:
+    """Why a new run must start, or None when `run` still verifies the target as it is."""
+    if run is None or run.revision != revision:
+        return "NewRevision"
+    if run.target_uid is not None and dep_uid is not None and run.target_uid != dep_uid:
+        return "TargetReplaced"
+    if run.checks_digest is not None and run.checks_digest != digest:
+        return "ChecksChanged"
+    return None
+
+
+def _forget_target(ctx: _Run) -> None:
+    """A new Deployment under the old name: its revisions are not the old one's."""
+    status = ctx.status
+    status.last_good_revision = None
+    status.last_rollback = None
+    status.last_run = None
+    status.last_verified_revision = None
+    status.last_verified_time = None
+    status.current_revision = None
+    status.checks = None
+    rolled = get_condition(status.conditions, ROLLED_BACK)
+    if rolled is not None and rolled.status == "True":
+        ctx.condition(ROLLED_BACK, "False", "TargetReplaced", "the Deployment was replaced")
+
+
+def _unfit_jobs(observed: Observed, run: RunStatus, rv_uid: str) -> tuple[list[str], list[str]]:
+    """The current run's Job names whose Job cannot count: `stale` ones are this rv's but were
+    created before the run began (deleted and made again), `foreign` ones are not this rv's."""
+    stale: list[str] = []
+    foreign: list[str] = []
+    began = run.start_time.replace(microsecond=0) if run.start_time is not None else None
+    for name in run.jobs:
+        job = observed.jobs.get(name)
+        if job is None:
+            continue
+        if controller_uid(job) != rv_uid:
+            foreign.append(name)
+            continue
+        created = _timestamp((job.get("metadata") or {}).get("creationTimestamp"))
+        if began is not None and created is not None and created < began:
+            stale.append(name)
+    return stale, foreign
+
+
+def _timestamp(raw: Any) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _refused_outcomes(rv: ReleaseVerification, deployment: Obj, now: datetime) -> list[JobOutcome]:
+    """Checks whose pod could not be built under the restricted profile: Error, naming the field."""
+    refused = refused_checks(rv, deployment)
+    by_name = {c.name: c for c in rv.spec.checks}
+    stand_in: Obj = {"metadata": {"name": "pod-security"}, "status": {"completionTime": now.isoformat()}}
+    return [
+        job_outcome(
+            stand_in,
+            None,
+            (by_name[name],),
+            in_runner=False,
+            problem=f"PodSecurityRestricted: {exc} (the probe pod must satisfy the restricted Pod Security profile)",
+        )
+        for name, exc in refused.items()
+    ]
 
 
 def _finish_with_report(
@@ -298,6 +462,7 @@ def _finish(
     report: ProbeReport | None,
 ) -> None:
     status, now = ctx.status, ctx.now
+    message = cap(message, RUN_MESSAGE_LIMIT)
     checks = check_statuses(report) if report is not None else []
     was_rollback = _is_rollback_result(run.revision, ctx.observed.deployment or {}, status)
     run.finish_time = now
@@ -374,6 +539,22 @@ def _decide_rollback(
         return None
     if policy is RollbackPolicy.NEVER:
         skip("PolicyNever", "rollback policy is Never: the failure is recorded, nothing is changed", event=False)
+        return None
+    owner = ctx.observed.rollback_owner
+    if owner is not None and owner != ctx.name:
+        skip(
+            "RollbackOwnedElsewhere",
+            f"ReleaseVerification {owner} also targets Deployment {target} and owns its rollbacks "
+            "(the oldest one does); this one reports only",
+        )
+        return None
+    run = status.last_run
+    if run is not None and run.trigger == "ChecksChanged":
+        skip(
+            "ChecksChanged",
+            f"revision {revision} was re-verified because the checks changed; a release already judged "
+            "under the old checks is reported, not rolled back",
+        )
         return None
     if good is None or good >= revision:
         skip(

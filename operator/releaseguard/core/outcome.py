@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from ..api import Check, CheckResultKind, CheckStatus, Verdict
 from ..errors import ReportError
-from ..jobs import checks_of, job_failure_message, job_finished
-from ..report import CheckReport, ProbeReport, build_report, merge_reports, parse_report
+from ..jobs import job_failure_message, job_finished
+from ..report import AttemptReport, CheckReport, ProbeReport, build_report, merge_reports, parse_report
 
 Obj = dict[str, Any]
 R = CheckResultKind
@@ -28,43 +28,104 @@ class JobOutcome:
     broken: bool = False  # the runner itself failed: no verdict can be drawn from this Job
 
 
-def job_outcome(job: Obj, message: str | None, checks: Sequence[Check], in_runner: bool) -> JobOutcome:
-    """The report of one finished Job: its termination message if that is a report, else a
-    report made from the Job's outcome. A runner Job that failed without a report is an Error
-    (the verification broke); a check in the target's image that could not even report is a
-    Failed check (the release cannot run it)."""
+MESSAGE_LIMIT: Final = 512
+OBSERVED_LIMIT: Final = 256
+
+
+def cap(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (an ellipsis marks the cut)."""
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "…"
+
+
+def job_outcome(
+    job: Obj, message: str | None, checks: Sequence[Check], in_runner: bool, problem: str | None = None
+) -> JobOutcome:
+    """The report of one finished Job about `checks`, the checks the spec assigned to it.
+
+    From its termination message when that is a report: filtered to `checks`, with `critical`
+    and the failure flags taken from the spec and every string capped; an assigned check the
+    report leaves out is Error. Otherwise the Job's own outcome stands in: a runner Job that
+    failed without a report is an Error (the verification broke); a check in the target's image
+    whose container ran and failed without reporting is Failed (the release cannot run it). A Job
+    whose pod cannot be trusted or never ran its container (`problem`) makes its checks Error.
+    Every Error that is not a check's own result marks the outcome broken: it never rolls back."""
     name = str((job.get("metadata") or {}).get("name", ""))
-    problem = ""
+    if problem is not None:
+        return _stand_in(name, job, checks, R.ERROR, cap(problem, MESSAGE_LIMIT))
+    reason = ""
     if message:
         try:
-            return JobOutcome(name, parse_report(message), True)
+            return _from_report(name, parse_report(message), checks)
         except ReportError as exc:
-            problem = f"{exc}"
-    state = job_finished(job)
-    by_name = {c.name: c for c in checks}
-    names = checks_of(job) or [c.name for c in checks]
-    if state == "Complete":
-        result, text = R.PASSED, "the Job succeeded without a report"
-    else:
-        result = R.ERROR if in_runner else R.FAILED
-        text = job_failure_message(job)
-    if problem:
-        text = f"{text} ({problem})"
-    reports = [
-        CheckReport(
-            name=n,
-            type=by_name[n].type if n in by_name else "",
-            critical=by_name[n].critical if n in by_name else True,
-            fail_on_flaky=by_name[n].fail_on_flaky if n in by_name else False,
-            result=result,
-            message=text[:1024],
-        )
-        for n in names
-    ]
+            reason = f" ({cap(str(exc), 200)})"
+    if job_finished(job) == "Complete":
+        return _stand_in(name, job, checks, R.ERROR, f"the Job succeeded without a report{reason}")
+    text = cap(job_failure_message(job), 300) + reason
+    return _stand_in(name, job, checks, R.ERROR if in_runner else R.FAILED, text)
+
+
+def _stand_in(name: str, job: Obj, checks: Sequence[Check], result: R, text: str) -> JobOutcome:
+    reports = [_spec_fields(CheckReport(name=c.name, result=result, message=text), c) for c in checks]
     start = finish = _job_time(job)
     forced = Verdict.ERROR if result is R.ERROR else None
-    report = build_report(reports, start, finish, verdict=forced, message=text[:1024] if forced else None)
+    report = build_report(reports, start, finish, verdict=forced, message=text if forced else None)
     return JobOutcome(name, report, False, broken=forced is not None)
+
+
+def _spec_fields(report: CheckReport, check: Check) -> CheckReport:
+    """The check as the spec says it is (name, type, critical, flags), with its strings capped."""
+    return CheckReport(
+        name=check.name,
+        type=check.type,
+        critical=check.critical,
+        result=report.result,
+        message=cap(report.message, MESSAGE_LIMIT),
+        observed=cap(report.observed, OBSERVED_LIMIT),
+        duration_seconds=max(min(report.duration_seconds, 1e6), 0.0),
+        fail_on_flaky=check.fail_on_flaky,
+        fail_on_inconclusive=bool(getattr(check.config, "fail_on_inconclusive", False)),
+        attempts=[
+            AttemptReport(result=a.result, duration_seconds=max(min(a.duration_seconds, 1e6), 0.0))
+            for a in report.attempts[: check.retries + 1]
+        ],
+    )
+
+
+def _from_report(name: str, report: ProbeReport, checks: Sequence[Check]) -> JobOutcome:
+    found: dict[str, CheckReport] = {}
+    for reported in report.checks:
+        found.setdefault(reported.name, reported)
+    present = [found[c.name] for c in checks if c.name in found]
+    # a compact report drops passing checks first and failing ones last: a check it left out
+    # passed exactly when the report's own counts leave no unexplained failure
+    shown_bad = sum(1 for c in present if c.result not in (R.PASSED, R.FLAKY, R.SKIPPED))
+    s = report.summary
+    unexplained_bad = s.failed + s.error + s.inconclusive - shown_bad
+    out: list[CheckReport] = []
+    missing: list[str] = []
+    for check in checks:
+        got = found.get(check.name)
+        if got is None and report.truncated and unexplained_bad <= 0 and check.name not in report.failed_critical:
+            got = CheckReport(
+                name=check.name, result=R.PASSED, message="passed (detail dropped from a truncated report)"
+            )
+        if got is None:
+            missing.append(check.name)
+            got = CheckReport(
+                name=check.name, result=R.ERROR, message=f"check {check.name} is missing from the report of Job {name}"
+            )
+        out.append(_spec_fields(got, check))
+    start = report.start_time or _job_time({})
+    finish = report.finish_time or start
+    broken = bool(missing) or report.verdict is Verdict.ERROR
+    if broken:
+        why = f"checks missing from the report: {', '.join(missing)}" if missing else cap(report.message, MESSAGE_LIMIT)
+        rebuilt = build_report(
+            out, start, finish, verdict=Verdict.ERROR, message=cap(f"Job {name}: {why}", MESSAGE_LIMIT)
+        )
+    else:
+        rebuilt = build_report(out, start, finish)
+    return JobOutcome(name, rebuilt, True, broken=broken)
 
 
 def _job_time(job: Obj) -> Any:
@@ -102,8 +163,8 @@ def check_statuses(report: ProbeReport) -> list[CheckStatus]:
             result=c.result,
             attempts=len(c.attempts) or 1,
             duration_seconds=round(c.duration_seconds, 3),
-            observed=c.observed or None,
-            message=c.message[:1024],
+            observed=cap(c.observed, OBSERVED_LIMIT) or None,
+            message=cap(c.message, MESSAGE_LIMIT),
         )
         for c in report.checks
     ]
