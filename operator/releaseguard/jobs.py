@@ -18,10 +18,11 @@ from typing import Any, Final, cast
 
 from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
 from .checks.headers import secret_env_name
+from .defaults import RUNNER_IMAGE
 
 Obj = dict[str, Any]
 
-DEFAULT_RUNNER_IMAGE: Final = "ghcr.io/releaseguard/releaseguard:0.1.0"
+DEFAULT_RUNNER_IMAGE: Final = RUNNER_IMAGE
 RV_LABEL: Final = "releaseguard.io/releaseverification"
 REVISION_LABEL: Final = "releaseguard.io/revision"
 CHECKS_ANNOTATION: Final = "releaseguard.io/checks"

@@ -1,7 +1,9 @@
 """Wait for a ReleaseVerification's verdict on a revision, printing progress as it goes.
 
 Exit codes: 0 verified, 1 failed (or rolled back, or superseded), 2 timed out, 3 cannot reach the
-cluster or the resource. Without --revision, waits for the target Deployment's current revision.
+cluster, or the ReleaseVerification does not exist (at once, as `kubectl wait` does). Without
+--revision, waits for the target Deployment's current revision. Prints one line per change of
+the awaited revision's state, then the verdict with its failures, critical ones first.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ POLL_SECONDS = 0.5
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the ReleaseVerification")
     parser.add_argument("-n", "--namespace", default=None, help="its namespace (default: the context's)")
-    parser.add_argument("--revision", type=int, default=None, help="the Deployment revision to wait for")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 2)")
+    parser.add_argument(
+        "--revision",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the Deployment revision to wait for (default: the Deployment's current one)",
+    )
+    parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds before giving up (exit 2)")
 
 
 def verdict_for(status: dict[str, Any], revision: int) -> tuple[str, dict[str, Any]] | None:
@@ -51,6 +59,13 @@ def progress_line(name: str, status: dict[str, Any]) -> str:
     return f"{name}:{at} {status.get('phase') or 'Pending'}{detail}"
 
 
+def concerns(status: dict[str, Any], revision: int | None) -> bool:
+    """Whether the status's progress is about the awaited revision (a later revision's progress,
+    e.g. the rollback's, is not printed before the awaited revision's verdict)."""
+    current = status.get("currentRevision")
+    return revision is None or current is None or current == revision
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import GROUP, PLURAL, VERSION
     from ..core.rollout import revision_of
@@ -69,37 +84,50 @@ def run(args: argparse.Namespace) -> int:
     deadline = time.monotonic() + args.timeout
     revision: int | None = args.revision
     last_line = ""
+
+    def say(line: str) -> None:
+        nonlocal last_line
+        if line != last_line:
+            print(line, flush=True)
+            last_line = line
+
     try:
         while True:
             try:
                 rv = kube.call(f"reading ReleaseVerification {namespace}/{args.name}", "GET", path)
-                status = rv.get("status") or {}
-                if revision is None:
-                    target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
+            except NotFoundError:
+                # as `kubectl wait` does: a resource that does not exist is an error at once
+                print(
+                    f"releaseguard wait: ReleaseVerification {args.name!r} not found in namespace {namespace}",
+                    file=sys.stderr,
+                )
+                return EXIT_BROKEN
+            except KubeError as exc:
+                print(f"releaseguard wait: {exc}", file=sys.stderr)
+                return EXIT_BROKEN
+            status = rv.get("status") or {}
+            if revision is None:
+                target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
+                try:
                     deployment = kube.call(
                         f"reading Deployment {namespace}/{target}",
                         "GET",
                         f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
                     )
+                except NotFoundError as exc:
+                    say(f"{args.name}: {exc}; waiting for it")
+                except KubeError as exc:
+                    print(f"releaseguard wait: {exc}", file=sys.stderr)
+                    return EXIT_BROKEN
+                else:
                     revision = revision_of(deployment)
                     if revision is not None:
-                        print(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
-            except NotFoundError as exc:
-                status, line = {}, f"{args.name}: {exc}"
-                if line != last_line:
-                    print(line, flush=True)
-                    last_line = line
-            except KubeError as exc:
-                print(f"releaseguard wait: {exc}", file=sys.stderr)
-                return EXIT_BROKEN
-            else:
-                line = progress_line(args.name, status)
-                if line != last_line:
-                    print(line, flush=True)
-                    last_line = line
-                found = verdict_for(status, revision) if revision is not None else None
-                if found is not None:
-                    return _report(args.name, revision or 0, status, *found)
+                        say(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
+            found = verdict_for(status, revision) if revision is not None else None
+            if found is not None:
+                return _report(args.name, namespace, revision or 0, rv, *found)
+            if concerns(status, revision):
+                say(progress_line(args.name, status))
             if time.monotonic() >= deadline:
                 print(f"{args.name}: no verdict within {args.timeout:g}s", file=sys.stderr)
                 return EXIT_TIMEOUT
@@ -108,26 +136,45 @@ def run(args: argparse.Namespace) -> int:
         kube.close()
 
 
-def _report(name: str, revision: int, status: dict[str, Any], verdict: str, entry: dict[str, Any]) -> int:
+def failure_summary(checks: list[dict[str, Any]], failed_names: list[str]) -> list[str]:
+    """The failures of a run, critical first then non-critical, each in the spec's order."""
+    failing = [c for c in checks if c.get("result") not in ("Passed", "Skipped", "Flaky", None)]
+    lines = []
+    for critical, title in ((True, "critical"), (False, "non-critical")):
+        group = [c for c in failing if bool(c.get("critical", True)) is critical]
+        if group:
+            lines.append(f"  {len(group)} {title} failed:")
+            lines += [f"    {c.get('name')}: {c.get('result')}: {c.get('message') or ''}".rstrip(": ") for c in group]
+    if not checks and failed_names:
+        lines.append(f"  failed checks: {', '.join(failed_names)}")
+    return lines
+
+
+def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdict: str, entry: dict[str, Any]) -> int:
+    status = rv.get("status") or {}
     if verdict == "Superseded":
         print(f"{name}: revision {revision} was superseded before its verdict", file=sys.stderr)
         return EXIT_FAILED
     if verdict == "Passed":
         print(f"{name}: revision {revision} verified ({status.get('checks') or 'all checks passed'})")
+        for line in failure_summary(entry.get("checks") or [], []):
+            print(line)
         return EXIT_OK
     reason = entry.get("reason") or verdict
     print(f"{name}: revision {revision} {verdict} ({reason}): {entry.get('message') or ''}".rstrip(": "))
-    for check in entry.get("checks") or []:
-        if check.get("result") not in ("Passed", "Skipped"):
-            critical = "critical" if check.get("critical", True) else "non-critical"
-            print(f"  {check.get('name')} ({critical}): {check.get('result')}: {check.get('message') or ''}")
-    if not entry.get("checks") and entry.get("failedChecks"):
-        print(f"  failed checks: {', '.join(entry['failedChecks'])}")
+    for line in failure_summary(entry.get("checks") or [], entry.get("failedChecks") or []):
+        print(line)
+    last = status.get("lastRollback") or {}
     rolled_to = entry.get("rolledBackTo")
-    if rolled_to is None and (status.get("lastRollback") or {}).get("fromRevision") == revision:
-        rolled_to = (
-            (status.get("lastRollback") or {}).get("toRevision") if status["lastRollback"].get("applied") else None
-        )
+    if rolled_to is None and last.get("fromRevision") == revision and last.get("applied"):
+        rolled_to = last.get("toRevision")
     if rolled_to is not None:
         print(f"  rolled back to revision {rolled_to}")
+    elif last.get("fromRevision") == revision and not last.get("applied"):
+        target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
+        print(f"  not rolled back; to roll back: {undo_command(target, last.get('toRevision'), namespace)}")
     return EXIT_FAILED
+
+
+def undo_command(deployment: str, to_revision: Any, namespace: str) -> str:
+    return f"kubectl rollout undo deployment/{deployment} --to-revision={to_revision} -n {namespace}"

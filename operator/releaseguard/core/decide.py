@@ -44,7 +44,14 @@ from ..jobs import (
 )
 from ..report import ProbeReport
 from .conditions import ROLLED_BACK, SPEC_VALID, TARGET_FOUND, VERIFIED, Status, get_condition, set_condition
-from .outcome import check_statuses, job_outcome, merged_outcome, non_critical_failures, passed_of_total
+from .outcome import (
+    check_statuses,
+    in_spec_order,
+    job_outcome,
+    merged_outcome,
+    non_critical_failures,
+    passed_of_total,
+)
 from .rollback import RollbackRefused, rolled_back_from
 from .rollout import RolloutState, revision_of, rollout_state
 
@@ -257,7 +264,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         outcomes = [
             job_outcome(done[n], observed.messages.get(n), rv.spec.checks, in_runner=n == runner) for n in run.jobs
         ]
-        report = merged_outcome(outcomes)
+        report = in_spec_order(merged_outcome(outcomes), rv.spec.checks)
         _finish_with_report(ctx, rv, run, settings, report)
         return plan
     if observed.now >= deadline:
