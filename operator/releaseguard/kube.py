@@ -155,6 +155,33 @@ class Kube:
                 {"propagationPolicy": "Background"},
             )
 
+    async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> dict[str, list[Obj]]:
+        """The pods of one run's probe Jobs, by Job name."""
+        selector = f"{RV_LABEL}={rv_name[:63]},{REVISION_LABEL}={revision}"
+        result = await self.request(
+            f"listing probe pods of {namespace}/{rv_name}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query=[("labelSelector", selector)],
+        )
+        out: dict[str, list[Obj]] = {}
+        for pod in result.get("items") or []:
+            job = _job_of(pod)
+            if job is not None:
+                out.setdefault(job, []).append(pod)
+        return out
+
+    async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        result = await self.request(
+            f"listing pods {selector} in {namespace}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query=[("labelSelector", selector)],
+        )
+        items: list[Obj] = result.get("items") or []
+        return items
+
     async def termination_messages(self, namespace: str, rv_name: str, revision: int) -> dict[str, str | None]:
         """The termination message of each finished probe pod of one run, by its Job's name."""
         selector = f"{RV_LABEL}={rv_name[:63]},{REVISION_LABEL}={revision}"

@@ -20,6 +20,7 @@ from typing import Any
 from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
+from .core.pods import permanent_failure
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
@@ -31,6 +32,7 @@ Key = tuple[str, str]
 
 logger = logging.getLogger("releaseguard")
 MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
+REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
 
 
 def _rv_number(obj: Obj) -> int | None:
@@ -199,6 +201,7 @@ class Reconciler:
         self._failures: dict[Key, int] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._finished_at: dict[Key, float] = {}
+        self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
 
     # --- workers ------------------------------------------------------------------------
 
@@ -246,7 +249,8 @@ class Reconciler:
         deployment = self.cache.deployments.get((namespace, _target(body)))
         jobs = dict(self.cache.jobs.get(key, {}))
         messages = await self._messages(key, body, jobs)
-        plan = decide(Observed(body, deployment, jobs, messages, self.clock()), self.settings)
+        stuck = await self._stuck_jobs(key, body, jobs)
+        plan = decide(Observed(body, deployment, jobs, messages, self.clock(), stuck), self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
@@ -271,7 +275,15 @@ class Reconciler:
                 plan.events = [e for e in plan.events if e.reason != "RolledBack"]
                 plan.status = refused
         for job in plan.create_jobs:
-            created = await self.kube.create_job(namespace, job)
+            try:
+                created = await self.kube.create_job(namespace, job)
+            except KubeError as exc:
+                if exc.status not in REFUSED:
+                    raise
+                # the server will refuse it again: the next decision ends the run with its words
+                self._refused[(namespace, job["metadata"]["name"])] = str(exc)
+                self.queue.add(key)
+                continue
             if created is not None:  # else it existed already, and its watch event has or will come
                 self.cache.put_job(key, created)
         for job_name in plan.delete_jobs:
@@ -314,6 +326,27 @@ class Reconciler:
                 self._finished_at.pop((namespace, job_name), None)
                 self.cache.messages[(namespace, job_name)] = message
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
+
+    async def _stuck_jobs(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
+        """The current run's Jobs that can never finish: refused by the API server, or with a pod
+        that cannot start (core.pods.permanent_failure). Looked at on every reconcile of a running
+        verification, which core.decide requeues every pod_poll_seconds."""
+        run = (body.get("status") or {}).get("lastRun") or {}
+        names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        if not names or run.get("verdict"):
+            return {}
+        namespace = key[0]
+        stuck = {n: self._refused[(namespace, n)] for n in names if (namespace, n) in self._refused}
+        running = [n for n in names if n in jobs and not job_finished(jobs[n]) and n not in stuck]
+        if running:
+            pods = await self.kube.probe_pods(namespace, key[1], int(run.get("revision") or 0))
+            for job_name in running:
+                for pod in pods.get(job_name, []):
+                    why = permanent_failure(pod)
+                    if why is not None:
+                        stuck[job_name] = why
+                        break
+        return stuck
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]

@@ -344,7 +344,9 @@ def test_missing_secret_waits_with_config_error_then_starts(sim: KubeSim, ns: st
         return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
 
     waiting = wait_for(config_error, "CreateContainerConfigError")
-    assert "secret 'late' not found" in waiting["message"]
+    assert waiting["message"] == 'secret "late" not found'  # the real kubelet's words
+    events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    assert any(e["reason"] == "Failed" and e["message"] == 'Error: secret "late" not found' for e in events)
     apply(sim, ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"token": "t0k"}})
     wait_phase(sim, ns, "needs-secret", "Succeeded")
     assert sim.kubectl("logs", "-n", ns, "needs-secret").stdout == "t0k\n"

@@ -174,15 +174,15 @@ def test_optional_references_are_skipped_and_required_ones_named() -> None:
     }
     sources = EnvSources(config_maps={"cfg": {"data": {}}})
     assert resolve_env(POD, optional, sources) == {}
-    with pytest.raises(EnvError, match="env PW: secret 'gone' not found"):
+    with pytest.raises(EnvError, match='secret "gone" not found'):
         resolve_env(
             POD, {"env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}, sources
         )
-    with pytest.raises(EnvError, match="key 'nokey' not found in configmap 'cfg'"):
+    with pytest.raises(EnvError, match="couldn't find key nokey in ConfigMap .*/cfg"):
         resolve_env(
             POD, {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nokey"}}}]}, sources
         )
-    with pytest.raises(EnvError, match="envFrom: secret 'db' not found"):
+    with pytest.raises(EnvError, match='secret "db" not found'):
         resolve_env(POD, {"envFrom": [{"secretRef": {"name": "db"}}]}, sources)
     with pytest.raises(EnvError, match=r"fieldPath 'spec\.nope'"):
         resolve_env(POD, {"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nope"}}}]}, sources)

@@ -64,6 +64,7 @@ class Settings:
     dry_run: bool = False
     job_ttl_seconds: int = DEFAULT_TTL_SECONDS
     timeout_grace_seconds: float = 30.0
+    pod_poll_seconds: float = 2.0  # how often a running verification's probe pods are looked at
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class Observed:
     jobs: Mapping[str, Obj]  # this RV's Jobs, by name
     messages: Mapping[str, str | None]  # termination messages of finished Jobs (None: there is none)
     now: datetime
+    # Jobs of the current run that can never finish on their own (their pod cannot start, or the
+    # API refused to create them), with the pod's or the server's own message
+    stuck_jobs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -251,6 +255,13 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
         return plan
 
+    stuck = {n: observed.stuck_jobs[n] for n in run.jobs if n in observed.stuck_jobs}
+    stuck = {n: why for n, why in stuck.items() if n not in observed.jobs or not job_finished(observed.jobs[n])}
+    if stuck:
+        message = "; ".join(f"Job {n}: {why}" for n, why in sorted(stuck.items()))
+        plan.delete_jobs += [n for n in run.jobs if n in observed.jobs and not job_finished(observed.jobs[n])]
+        _finish(ctx, rv, run, settings, Verdict.ERROR, "ProbeCannotStart", message, None)
+        return plan
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
@@ -273,7 +284,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         _finish(ctx, rv, run, settings, Verdict.ERROR, "Timeout", message, None)
         return plan
     status.phase = Phase.VERIFYING
-    plan.requeue_after = (deadline - observed.now).total_seconds()
+    plan.requeue_after = min((deadline - observed.now).total_seconds(), settings.pod_poll_seconds)
     return plan
 
 

@@ -1,0 +1,71 @@
+"""A new user's first hour (issue 14), as that user does it: kubectl against kubesim, the operator
+as a subprocess, `releaseguard` commands as typed; each test asserts what the user now sees."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+
+import pytest
+from rg_harness import (
+    RELEASEGUARD,
+    Cluster,
+    Operator,
+    health_check,
+    release_verification,
+    shop_deployment,
+    shop_service,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def releaseguard(cluster: Cluster, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, KUBECONFIG=str(cluster.sim.kubeconfig))
+    return subprocess.run([RELEASEGUARD, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def secret_header_check(ns: str, secret: str = "smoke-token", key: str = "token") -> dict[str, object]:
+    return {
+        "name": "auth",
+        "http": {
+            "url": f"http://shop.{ns}.svc:8080/api/echo",
+            "headers": [{"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}],
+        },
+    }
+
+
+def test_a_missing_secret_ends_the_run_at_once_with_the_pods_message(cluster: Cluster, operator: Operator) -> None:
+    rv = release_verification(cluster.ns, [secret_header_check(cluster.ns)], timeoutSeconds=600)
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), rv)
+    started = time.monotonic()
+    status = cluster.wait_phase("Error", revision=1, timeout=30)
+    assert time.monotonic() - started < 30  # not after timeoutSeconds (600 s)
+    run = status["lastRun"]
+    assert (run["verdict"], run["reason"]) == ("Error", "ProbeCannotStart")
+    assert 'CreateContainerConfigError: secret "smoke-token" not found' in run["message"]
+    assert "rolledBackTo" not in status["history"][0]
+    verified = cluster.condition("Verified")
+    assert verified["reason"] == "ProbeCannotStart" and 'secret "smoke-token" not found' in verified["message"]
+    events = [e for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "VerificationFailed"]
+    assert events and events[0]["type"] == "Warning" and "smoke-token" in events[0]["message"]
+    assert not [j for j in cluster.jobs() if not (j.get("status") or {}).get("conditions")]  # none left running
+
+
+def test_a_missing_secret_key_and_an_unpullable_runner_image_fail_fast(cluster: Cluster, operator: Operator) -> None:
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "smoke-token"}, "stringData": {"tok": "x"}}
+    rv = release_verification(cluster.ns, [secret_header_check(cluster.ns)], timeoutSeconds=600)
+    cluster.apply(secret, shop_service(), shop_deployment("shop:1.0"), rv)
+    status = cluster.wait_phase("Error", revision=1, timeout=30)
+    assert f"couldn't find key token in Secret {cluster.ns}/smoke-token" in status["lastRun"]["message"]
+
+    rv = release_verification(cluster.ns, [health_check(cluster.ns)], timeoutSeconds=600, name="shop")
+    rv["spec"]["runner"] = {"image": "registry.example/nope:1"}
+    cluster.apply(rv)
+    cluster.apply(shop_deployment("shop:1.0", replicas=2))  # a scale is not a release: force one
+    cluster.kubectl("rollout", "restart", "deployment/shop")
+    status = cluster.wait_phase("Error", revision=2, timeout=40)
+    assert status["lastRun"]["reason"] == "ProbeCannotStart"
+    assert "registry.example/nope:1" in status["lastRun"]["message"]
+    assert "ErrImagePull" in status["lastRun"]["message"] or "ImagePullBackOff" in status["lastRun"]["message"]
