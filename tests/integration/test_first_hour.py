@@ -3,6 +3,7 @@ as a subprocess, `releaseguard` commands as typed; each test asserts what the us
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -69,3 +70,20 @@ def test_a_missing_secret_key_and_an_unpullable_runner_image_fail_fast(cluster: 
     assert status["lastRun"]["reason"] == "ProbeCannotStart"
     assert "registry.example/nope:1" in status["lastRun"]["message"]
     assert "ErrImagePull" in status["lastRun"]["message"] or "ImagePullBackOff" in status["lastRun"]["message"]
+
+
+def test_a_check_that_ran_and_failed_leaves_its_job_complete(cluster: Cluster, operator: Operator) -> None:
+    checks = [
+        health_check(cluster.ns, "orders", "/api/orders"),
+        {"name": "release", "command": {"command": ["python", "-c", "raise SystemExit(4)"]}},
+    ]
+    cluster.apply(shop_service(), shop_deployment("shop:1.1-error500"), release_verification(cluster.ns, checks))
+    status = cluster.wait_phase("Failed", revision=1, timeout=60)
+    assert {c["name"]: c["result"] for c in status["lastRun"]["checks"]} == {"orders": "Failed", "release": "Failed"}
+    jobs = cluster.jobs()
+    assert len(jobs) == 2
+    for job in jobs:
+        conditions = {c["type"]: c["status"] for c in job["status"]["conditions"]}
+        assert conditions.get("Complete") == "True" and "Failed" not in conditions, job["status"]
+    reasons = [e["reason"] for e in json.loads(cluster.kubectl("get", "events", "-o", "json").stdout)["items"]]
+    assert "BackoffLimitExceeded" not in reasons

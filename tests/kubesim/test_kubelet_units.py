@@ -178,7 +178,7 @@ def test_optional_references_are_skipped_and_required_ones_named() -> None:
         resolve_env(
             POD, {"env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}, sources
         )
-    with pytest.raises(EnvError, match="couldn't find key nokey in ConfigMap .*/cfg"):
+    with pytest.raises(EnvError, match=r"couldn't find key nokey in ConfigMap .*/cfg"):
         resolve_env(
             POD, {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nokey"}}}]}, sources
         )

@@ -45,9 +45,10 @@ def check_payload(check: Check) -> str:
 def container_command(check: Check, termination_log: str = "/dev/termination-log") -> list[str]:
     """The argv of a container that performs `check` with only the image's Python interpreter.
 
-    It prints the single-check ProbeReport on stdout, writes its compact form to
-    `termination_log` (if that path's directory exists; "" for none) and exits 0 when the verdict
-    is Passed, 1 when Failed, 3 when it broke."""
+    It prints the single-check ProbeReport on stdout and writes its compact form to
+    `termination_log` (if that path's directory exists; "" for none). Once that report is written
+    it exits 0 whatever the verdict (a probe Job that reported succeeded; the verdict is in the
+    report); otherwise 0 when Passed, 1 when Failed; 3 when it broke."""
     argv = [interpreter(check), "-c", script_source(), "run", check_payload(check)]
     return [*argv, termination_log] if termination_log else argv
 

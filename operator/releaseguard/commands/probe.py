@@ -6,6 +6,8 @@ bytes, verdict and failures first) is also written there, as a probe Job does fo
 /dev/termination-log. A table goes to stderr when it is a terminal (or with --table).
 
 Exit codes: 0 passed, 1 a critical check failed, 2 invalid configuration, 3 the runner broke.
+With --termination-log, once the report is written there the exit code is 0 unless the runner
+broke (3): the verdict is in the report, and a probe Job that reported has succeeded.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the runner itself broke: still say so in a report
         traceback.print_exc()
         report = _broken_report(exc)
-    _emit(report, args)
-    if report.verdict.value == "Passed":
+    reported = _emit(report, args)
+    if report.verdict.value == "Passed" or (reported and report.verdict.value == "Failed"):
         return EXIT_OK
     return EXIT_FAILED if report.verdict.value == "Failed" else EXIT_BROKEN
 
@@ -132,19 +134,23 @@ def _broken_report(exc: BaseException) -> ProbeReport:
     return build_report([], now, now, verdict=Verdict.ERROR, message=message)
 
 
-def _emit(report: ProbeReport, args: argparse.Namespace) -> None:
+def _emit(report: ProbeReport, args: argparse.Namespace) -> bool:
+    """Print the report (and the table); whether it was written to the termination log."""
     from ..report import compact_json
 
     sys.stdout.write(report.to_json() + "\n")
     sys.stdout.flush()
+    reported = False
     if args.termination_log:
         try:
             with open(args.termination_log, "w", encoding="utf-8") as handle:
                 handle.write(compact_json(report))
+            reported = True
         except OSError as exc:
             print(f"releaseguard probe: cannot write {args.termination_log}: {exc.strerror}", file=sys.stderr)
     if args.table or sys.stderr.isatty():
         print_table(report, sys.stderr)
+    return reported
 
 
 def print_table(report: ProbeReport, out: TextIO) -> None:
