@@ -87,3 +87,33 @@ def test_a_check_that_ran_and_failed_leaves_its_job_complete(cluster: Cluster, o
         assert conditions.get("Complete") == "True" and "Failed" not in conditions, job["status"]
     reasons = [e["reason"] for e in json.loads(cluster.kubectl("get", "events", "-o", "json").stdout)["items"]]
     assert "BackoffLimitExceeded" not in reasons
+
+
+def test_an_invalid_spec_is_an_event_and_the_message_column(cluster: Cluster, operator: Operator) -> None:
+    checks = [
+        health_check(cluster.ns) | {"http": {"url": "http://x/", "json": [{"path": "$.a", "matches": "("}]}},
+        health_check(cluster.ns),
+    ]
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, checks))
+    status = cluster.wait_phase("Error", timeout=30)
+    assert status["message"].startswith("spec.checks[0].http.json[0].matches: invalid regular expression '('")
+    assert "spec.checks[1].name: duplicate check name 'health'" in status["message"]  # both at once
+    [event] = [e for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "InvalidSpec"]
+    assert event["type"] == "Warning" and "duplicate check name" in event["message"]
+    wide = cluster.kubectl("get", "rv", "shop", "-o", "wide").stdout
+    assert "MESSAGE" in wide.splitlines()[0] and "invalid regular expression" in wide, wide
+    fixed = release_verification(cluster.ns, [health_check(cluster.ns)])
+    cluster.apply(fixed)
+    cluster.wait_phase("Verified", revision=1)
+    wide = cluster.kubectl("get", "rv", "shop", "-o", "wide").stdout
+    assert "revision 1: 1 of 1 checks passed" in wide, wide
+
+
+def test_kubectl_explain_describes_the_status(cluster: Cluster) -> None:
+    explained = cluster.kubectl("explain", "rv.status.lastRun.reason").stdout
+    assert "ProbeCannotStart" in explained and "<no description>" not in explained, explained
+    explained = cluster.kubectl("explain", "rv.status", "--recursive").stdout
+    assert "lastGoodRevision" in explained
+    for field in ("lastRollback", "history", "message"):
+        text = cluster.kubectl("explain", f"rv.status.{field}").stdout
+        assert "<no description>" not in text.split("FIELDS:")[0], text

@@ -43,7 +43,16 @@ from ..jobs import (
     revision_label,
 )
 from ..report import ProbeReport
-from .conditions import ROLLED_BACK, SPEC_VALID, TARGET_FOUND, VERIFIED, Status, get_condition, set_condition
+from .conditions import (
+    ROLLED_BACK,
+    SPEC_VALID,
+    TARGET_FOUND,
+    VERIFIED,
+    Status,
+    get_condition,
+    set_condition,
+    summary_message,
+)
 from .outcome import (
     check_statuses,
     in_spec_order,
@@ -153,6 +162,18 @@ class _Run:
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
+    plan = _decide(observed, settings)
+    plan.status.message = _summary(plan.status)
+    return plan
+
+
+def _summary(status: ReleaseVerificationStatus) -> str | None:
+    last = status.last_rollback
+    concerns = last is not None and last.from_revision == status.current_revision
+    return summary_message(status.conditions, concerns)
+
+
+def _decide(observed: Observed, settings: Settings) -> Plan:
     status = status_from_wire(observed.body.get("status")).model_copy(deep=True)
     plan = Plan(status=status)
     ctx = _Run(observed, status, plan)
@@ -162,8 +183,10 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         rv = parse_release_verification({k: v for k, v in observed.body.items() if k != "status"})
     except SpecInvalidError as exc:
         message = "; ".join(str(e) for e in exc.errors)
-        if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
+        previous = get_condition(status.conditions, SPEC_VALID)
+        if previous is None or previous.status != "False" or previous.message != message:
             ctx.log(f"invalid spec: {message}")
+            ctx.event("InvalidSpec", f"invalid spec: {message}", "Warning")
         ctx.condition(SPEC_VALID, "False", "InvalidSpec", message)
         status.phase = Phase.ERROR
         ctx.delete_active_jobs(keep_revision=None)
@@ -455,6 +478,7 @@ def rollback_refused(
         generation if isinstance(generation, int) else None,
     )
     text = f"rollback not applied: {refusal.message}"
+    status.message = _summary(status)
     return (
         status,
         [Event("rv", "RollbackSkipped", text, "Warning"), Event("deployment", "RollbackSkipped", text, "Warning")],
