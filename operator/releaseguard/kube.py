@@ -74,10 +74,11 @@ class Kube:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str | None = None,
+        text: bool = False,
     ) -> Any:
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "text/plain" if text else "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -97,6 +98,8 @@ class Kube:
             raise TransientKubeError(f"{what}: {exc}") from None
         if not 200 <= response.status < 300:
             raise _error(what, response.status, data)
+        if text:
+            return data.decode("utf-8", "replace")
         return json.loads(data) if data else None
 
     async def request(
@@ -170,6 +173,23 @@ class Kube:
             if job is not None:
                 out.setdefault(job, []).append(pod)
         return out
+
+    async def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int = 5) -> str:
+        """The last lines a container (or its previous instance) wrote, as `kubectl logs --tail`."""
+        query = [("container", container), ("tailLines", str(lines))]
+        if previous:
+            query.append(("previous", "true"))
+        result: str = await asyncio.to_thread(
+            self.call,
+            f"reading the log of {namespace}/{pod} container {container}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+            None,
+            query,
+            None,
+            True,
+        )
+        return result
 
     async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))

@@ -10,6 +10,7 @@ every start; it is never the only copy of anything.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -20,8 +21,9 @@ from typing import Any
 from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
-from .core.pods import permanent_failure
+from .core.pods import container_trouble, permanent_failure, silent_crashes
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .core.rollout import RolloutState, revision_of, rollout_state
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
@@ -250,7 +252,8 @@ class Reconciler:
         jobs = dict(self.cache.jobs.get(key, {}))
         messages = await self._messages(key, body, jobs)
         stuck = await self._stuck_jobs(key, body, jobs)
-        plan = decide(Observed(body, deployment, jobs, messages, self.clock(), stuck), self.settings)
+        trouble = await self._rollout_trouble(key, body, deployment)
+        plan = decide(Observed(body, deployment, jobs, messages, self.clock(), stuck, trouble), self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
@@ -347,6 +350,30 @@ class Reconciler:
                         stuck[job_name] = why
                         break
         return stuck
+
+    async def _rollout_trouble(self, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
+        """On a stalled rollout not yet judged, why its pods fail: their waiting and termination
+        reasons, and for a crash without a termination message the last line of its log."""
+        run = (body.get("status") or {}).get("lastRun") or {}
+        if deployment is None:
+            return ()
+        if run.get("revision") == revision_of(deployment) and (run.get("verdict") or run.get("jobs")):
+            return ()
+        if rollout_state(deployment)[0] is not RolloutState.STALLED:
+            return ()
+        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        if not labels:
+            return ()
+        try:
+            pods = await self.kube.pods_matching(key[0], dict(labels))
+            logs = {}
+            for pod, container, previous in silent_crashes(pods):
+                with contextlib.suppress(KubeError):
+                    logs[(pod, container)] = await self.kube.log_tail(key[0], pod, container, previous)
+        except KubeError as exc:  # the verdict stands without the detail
+            logger.info("%s/%s: could not read the stalled rollout's pods: %s", key[0], key[1], exc)
+            return ()
+        return tuple(container_trouble(pods, logs))
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]

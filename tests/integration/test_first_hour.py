@@ -117,3 +117,19 @@ def test_kubectl_explain_describes_the_status(cluster: Cluster) -> None:
     for field in ("lastRollback", "history", "message"):
         text = cluster.kubectl("explain", f"rv.status.{field}").stdout
         assert "<no description>" not in text.split("FIELDS:")[0], text
+
+
+def test_a_stalled_rollout_says_why_its_containers_crash(cluster: Cluster, operator: Operator) -> None:
+    cluster.apply(
+        shop_service(), shop_deployment("shop:1.0", progressDeadlineSeconds=2), release_verification(cluster.ns)
+    )
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-broken-import", progressDeadlineSeconds=2))
+    status = cluster.wait_phase("Verified", revision=3, timeout=60)
+    stalled = next(h for h in status["history"] if h["revision"] == 2)
+    assert stalled["reason"] == "RolloutStalled"
+    assert "has timed out progressing" in stalled["message"]
+    assert "container shop:" in stalled["message"]
+    assert "ModuleNotFoundError" in stalled["message"], stalled["message"]  # the crash's own words, from its log
+    events = [e["message"] for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "RolloutStalled"]
+    assert events and "ModuleNotFoundError" in events[0]

@@ -108,6 +108,7 @@ NEEDED = [
     ("batch", "jobs", "delete"),
     ("batch", "jobs", "watch"),
     ("", "pods", "list"),
+    ("", "pods/log", "get"),  # the last words of a stalled rollout's crashing container
     ("", "events", "create"),
     ("kopf.dev", "clusterkopfpeerings", "patch"),
 ]

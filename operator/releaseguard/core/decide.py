@@ -86,6 +86,8 @@ class Observed:
     # Jobs of the current run that can never finish on their own (their pod cannot start, or the
     # API refused to create them), with the pod's or the server's own message
     stuck_jobs: Mapping[str, str] = field(default_factory=dict)
+    # why the new revision's containers fail (core.pods.container_trouble), read on a stalled rollout
+    rollout_trouble: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -251,7 +253,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             started = last.time if last is not None and _is_rollback_result(revision, deployment, status) else None
             state, why = rollout_state(deployment, started)
             if state is RolloutState.STALLED:
-                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", f"rollout stalled: {why}", None)
+                trouble = "".join(f"; {line}" for line in observed.rollout_trouble)
+                message = f"rollout stalled: {why}{trouble}"
+                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", message, None)
                 return plan
             if state is not RolloutState.COMPLETE:
                 status.phase = Phase.WAITING

@@ -9,7 +9,7 @@ once with the kubelet's own message instead. Reasons that do resolve themselves
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 Obj = dict[str, Any]
@@ -51,27 +51,63 @@ def permanent_failure(pod: Obj) -> str | None:
     return None
 
 
-def container_trouble(pods: Iterable[Obj], limit: int = 3) -> list[str]:
-    """The distinct reasons the containers of `pods` are not running normally, each as
-    `REASON: message` (a waiting state's, else the last termination's), at most `limit`."""
+def _failure(container: Obj) -> tuple[Obj, bool]:
+    """The container's failed termination (its current state's, else its last one's), and whether
+    it is the previous instance (what `kubectl logs --previous` shows)."""
+    state = container.get("state") or {}
+    terminated = state.get("terminated") or {}
+    if terminated.get("exitCode") not in (None, 0):
+        return terminated, False
+    last = (container.get("lastState") or {}).get("terminated") or {}
+    if last.get("exitCode") not in (None, 0):
+        return last, True
+    return {}, False
+
+
+def silent_crashes(pods: Iterable[Obj], limit: int = 2) -> list[tuple[str, str, bool]]:
+    """(pod, container, previous) of crashed containers whose termination carries no message (the
+    usual terminationMessagePolicy File): their log's last lines are the only clue."""
+    found: list[tuple[str, str, bool]] = []
+    for pod in sorted(pods, key=_name):
+        for container in _statuses(pod):
+            failed, previous = _failure(container)
+            if failed and not str(failed.get("message") or "").strip():
+                found.append((_name(pod), str(container.get("name")), previous))
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def container_trouble(
+    pods: Iterable[Obj], logs: Mapping[tuple[str, str], str] | None = None, limit: int = 3
+) -> list[str]:
+    """Why the containers of `pods` are not running normally, one distinct line per container
+    (`container NAME: REASON: message; last exit CODE (REASON): what it said`), at most `limit`.
+    `logs` holds the last log lines of crashed containers by (pod, container), used when their
+    termination has no message."""
     found: list[str] = []
     for pod in sorted(pods, key=_name):
         for container in _statuses(pod):
-            state = container.get("state") or {}
-            waiting = state.get("waiting") or {}
-            last = (container.get("lastState") or {}).get("terminated") or {}
-            terminated = state.get("terminated") or {}
+            name = str(container.get("name"))
+            waiting = (container.get("state") or {}).get("waiting") or {}
             parts: list[str] = []
             if waiting.get("reason") and waiting.get("reason") not in _ORDINARY_WAITING:
                 parts.append(f"{waiting['reason']}: {_one_line(str(waiting.get('message') or ''))}".rstrip(": "))
-            failed = terminated if terminated.get("exitCode") not in (None, 0) else last
-            if failed.get("exitCode") not in (None, 0):
-                why = _one_line(str(failed.get("message") or ""))[-300:]
-                parts.append(f"{failed.get('reason') or 'Error'} (exit code {failed['exitCode']}): {why}".rstrip(": "))
-            if parts:
-                line = f"container {container.get('name')}: " + "; ".join(parts)
-                if line not in found:
-                    found.append(line)
+            failed, _ = _failure(container)
+            if failed:
+                said = _one_line(str(failed.get("message") or "")) or _last_line(
+                    (logs or {}).get((_name(pod), name), "")
+                )
+                code = failed.get("exitCode")
+                parts.append(f"last exit {code} ({failed.get('reason') or 'Error'}): {said[-300:]}".rstrip(": "))
+            line = f"container {name}: " + "; ".join(parts)
+            if parts and line not in found:
+                found.append(line)
             if len(found) >= limit:
                 return found
     return found
+
+
+def _last_line(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
