@@ -22,7 +22,7 @@ from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
 from .core.pods import container_trouble, permanent_failure, silent_crashes
-from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_by_hand
 from .core.rollout import RolloutState, revision_of, rollout_state
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
@@ -253,7 +253,9 @@ class Reconciler:
         messages = await self._messages(key, body, jobs)
         stuck = await self._stuck_jobs(key, body, jobs)
         trouble = await self._rollout_trouble(key, body, deployment)
-        plan = decide(Observed(body, deployment, jobs, messages, self.clock(), stuck, trouble), self.settings)
+        by_hand = await self._rolled_back_by_hand(body, deployment)
+        observed = Observed(body, deployment, jobs, messages, self.clock(), stuck, trouble, by_hand)
+        plan = decide(observed, self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
@@ -374,6 +376,21 @@ class Reconciler:
             logger.info("%s/%s: could not read the stalled rollout's pods: %s", key[0], key[1], exc)
             return ()
         return tuple(container_trouble(pods, logs))
+
+    async def _rolled_back_by_hand(self, body: Obj, deployment: Obj | None) -> bool:
+        """Whether a new revision is someone's rollback to the revision we only recommended; the
+        ReplicaSets are read only for a new revision after an unapplied recommendation."""
+        status = body.get("status") or {}
+        last = status.get("lastRollback") or {}
+        revision = revision_of(deployment)
+        if deployment is None or revision is None or not last or last.get("applied"):
+            return False
+        if ((status.get("lastRun") or {}).get("revision")) == revision or revision <= int(
+            last.get("fromRevision") or 0
+        ):
+            return False
+        replicasets = await self.kube.replicasets_of(deployment)
+        return rolled_back_by_hand(deployment, replicasets, int(last.get("toRevision") or 0))
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]

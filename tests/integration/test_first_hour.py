@@ -133,3 +133,27 @@ def test_a_stalled_rollout_says_why_its_containers_crash(cluster: Cluster, opera
     assert "ModuleNotFoundError" in stalled["message"], stalled["message"]  # the crash's own words, from its log
     events = [e["message"] for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "RolloutStalled"]
     assert events and "ModuleNotFoundError" in events[0]
+
+
+def test_manual_policy_says_what_to_type_and_records_the_rollback_done_by_hand(
+    cluster: Cluster, operator: Operator
+) -> None:
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, policy="Manual"))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    cluster.wait_phase("Failed", revision=2)
+    command = f"kubectl rollout undo deployment/shop --to-revision=1 -n {cluster.ns}"
+    assert command in cluster.condition("RolledBack")["message"]
+    waited = releaseguard(cluster, "wait", "shop", "-n", cluster.ns, "--revision", "2", "--timeout", "10")
+    assert waited.returncode == 1
+    assert f"to roll back, run: {command}" in waited.stdout, waited.stdout
+    assert command in cluster.kubectl("get", "rv", "shop", "-o", "wide").stdout
+
+    cluster.sim.kubectl(*command.removeprefix("kubectl ").split())  # the user does as told
+    status = cluster.wait_phase("Verified", revision=3)
+    rolled = cluster.condition("RolledBack")
+    assert (rolled["status"], rolled["reason"]) == ("True", "RolledBackByHand")
+    assert "rolled back by hand from revision 2 to revision 1 (now revision 3)" in rolled["message"]
+    assert status["lastRollback"]["applied"] is True and status["lastRollback"]["appliedBy"] == "user"
+    assert next(h for h in status["history"] if h["revision"] == 2)["rolledBackTo"] == 1
+    assert "RolledBackByHand" in cluster.event_reasons("ReleaseVerification", "shop")

@@ -151,6 +151,8 @@ def failure_summary(checks: list[dict[str, Any]], failed_names: list[str]) -> li
 
 
 def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdict: str, entry: dict[str, Any]) -> int:
+    from ..core.rollback import undo_command
+
     status = rv.get("status") or {}
     if verdict == "Superseded":
         print(f"{name}: revision {revision} was superseded before its verdict", file=sys.stderr)
@@ -172,9 +174,6 @@ def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdic
         print(f"  rolled back to revision {rolled_to}")
     elif last.get("fromRevision") == revision and not last.get("applied"):
         target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
-        print(f"  not rolled back; to roll back: {undo_command(target, last.get('toRevision'), namespace)}")
+        command = undo_command(target, int(last.get("toRevision") or 0), namespace)
+        print(f"  not rolled back (rollback.policy Manual, or --dry-run); to roll back, run: {command}")
     return EXIT_FAILED
-
-
-def undo_command(deployment: str, to_revision: Any, namespace: str) -> str:
-    return f"kubectl rollout undo deployment/{deployment} --to-revision={to_revision} -n {namespace}"

@@ -61,7 +61,7 @@ from .outcome import (
     non_critical_failures,
     passed_of_total,
 )
-from .rollback import RollbackRefused, rolled_back_from
+from .rollback import RollbackRefused, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 
 Obj = dict[str, Any]
@@ -88,6 +88,8 @@ class Observed:
     stuck_jobs: Mapping[str, str] = field(default_factory=dict)
     # why the new revision's containers fail (core.pods.container_trouble), read on a stalled rollout
     rollout_trouble: tuple[str, ...] = ()
+    # the Deployment's new revision is someone's by-hand rollback to the recommended revision
+    rolled_back_by_hand: bool = False
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             if rolled is not None and rolled.status == "True":
                 ctx.condition(ROLLED_BACK, "False", "NewRevision", f"revision {revision} replaced the rollback")
         ctx.log(f"revision {revision} of Deployment {target} is a new release; waiting for its rollout")
+        _record_rollback_by_hand(ctx, target, revision)
     ctx.delete_active_jobs(keep_revision=revision)
 
     if run.verdict is not None:
@@ -429,9 +432,14 @@ def _decide_rollback(
     if policy is RollbackPolicy.MANUAL or settings.dry_run:
         why = "ManualPolicy" if policy is RollbackPolicy.MANUAL else "DryRun"
         status.last_rollback = record
-        skip(why, f"would roll back Deployment {target} from revision {revision} to revision {good} ({why})")
+        command = undo_command(target, good, rv.namespace)
+        skip(
+            why,
+            f"would roll back Deployment {target} from revision {revision} to revision {good} ({why}); "
+            f"to roll back, run: {command}",
+        )
         return None
-    record.applied = True
+    record.applied, record.applied_by = True, "releaseguard"
     status.last_rollback = record
     status.phase = Phase.ROLLED_BACK
     text = f"rolled back Deployment {target} from revision {revision} to revision {good}: {message}"
@@ -440,6 +448,25 @@ def _decide_rollback(
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
+
+
+def _record_rollback_by_hand(ctx: _Run, target: str, revision: int) -> None:
+    """A recommended rollback (Manual, --dry-run) that someone then did: record it as done."""
+    status, last = ctx.status, ctx.status.last_rollback
+    if not ctx.observed.rolled_back_by_hand or last is None or last.applied or revision <= last.from_revision:
+        return
+    last.applied, last.applied_by, last.time = True, "user", ctx.now
+    for entry in status.history:
+        if entry.revision == last.from_revision and entry.rolled_back_to is None:
+            entry.rolled_back_to = last.to_revision
+            break
+    text = (
+        f"Deployment {target} was rolled back by hand from revision {last.from_revision} to revision "
+        f"{last.to_revision} (now revision {revision})"
+    )
+    ctx.condition(ROLLED_BACK, "True", "RolledBackByHand", text)
+    ctx.event("RolledBackByHand", text)
+    ctx.log(text)
 
 
 def _is_rollback_result(revision: int, deployment: Obj, status: ReleaseVerificationStatus) -> bool:
