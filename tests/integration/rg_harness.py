@@ -57,10 +57,13 @@ def free_port() -> int:
 class Operator:
     """`releaseguard run` as a subprocess against the KubeSim."""
 
-    def __init__(self, sim: KubeSim, workdir: Path, *extra: str) -> None:
+    def __init__(
+        self, sim: KubeSim, workdir: Path, *extra: str, scope: tuple[str, ...] = ("--all-namespaces",)
+    ) -> None:
         self.sim = sim
         self.workdir = workdir
         self.extra = extra
+        self.scope = scope
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
         self.health_port = free_port()
@@ -72,7 +75,7 @@ class Operator:
         argv = [
             RELEASEGUARD,
             "run",
-            "--all-namespaces",
+            *self.scope,
             "--metrics-port",
             str(self.metrics_port),
             "--metrics-address",

@@ -157,3 +157,42 @@ def test_manual_policy_says_what_to_type_and_records_the_rollback_done_by_hand(
     assert status["lastRollback"]["applied"] is True and status["lastRollback"]["appliedBy"] == "user"
     assert next(h for h in status["history"] if h["revision"] == 2)["rolledBackTo"] == 1
     assert "RolledBackByHand" in cluster.event_reasons("ReleaseVerification", "shop")
+
+
+def test_releaseguard_wait_on_a_missing_rv_exits_3_at_once(cluster: Cluster) -> None:
+    started = time.monotonic()
+    done = releaseguard(cluster, "wait", "nope", "-n", cluster.ns, "--timeout", "60")
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert time.monotonic() - started < 10
+    assert f"ReleaseVerification 'nope' not found in namespace {cluster.ns}" in done.stderr
+
+
+def test_releaseguard_wait_prints_changes_in_order_and_one_failure_summary(
+    cluster: Cluster, operator: Operator
+) -> None:
+    checks = [
+        health_check(cluster.ns),
+        health_check(cluster.ns, "orders", "/api/orders"),
+        health_check(cluster.ns, "orders-soft", "/api/orders", critical=False),
+    ]
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, checks))
+    cluster.wait_phase("Verified", revision=1)
+    env = dict(os.environ, KUBECONFIG=str(cluster.sim.kubeconfig))
+    argv = [RELEASEGUARD, "wait", "shop", "-n", cluster.ns, "--revision", "2", "--timeout", "60"]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as waiting:
+        cluster.apply(shop_deployment("shop:1.1-error500"))
+        out, err = waiting.communicate(timeout=90)
+    assert waiting.returncode == 1, out + err
+    lines = out.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("shop: revision 2 Failed"))
+    assert all("revision 3" not in line for line in lines[:verdict]), out  # nothing of the rollback before
+    assert len(lines[:verdict]) == len(set(lines[:verdict])), out  # one line per change
+    assert lines[verdict] == (
+        "shop: revision 2 Failed (CriticalChecksFailed): 1 critical check failed, 1 non-critical (orders-soft): "
+        f"orders: GET http://shop.{cluster.ns}.svc:8080/api/orders -> 500 (expected 200) after 4 attempts"
+    ), out
+    assert lines[verdict + 1 :] == [
+        "  critical checks failed: orders",
+        "  non-critical checks failed: orders-soft",
+        "  rolled back to revision 1",
+    ], out

@@ -62,3 +62,21 @@ def test_progress_line_names_phase_and_reason() -> None:
         "conditions": [{"type": "TargetFound", "status": "False", "reason": "DeploymentNotFound", "message": "m"}],
     }
     assert progress_line("shop", missing) == "shop: Pending (DeploymentNotFound: m)"
+
+
+def test_failure_summary_reads_the_same_from_last_run_and_from_history() -> None:
+    from releaseguard.commands.wait import failure_summary
+
+    run = {
+        "checks": [
+            {"name": "health", "critical": True, "result": "Passed"},
+            {"name": "orders", "critical": True, "result": "Failed", "message": "500"},
+            {"name": "soft", "critical": False, "result": "Failed", "message": "slow"},
+            {"name": "db", "critical": True, "result": "Error", "message": "refused"},
+        ]
+    }
+    history = {"failedChecks": ["orders", "soft", "db"], "failedCriticalChecks": ["orders", "db"]}
+    headers = ["  critical checks failed: orders, db", "  non-critical checks failed: soft"]
+    assert [line for line in failure_summary(run) if not line.startswith("    ")] == headers
+    assert failure_summary(history) == headers
+    assert "    orders: Failed: 500" in failure_summary(run)

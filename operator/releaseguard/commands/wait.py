@@ -136,17 +136,28 @@ def run(args: argparse.Namespace) -> int:
         kube.close()
 
 
-def failure_summary(checks: list[dict[str, Any]], failed_names: list[str]) -> list[str]:
-    """The failures of a run, critical first then non-critical, each in the spec's order."""
-    failing = [c for c in checks if c.get("result") not in ("Passed", "Skipped", "Flaky", None)]
+def failure_summary(entry: dict[str, Any]) -> list[str]:
+    """The failures of a run, the same way whether they come from lastRun (with each check's
+    message) or from a history entry (names only): critical first, then non-critical, each in
+    the spec's order."""
+    checks = entry.get("checks") or []
+    if checks:
+        failing = [c for c in checks if c.get("result") in ("Failed", "Error")]
+        critical = [str(c.get("name")) for c in failing if c.get("critical", True)]
+        soft = [str(c.get("name")) for c in failing if not c.get("critical", True)]
+    else:
+        failed = [str(n) for n in entry.get("failedChecks") or []]
+        critical = [n for n in failed if n in (entry.get("failedCriticalChecks") or [])]
+        soft = [n for n in failed if n not in critical]
+    details = {str(c.get("name")): c for c in checks}
     lines = []
-    for critical, title in ((True, "critical"), (False, "non-critical")):
-        group = [c for c in failing if bool(c.get("critical", True)) is critical]
-        if group:
-            lines.append(f"  {len(group)} {title} failed:")
-            lines += [f"    {c.get('name')}: {c.get('result')}: {c.get('message') or ''}".rstrip(": ") for c in group]
-    if not checks and failed_names:
-        lines.append(f"  failed checks: {', '.join(failed_names)}")
+    for names, title in ((critical, "critical"), (soft, "non-critical")):
+        if names:
+            lines.append(f"  {title} checks failed: {', '.join(names)}")
+            for name in names:
+                if name in details:
+                    check = details[name]
+                    lines.append(f"    {name}: {check.get('result')}: {check.get('message') or ''}".rstrip(": "))
     return lines
 
 
@@ -159,12 +170,12 @@ def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdic
         return EXIT_FAILED
     if verdict == "Passed":
         print(f"{name}: revision {revision} verified ({status.get('checks') or 'all checks passed'})")
-        for line in failure_summary(entry.get("checks") or [], []):
+        for line in failure_summary(entry):
             print(line)
         return EXIT_OK
     reason = entry.get("reason") or verdict
     print(f"{name}: revision {revision} {verdict} ({reason}): {entry.get('message') or ''}".rstrip(": "))
-    for line in failure_summary(entry.get("checks") or [], entry.get("failedChecks") or []):
+    for line in failure_summary(entry):
         print(line)
     last = status.get("lastRollback") or {}
     rolled_to = entry.get("rolledBackTo")

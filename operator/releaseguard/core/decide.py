@@ -360,8 +360,15 @@ def _finish(
     status.last_verified_revision = run.revision
     status.last_verified_time = now
     failed = [c.name for c in checks if c.result in (CheckResultKind.FAILED, CheckResultKind.ERROR)]
+    critical = [c.name for c in checks if c.name in failed and c.critical]
     summary = RunSummary(
-        revision=run.revision, verdict=verdict, reason=reason, message=message, finish_time=now, failed_checks=failed
+        revision=run.revision,
+        verdict=verdict,
+        reason=reason,
+        message=message,
+        finish_time=now,
+        failed_checks=failed,
+        failed_critical_checks=critical,
     )
     revision = run.revision
 
