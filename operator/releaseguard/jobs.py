@@ -31,6 +31,9 @@ RUNNER_UID: Final = 65532
 DEFAULT_TTL_SECONDS: Final = 3600
 NETWORK_TYPES: Final = frozenset({"http", "tcp", "prometheus"})
 RUNNER_GROUP: Final = "runner"
+SCRIPT_DIR: Final = "/etc/releaseguard"  # where a check Job in the target's image finds its script
+SCRIPT_FILE: Final = "check.py"
+SCRIPT_VOLUME: Final = "releaseguard-check-script"
 
 
 @dataclass(frozen=True)
@@ -193,7 +196,45 @@ def _container_command() -> ContainerCommand:
     return cast(ContainerCommand, module.container_command)
 
 
-def _target_pod(check: Check, deployment: Obj) -> Obj:
+def script_configmap_name(rv_name: str) -> str:
+    return f"rv-{rv_name[: 253 - 17]}-check-script"
+
+
+def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
+    """The ConfigMap holding the check script that Jobs in the target's image run (one per RV,
+    owned by it), so `kubectl get job -o yaml` shows a short command instead of the script."""
+    module = importlib.import_module("releaseguard.checks.standalone")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": script_configmap_name(rv.name),
+            "namespace": rv.namespace,
+            "labels": {k: v for k, v in labels_for(rv.name, 0).items() if k != REVISION_LABEL},
+            "ownerReferences": [_owner(rv, uid)],
+        },
+        "data": {SCRIPT_FILE: cast(Callable[[], str], module.script_source)()},
+    }
+
+
+def uses_script(job: Obj) -> bool:
+    """Whether the Job mounts the check-script ConfigMap (a check in the target's image)."""
+    volumes = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+    return any(v.get("name") == SCRIPT_VOLUME for v in volumes)
+
+
+def _owner(rv: ReleaseVerification, uid: str) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": rv.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = spec.get("containers") or [{}]
     source: Obj = containers[0]
@@ -206,7 +247,11 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
     working_dir = getattr(check.config, "working_dir", None)
     if working_dir:
         container["workingDir"] = working_dir
-    container["command"] = _container_command()(check, termination_log=TERMINATION_LOG)
+    container["command"] = _container_command()(
+        check, termination_log=TERMINATION_LOG, script_path=f"{SCRIPT_DIR}/{SCRIPT_FILE}"
+    )
+    mount = {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True}
+    container["volumeMounts"] = [*container.get("volumeMounts", []), mount]
     container["terminationMessagePath"] = TERMINATION_LOG
     container["terminationMessagePolicy"] = "FallbackToLogsOnError"
     own_ctx = source.get("securityContext") if image == TARGET_IMAGE else None
@@ -215,6 +260,8 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
     if image == TARGET_IMAGE:
         pod.update({k: copy.deepcopy(spec[k]) for k in _TARGET_POD_KEYS if k in spec})
     pod["securityContext"] = restricted_pod_context(spec.get("securityContext") if image == TARGET_IMAGE else None)
+    script = {"name": SCRIPT_VOLUME, "configMap": {"name": script_configmap_name(rv_name), "defaultMode": 0o444}}
+    pod["volumes"] = [*pod.get("volumes", []), script]
     return pod
 
 
@@ -232,17 +279,13 @@ def build_jobs(
     """The probe Jobs verifying `revision` of `deployment`, owned by the RV."""
     image = (rv.spec.runner.image if rv.spec.runner and rv.spec.runner.image else None) or runner_image
     labels = labels_for(rv.name, revision)
-    owner = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "name": rv.name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    owner = _owner(rv, uid)
     jobs = []
     for group in group_checks(rv.spec.checks):
-        pod = _runner_pod(rv, group.checks, image) if group.is_runner else _target_pod(group.checks[0], deployment)
+        if group.is_runner:
+            pod = _runner_pod(rv, group.checks, image)
+        else:
+            pod = _target_pod(group.checks[0], deployment, rv.name)
         jobs.append(
             {
                 "apiVersion": "batch/v1",

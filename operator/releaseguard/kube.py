@@ -149,6 +149,22 @@ class Kube:
             return None
         return result
 
+    async def apply_configmap(self, namespace: str, configmap: Obj) -> None:
+        """Create the ConfigMap, or merge-patch its data and labels when it exists already."""
+        name = configmap["metadata"]["name"]
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        try:
+            await self.request(f"creating ConfigMap {namespace}/{name}", "POST", path, configmap)
+        except ConflictError:
+            patch = {"metadata": {"labels": configmap["metadata"].get("labels") or {}}, "data": configmap["data"]}
+            await self.request(
+                f"updating ConfigMap {namespace}/{name}",
+                "PATCH",
+                f"{path}/{name}",
+                patch,
+                content_type="application/merge-patch+json",
+            )
+
     async def delete_job(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFoundError):
             await self.request(

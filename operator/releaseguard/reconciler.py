@@ -279,6 +279,8 @@ class Reconciler:
                 # the decision's RolledBack Events and phase did not happen; the refusal's stand
                 plan.events = [e for e in plan.events if e.reason != "RolledBack"]
                 plan.status = refused
+        for configmap in plan.apply_configmaps:
+            await self.kube.apply_configmap(namespace, configmap)
         for job in plan.create_jobs:
             try:
                 created = await self.kube.create_job(namespace, job)

@@ -196,3 +196,26 @@ def test_releaseguard_wait_prints_changes_in_order_and_one_failure_summary(
         "  non-critical checks failed: orders-soft",
         "  rolled back to revision 1",
     ], out
+
+
+def test_a_python_check_job_reads_short_and_its_script_is_a_configmap_of_the_rv(
+    cluster: Cluster, operator: Operator
+) -> None:
+    checks = [{"name": "imports", "python": {"imports": ["shop.app"]}}]
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(cluster.ns, checks))
+    cluster.wait_phase("Verified", revision=1)
+    [job] = cluster.jobs()
+    name = job["metadata"]["name"]
+    shown = cluster.kubectl("get", "job", name, "-o", "yaml").stdout
+    assert len(shown) < 6000, len(shown)  # was ~20 KB with the script inlined
+    command = job["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[:3] == ["python", "/etc/releaseguard/check.py", "run"]
+    configmap = cluster.get("configmap", "rv-shop-check-script") or {}
+    assert "def main(" in configmap["data"]["check.py"]
+    rv_uid = (cluster.get("rv", "shop") or {})["metadata"]["uid"]
+    assert [r["uid"] for r in configmap["metadata"]["ownerReferences"]] == [rv_uid]
+    cluster.kubectl("delete", "rv", "shop")
+    deadline = time.monotonic() + 20
+    while cluster.get("configmap", "rv-shop-check-script") is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert cluster.get("configmap", "rv-shop-check-script") is None  # garbage-collected with the rv

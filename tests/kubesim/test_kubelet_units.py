@@ -398,3 +398,19 @@ def test_keep_visible_rebinds_image_dirs_under_a_volume_only(tmp_path: Path) -> 
     mounts = [Mount(source=volume, target=str(tmp_path)), Mount(source=hosts, target="/etc/hosts")]
     extra = keep_visible([image, image, Path("/usr/bin"), tmp_path / "missing", Path("relative")], mounts)
     assert extra == [Mount(source=image, target=str(image), read_only=False)]
+
+
+def test_without_isolation_arguments_under_a_mount_point_at_the_volume_on_the_host(tmp_path: Path) -> None:
+    from kubesim.kubelet_runtime import host_paths
+    from kubesim.kubelet_volumes import Mount
+
+    mounts = [Mount(tmp_path / "vol", "/etc/releaseguard"), Mount(tmp_path / "term", "/dev/termination-log")]
+    argv = ["python", "/etc/releaseguard/check.py", "run", "{}", "/dev/termination-log", "/etc/releaseguardx"]
+    assert host_paths(argv, mounts) == [
+        "python",
+        f"{tmp_path}/vol/check.py",
+        "run",
+        "{}",
+        f"{tmp_path}/term",
+        "/etc/releaseguardx",
+    ]

@@ -41,6 +41,8 @@ from ..jobs import (
     job_finished,
     job_name,
     revision_label,
+    script_configmap,
+    uses_script,
 )
 from ..report import ProbeReport
 from .conditions import (
@@ -124,6 +126,7 @@ class VerdictRecord:
 class Plan:
     status: ReleaseVerificationStatus
     create_jobs: list[Obj] = field(default_factory=list)
+    apply_configmaps: list[Obj] = field(default_factory=list)  # created (or brought up to date) before the Jobs
     delete_jobs: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rollback: RollbackRequest | None = None
@@ -277,6 +280,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
         run.jobs = [j["metadata"]["name"] for j in jobs]
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
+        plan.apply_configmaps = _configmaps_for(rv, uid, plan.create_jobs)
         status.phase = Phase.VERIFYING
         message = f"running {len(rv.spec.checks)} checks on revision {revision} in {len(jobs)} Jobs"
         ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
@@ -297,6 +301,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
         jobs = build_jobs(rv, uid, deployment, revision, settings.runner_image, settings.job_ttl_seconds)
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
+        plan.apply_configmaps = _configmaps_for(rv, uid, plan.create_jobs)
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
     deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
     done = {n: observed.jobs[n] for n in run.jobs if n in observed.jobs and job_finished(observed.jobs[n])}
@@ -316,6 +321,11 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     status.phase = Phase.VERIFYING
     plan.requeue_after = min((deadline - observed.now).total_seconds(), settings.pod_poll_seconds)
     return plan
+
+
+def _configmaps_for(rv: ReleaseVerification, uid: str, jobs: list[Obj]) -> list[Obj]:
+    """The check-script ConfigMap, when a Job in the target's image is about to be created."""
+    return [script_configmap(rv, uid)] if any(uses_script(j) for j in jobs) else []
 
 
 def _finish_with_report(
