@@ -20,7 +20,7 @@ from kubesim.kubelet_probes import readiness_loop
 from kubesim.kubelet_runtime import Launch, StartError, signal_group, start, stop
 from kubesim.kubelet_status import ContainerView, now, pod_status
 from kubesim.kubelet_termination import DEFAULT_PATH, termination_message
-from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, keep_visible, materialise
+from kubesim.kubelet_volumes import Mount, MountError, VolumeError, container_mounts, keep_visible, materialise
 from kubesim.kubelet_volumes import referenced_objects as volume_objects
 from kubesim.network_addresses import HOST_IP
 from kubesim.network_hosts import render_hosts, write_in_place
@@ -302,6 +302,13 @@ class PodWorker:
         while not self.stopping:
             try:
                 launch = await self._prepare(spec, image, view)
+            except MountError as exc:  # the real kubelet: still ContainerCreating, FailedMount, retried
+                view.waiting("ContainerCreating")
+                await self.event("FailedMount", str(exc), "Warning", once=True)
+                self.changed()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.kubelet.backoff[1])
+                continue
             except (EnvError, VolumeError, ValueError) as exc:
                 view.waiting("CreateContainerConfigError", str(exc))
                 await self.event("Failed", f"Error: {exc}", "Warning", once=True)

@@ -22,6 +22,14 @@ class VolumeError(ValueError):
     """A volume cannot be set up; the message names the volume and what is missing."""
 
 
+class MountError(VolumeError):
+    """A volume's ConfigMap, Secret or key does not exist (yet). The real kubelet keeps the pod in
+    ContainerCreating and retries, posting FailedMount Events in these words."""
+
+    def __init__(self, volume: str, problem: str) -> None:
+        super().__init__(f'MountVolume.SetUp failed for volume "{volume}" : {problem}')
+
+
 @dataclass(frozen=True)
 class Mount:
     source: Path
@@ -42,7 +50,7 @@ def referenced_objects(pod: Obj) -> tuple[set[str], set[str]]:
 
 
 def _write_files(
-    root: Path, data: Mapping[str, str], items: list[Obj] | None, default_mode: int | None, volume: str
+    root: Path, data: Mapping[str, str], items: list[Obj] | None, default_mode: int | None, volume: str, kind: str
 ) -> None:
     root.mkdir(parents=True, exist_ok=True)
     wanted: list[tuple[str, str, int | None]]
@@ -51,7 +59,7 @@ def _write_files(
         for item in items:
             key = item.get("key", "")
             if key not in data:
-                raise VolumeError(f"volume {volume!r}: key {key!r} not found")
+                raise MountError(volume, f"{kind} references non-existent config key: {key}")
             wanted.append((item.get("path") or key, data[key], item.get("mode")))
     else:
         wanted = [(key, value, None) for key, value in data.items()]
@@ -84,16 +92,16 @@ def materialise(
             source = volume["configMap"]
             obj = config_maps.get(source.get("name", ""))
             if obj is None and not source.get("optional"):
-                raise VolumeError(f"volume {name!r}: configmap {source.get('name')!r} not found")
+                raise MountError(name, f'configmap "{source.get("name")}" not found')
             data = config_map_data(obj) if obj else {}
-            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
+            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name, "configmap")
         elif "secret" in volume:
             source = volume["secret"]
             obj = secrets.get(source.get("secretName", ""))
             if obj is None and not source.get("optional"):
-                raise VolumeError(f"volume {name!r}: secret {source.get('secretName')!r} not found")
+                raise MountError(name, f'secret "{source.get("secretName")}" not found')
             data = secret_data(obj) if obj else {}
-            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name)
+            _write_files(directory, data, source.get("items"), source.get("defaultMode"), name, "secret")
         elif "downwardAPI" in volume:
             source = volume["downwardAPI"]
             current = pod_for_fields() if pod_for_fields else pod

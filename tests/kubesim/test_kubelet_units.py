@@ -12,7 +12,7 @@ from kubesim.images import ImageRegistry, ImageRegistryError
 from kubesim.kubelet_env import EnvError, EnvSources, expand, referenced_objects, resolve_env
 from kubesim.kubelet_status import ContainerView, phase, pod_status
 from kubesim.kubelet_termination import MESSAGE_LIMIT, log_tail, termination_message
-from kubesim.kubelet_volumes import Mount, VolumeError, container_mounts, materialise, setup_script
+from kubesim.kubelet_volumes import Mount, MountError, VolumeError, container_mounts, materialise, setup_script
 
 
 def b64(text: str) -> str:
@@ -348,7 +348,7 @@ def test_volumes_materialise_config_maps_secrets_downward_api(tmp_path: Path) ->
 
 
 def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
-    with pytest.raises(VolumeError, match="volume 'cfg': configmap 'missing' not found"):
+    with pytest.raises(MountError, match=r'MountVolume\.SetUp failed for volume "cfg" : configmap "missing" not found'):
         materialise({"spec": {"volumes": [{"name": "cfg", "configMap": {"name": "missing"}}]}}, tmp_path, {}, {})
     with pytest.raises(VolumeError, match="volume 'pvc': type persistentVolumeClaim is not supported"):
         materialise(
