@@ -173,6 +173,10 @@ def test_a_broken_runner_exits_3_with_an_error_report(
         termination_log=str(log),
         table=False,
         report_schema=False,
+        map_host=[],
+        base_url=None,
+        python=None,
+        path=[],
     )
     assert probe_command.run(args) == 3
     out = capsys.readouterr()
