@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -101,6 +102,39 @@ class Kube:
         if text:
             return data.decode("utf-8", "replace")
         return json.loads(data) if data else None
+
+    def watch(self, what: str, path: str, query: list[tuple[str, str]], timeout: float) -> Iterator[Obj]:
+        """The events (`{"type": ..., "object": ...}`) of one watch request, until the server ends
+        it or `timeout` seconds pass. Connection trouble is a TransientKubeError."""
+        from urllib3.exceptions import HTTPError
+
+        seconds = max(int(timeout), 1)
+        params = [*query, ("watch", "true"), ("timeoutSeconds", str(seconds))]
+        try:
+            method, url, headers, _, _ = self._client.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._client.call_api(method, url, header_params=headers, _request_timeout=seconds + 10)
+            if not 200 <= response.status < 300:
+                raise _error(what, response.status, response.read())  # type: ignore[no-untyped-call]
+            raw = response.response
+            pending = b""
+            try:
+                for chunk in raw.stream(decode_content=True):
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            event: Obj = json.loads(line)
+                            yield event
+            finally:
+                raw.release_conn()
+        except (HTTPError, OSError) as exc:
+            raise TransientKubeError(f"{what}: {exc}") from None
 
     async def request(
         self,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 
@@ -191,11 +192,13 @@ def test_releaseguard_wait_prints_changes_in_order_and_one_failure_summary(
         "shop: revision 2 Failed (CriticalChecksFailed): 1 critical check failed, 1 non-critical (orders-soft): "
         f"orders: GET http://shop.{cluster.ns}.svc:8080/api/orders -> 500 (expected 200) after 4 attempts"
     ), out
-    assert lines[verdict + 1 :] == [
+    assert [line for line in lines[verdict + 1 :] if not line.startswith("    ")] == [
         "  critical checks failed: orders",
         "  non-critical checks failed: orders-soft",
         "  rolled back to revision 1",
     ], out
+    details = [line for line in lines[verdict + 1 :] if line.startswith("    ")]
+    assert all(line.startswith(("    orders: Failed: GET ", "    orders-soft: Failed: GET ")) for line in details), out
 
 
 def test_a_python_check_job_reads_short_and_its_script_is_a_configmap_of_the_rv(
@@ -219,3 +222,25 @@ def test_a_python_check_job_reads_short_and_its_script_is_a_configmap_of_the_rv(
     while cluster.get("configmap", "rv-shop-check-script") is not None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert cluster.get("configmap", "rv-shop-check-script") is None  # garbage-collected with the rv
+
+
+def test_releaseguard_wait_follows_every_state_and_notices_a_deleted_rv(cluster: Cluster, operator: Operator) -> None:
+    env = dict(os.environ, KUBECONFIG=str(cluster.sim.kubeconfig))
+    argv = [RELEASEGUARD, "wait", "shop", "-n", cluster.ns, "--timeout", "60"]
+    rv = release_verification(cluster.ns, [health_check(cluster.ns)], delaySeconds=1)
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), rv)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    reasons = re.findall(r"^shop: revision 1 \w+ \((\w+):", done.stdout, re.MULTILINE)
+    assert reasons[-2:] == ["Delaying", "ChecksRunning"], done.stdout  # watched, not sampled: none skipped
+    assert done.stdout.splitlines()[-1] == "shop: revision 1 verified (1/1)"
+
+    slow = release_verification(cluster.ns, [health_check(cluster.ns)], delaySeconds=60)
+    cluster.apply(slow)
+    cluster.kubectl("rollout", "restart", "deployment/shop")
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as waiting:
+        time.sleep(2)
+        cluster.kubectl("delete", "rv", "shop")
+        out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 3, out + err
+    assert f"ReleaseVerification {cluster.ns}/shop was deleted" in err

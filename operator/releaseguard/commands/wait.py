@@ -2,8 +2,9 @@
 
 Exit codes: 0 verified, 1 failed (or rolled back, or superseded), 2 timed out, 3 cannot reach the
 cluster, or the ReleaseVerification does not exist (at once, as `kubectl wait` does). Without
---revision, waits for the target Deployment's current revision. Prints one line per change of
-the awaited revision's state, then the verdict with its failures, critical ones first.
+--revision, waits for the target Deployment's current revision. Watches the ReleaseVerification
+and prints one line per change of the awaited revision's state, in order, then the verdict with
+its failures, critical ones first. A ReleaseVerification deleted meanwhile is exit 3.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def concerns(status: dict[str, Any], revision: int | None) -> bool:
 def run(args: argparse.Namespace) -> int:
     from ..api import GROUP, PLURAL, VERSION
     from ..core.rollout import revision_of
-    from ..errors import KubeError, NotFoundError
+    from ..errors import KubeError, NotFoundError, TransientKubeError
     from ..kube import Kube, load_config
     from .run import _current_namespace
 
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BROKEN
     namespace = args.namespace or _current_namespace()
     kube = Kube()
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{args.name}"
+    collection = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+    what = f"ReleaseVerification {namespace}/{args.name}"
     deadline = time.monotonic() + args.timeout
     revision: int | None = args.revision
     last_line = ""
@@ -91,47 +93,79 @@ def run(args: argparse.Namespace) -> int:
             print(line, flush=True)
             last_line = line
 
-    try:
-        while True:
+    def seen(rv: dict[str, Any]) -> int | None:
+        """Print what changed in this version of the rv; the exit code once there is a verdict."""
+        nonlocal revision
+        status = rv.get("status") or {}
+        if revision is None:
+            target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
             try:
-                rv = kube.call(f"reading ReleaseVerification {namespace}/{args.name}", "GET", path)
-            except NotFoundError:
-                # as `kubectl wait` does: a resource that does not exist is an error at once
-                print(
-                    f"releaseguard wait: ReleaseVerification {args.name!r} not found in namespace {namespace}",
-                    file=sys.stderr,
+                deployment = kube.call(
+                    f"reading Deployment {namespace}/{target}",
+                    "GET",
+                    f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
                 )
-                return EXIT_BROKEN
-            except KubeError as exc:
-                print(f"releaseguard wait: {exc}", file=sys.stderr)
-                return EXIT_BROKEN
-            status = rv.get("status") or {}
-            if revision is None:
-                target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
-                try:
-                    deployment = kube.call(
-                        f"reading Deployment {namespace}/{target}",
-                        "GET",
-                        f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
-                    )
-                except NotFoundError as exc:
-                    say(f"{args.name}: {exc}; waiting for it")
-                except KubeError as exc:
-                    print(f"releaseguard wait: {exc}", file=sys.stderr)
-                    return EXIT_BROKEN
-                else:
-                    revision = revision_of(deployment)
-                    if revision is not None:
-                        say(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
-            found = verdict_for(status, revision) if revision is not None else None
-            if found is not None:
-                return _report(args.name, namespace, revision or 0, rv, *found)
-            if concerns(status, revision):
-                say(progress_line(args.name, status))
-            if time.monotonic() >= deadline:
+            except NotFoundError as exc:
+                say(f"{args.name}: {exc}; waiting for it")
+            else:
+                revision = revision_of(deployment)
+                if revision is not None:
+                    say(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
+        found = verdict_for(status, revision) if revision is not None else None
+        if found is not None:
+            return _report(args.name, namespace, revision or 0, rv, *found)
+        if concerns(status, revision):
+            say(progress_line(args.name, status))
+        return None
+
+    def read() -> dict[str, Any]:
+        rv: dict[str, Any] = kube.call(f"reading {what}", "GET", f"{collection}/{args.name}")
+        return rv
+
+    try:
+        try:
+            rv = read()
+        except NotFoundError:
+            # as `kubectl wait` does: a resource that does not exist is an error at once
+            print(
+                f"releaseguard wait: ReleaseVerification {args.name!r} not found in namespace {namespace}",
+                file=sys.stderr,
+            )
+            return EXIT_BROKEN
+        # every status write is a watch event, so each state change is printed, in order
+        while True:
+            code = seen(rv)
+            if code is not None:
+                return code
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 print(f"{args.name}: no verdict within {args.timeout:g}s", file=sys.stderr)
                 return EXIT_TIMEOUT
-            time.sleep(POLL_SECONDS)
+            version = str((rv.get("metadata") or {}).get("resourceVersion") or "")
+            query = [("fieldSelector", f"metadata.name={args.name}"), ("resourceVersion", version)]
+            try:
+                for event in kube.watch(f"watching {what}", collection, query, min(remaining, 60)):
+                    if event.get("type") == "DELETED":
+                        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+                        return EXIT_BROKEN
+                    if event.get("type") == "ERROR":  # e.g. 410 Gone: start again from a fresh read
+                        rv = read()
+                        break
+                    rv = event.get("object") or rv
+                    code = seen(rv)
+                    if code is not None:
+                        return code
+                    if time.monotonic() >= deadline:
+                        break
+            except TransientKubeError:
+                time.sleep(POLL_SECONDS)
+                rv = read()
+    except NotFoundError:
+        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+        return EXIT_BROKEN
+    except KubeError as exc:
+        print(f"releaseguard wait: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
     finally:
         kube.close()
 
