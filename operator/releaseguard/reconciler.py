@@ -10,7 +10,6 @@ every start; it is never the only copy of anything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -21,13 +20,12 @@ from typing import Any
 from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
-from .core.pods import container_trouble, permanent_failure, silent_crashes
-from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_by_hand
-from .core.rollout import RolloutState, revision_of, rollout_state
+from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
+from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -252,8 +250,8 @@ class Reconciler:
         jobs = dict(self.cache.jobs.get(key, {}))
         messages = await self._messages(key, body, jobs)
         stuck = await self._stuck_jobs(key, body, jobs)
-        trouble = await self._rollout_trouble(key, body, deployment)
-        by_hand = await self._rolled_back_by_hand(body, deployment)
+        trouble = await rollout_trouble(self.kube, key, body, deployment)
+        by_hand = await rolled_back_by_hand(self.kube, body, deployment)
         observed = Observed(body, deployment, jobs, messages, self.clock(), stuck, trouble, by_hand)
         plan = decide(observed, self.settings)
         for line in plan.log:
@@ -335,64 +333,17 @@ class Reconciler:
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
 
     async def _stuck_jobs(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
-        """The current run's Jobs that can never finish: refused by the API server, or with a pod
-        that cannot start (core.pods.permanent_failure). Looked at on every reconcile of a running
-        verification, which core.decide requeues every pod_poll_seconds."""
+        """The current run's Jobs that can never finish: refused by the API server (remembered
+        here), or with a pod that cannot start (read by observe.unstartable_jobs)."""
         run = (body.get("status") or {}).get("lastRun") or {}
         names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        refused = {n: self._refused[(key[0], n)] for n in names if (key[0], n) in self._refused}
         if not names or run.get("verdict"):
+            for name in refused:
+                self._refused.pop((key[0], name), None)
             return {}
-        namespace = key[0]
-        stuck = {n: self._refused[(namespace, n)] for n in names if (namespace, n) in self._refused}
-        running = [n for n in names if n in jobs and not job_finished(jobs[n]) and n not in stuck]
-        if running:
-            pods = await self.kube.probe_pods(namespace, key[1], int(run.get("revision") or 0))
-            for job_name in running:
-                for pod in pods.get(job_name, []):
-                    why = permanent_failure(pod)
-                    if why is not None:
-                        stuck[job_name] = why
-                        break
-        return stuck
-
-    async def _rollout_trouble(self, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
-        """On a stalled rollout not yet judged, why its pods fail: their waiting and termination
-        reasons, and for a crash without a termination message the last line of its log."""
-        run = (body.get("status") or {}).get("lastRun") or {}
-        if deployment is None:
-            return ()
-        if run.get("revision") == revision_of(deployment) and (run.get("verdict") or run.get("jobs")):
-            return ()
-        if rollout_state(deployment)[0] is not RolloutState.STALLED:
-            return ()
-        labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        if not labels:
-            return ()
-        try:
-            pods = await self.kube.pods_matching(key[0], dict(labels))
-            logs = {}
-            for pod, container, previous in silent_crashes(pods):
-                with contextlib.suppress(KubeError):
-                    logs[(pod, container)] = await self.kube.log_tail(key[0], pod, container, previous)
-        except KubeError as exc:  # the verdict stands without the detail
-            logger.info("%s/%s: could not read the stalled rollout's pods: %s", key[0], key[1], exc)
-            return ()
-        return tuple(container_trouble(pods, logs))
-
-    async def _rolled_back_by_hand(self, body: Obj, deployment: Obj | None) -> bool:
-        """Whether a new revision is someone's rollback to the revision we only recommended; the
-        ReplicaSets are read only for a new revision after an unapplied recommendation."""
-        status = body.get("status") or {}
-        last = status.get("lastRollback") or {}
-        revision = revision_of(deployment)
-        if deployment is None or revision is None or not last or last.get("applied"):
-            return False
-        if ((status.get("lastRun") or {}).get("revision")) == revision or revision <= int(
-            last.get("fromRevision") or 0
-        ):
-            return False
-        replicasets = await self.kube.replicasets_of(deployment)
-        return rolled_back_by_hand(deployment, replicasets, int(last.get("toRevision") or 0))
+        running = {n: j for n, j in jobs.items() if n in names and n not in refused}
+        return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]

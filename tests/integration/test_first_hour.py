@@ -14,6 +14,7 @@ from rg_harness import (
     RELEASEGUARD,
     Cluster,
     Operator,
+    eventually,
     health_check,
     release_verification,
     shop_deployment,
@@ -244,3 +245,18 @@ def test_releaseguard_wait_follows_every_state_and_notices_a_deleted_rv(cluster:
         out, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 3, out + err
     assert f"ReleaseVerification {cluster.ns}/shop was deleted" in err
+
+
+def test_a_job_the_api_server_refuses_ends_the_run_with_its_words(cluster: Cluster, operator: Operator) -> None:
+    rv = release_verification(cluster.ns, [health_check(cluster.ns)], delaySeconds=2, timeoutSeconds=600)
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), rv)
+    eventually(lambda: cluster.condition("Verified").get("reason") == "Delaying", 30, "the delay before the checks")
+    cluster.sim.faults.error_code = 422  # every create is refused as invalid, as admission would
+    cluster.sim.faults.error_rate = {"create": 1.0}
+    try:
+        status = cluster.wait_phase("Error", revision=1, timeout=20)
+    finally:
+        cluster.sim.faults.clear()
+    assert status["lastRun"]["reason"] == "ProbeCannotStart"
+    assert "creating Job" in status["lastRun"]["message"]
+    assert "injected fault for verb create" in status["lastRun"]["message"]
