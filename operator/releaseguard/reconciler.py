@@ -202,6 +202,7 @@ class Reconciler:
         self._workers: list[asyncio.Task[None]] = []
         self._finished_at: dict[Key, float] = {}
         self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
+        self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
 
     # --- workers ------------------------------------------------------------------------
 
@@ -248,8 +249,8 @@ class Reconciler:
         namespace, name = key
         deployment = self.cache.deployments.get((namespace, _target(body)))
         jobs = dict(self.cache.jobs.get(key, {}))
+        stuck = await self._stuck_jobs(key, body, jobs)  # before _messages marks Jobs as still running
         messages = await self._messages(key, body, jobs)
-        stuck = await self._stuck_jobs(key, body, jobs)
         trouble = await rollout_trouble(self.kube, key, body, deployment)
         by_hand = await rolled_back_by_hand(self.kube, body, deployment)
         observed = Observed(body, deployment, jobs, messages, self.clock(), stuck, trouble, by_hand)
@@ -341,7 +342,14 @@ class Reconciler:
         if not names or run.get("verdict"):
             for name in refused:
                 self._refused.pop((key[0], name), None)
+            self._pods_read_at.pop(key, None)
             return {}
+        now = time.monotonic()
+        # first looked at pod_poll_seconds after the run was first seen running, then at most that
+        # often: a pod needs that long to show a reason, and Job events must not add reads
+        if now - self._pods_read_at.setdefault(key, now) < self.settings.pod_poll_seconds:
+            return refused
+        self._pods_read_at[key] = now
         running = {n: j for n, j in jobs.items() if n in names and n not in refused}
         return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
 
