@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -40,7 +41,18 @@ def say(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:6.1f}s] {message}", flush=True)
 
 
+def command_line(argv: list[str]) -> str:
+    """The command exactly as run, with paths shown relative to the repository."""
+
+    def shown(arg: str) -> str:
+        path = Path(arg)
+        return str(path.relative_to(ROOT)) if path.is_absolute() and path.is_relative_to(ROOT) else arg
+
+    return shlex.join(shown(a) for a in argv)
+
+
 def start(name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    say(f"$ {command_line(argv)}  (log: .demo/{name}.log)")
     log = (STATE / f"{name}.log").open("w")
     return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True)
 
@@ -84,8 +96,19 @@ class Cluster:
 
     def wait_verdict(self, revision: int, expect: int) -> str:
         """`releaseguard wait` for one revision; returns its output, fails the demo on a surprise."""
-        argv = [str(BIN / "releaseguard"), "wait", "shop", "-n", NAMESPACE, "--revision", str(revision)]
-        result = subprocess.run([*argv, "--timeout", "60"], capture_output=True, text=True, env=self.env, timeout=90)
+        argv = [
+            str(BIN / "releaseguard"),
+            "wait",
+            "shop",
+            "-n",
+            NAMESPACE,
+            "--revision",
+            str(revision),
+            "--timeout",
+            "60",
+        ]
+        say(f"$ {command_line(argv)}")
+        result = subprocess.run(argv, capture_output=True, text=True, env=self.env, timeout=90)
         output = (result.stdout + result.stderr).strip()
         for line in output.splitlines():
             print(f"           | {line}")
@@ -159,13 +182,24 @@ def story(cluster: Cluster) -> None:
     print()
     print(cluster.kubectl("get", "rv", "-n", NAMESPACE), end="")
     print()
-    print(
+    print_timeline(cluster)
+
+
+def print_timeline(cluster: Cluster) -> None:
+    """The rv's Events in the order they were posted: their timestamps have whole seconds, so ties
+    are broken by resourceVersion (kubectl --sort-by=.lastTimestamp would leave them unordered)."""
+    items = json.loads(
         cluster.kubectl(
-            "get", "events", "-n", NAMESPACE, "--sort-by=.lastTimestamp",
+            "get", "events", "-n", NAMESPACE, "-o", "json",
             "--field-selector", "involvedObject.kind=ReleaseVerification",
-        ),
-        end="",
-    )  # fmt: skip
+        )
+    )["items"]  # fmt: skip
+    items.sort(key=lambda e: (e.get("lastTimestamp") or "", int(e["metadata"]["resourceVersion"])))
+    rows = [("TIME", "TYPE", "REASON", "MESSAGE")]
+    rows += [(str(e.get("lastTimestamp", ""))[11:19], e["type"], e["reason"], e["message"]) for e in items]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("   ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True)) + "   " + row[3])
 
 
 def cluster_command(backend: str, kubeconfig: Path) -> list[str]:
@@ -200,7 +234,6 @@ def main() -> int:
             ],
             env,
         )  # fmt: skip
-        say("operator started: releaseguard run --namespace demo (log: .demo/operator.log)")
         story(Cluster(env))
     except DemoFailed as exc:
         say(f"DEMO FAILED: {exc}")

@@ -27,6 +27,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The command's docstring as written, and every option's default (unless the help already
+    says it, or there is none: a flag that is off, an option that is unset)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        unset = default is None or default is False or default == [] or default is argparse.SUPPRESS
+        if "default" in text or unset or not action.option_strings:
+            return text
+        return f"{text} (default: {default})"
+
+
 class CommandModule(Protocol):
     def configure(self, parser: argparse.ArgumentParser) -> None: ...
     def run(self, args: argparse.Namespace) -> int: ...
@@ -41,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         module = cast(CommandModule, importlib.import_module(module_name))
-        command = sub.add_parser(name, help=help_text, description=module.__doc__ or help_text)
+        command = sub.add_parser(
+            name, help=help_text, description=module.__doc__ or help_text, formatter_class=HelpFormatter
+        )
         module.configure(command)
         command.set_defaults(run=module.run)
     return parser

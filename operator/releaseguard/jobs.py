@@ -19,6 +19,7 @@ from typing import Any, Final, cast
 from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
 from .checks.destinations import DENIED_NETWORKS_ENV
 from .checks.headers import secret_env_name
+from .defaults import RUNNER_IMAGE
 from .podsecurity import (
     PodSecurityRefused,
     restricted_container_context,
@@ -28,7 +29,7 @@ from .podsecurity import (
 
 Obj = dict[str, Any]
 
-DEFAULT_RUNNER_IMAGE: Final = "ghcr.io/releaseguard/releaseguard:0.1.0"
+DEFAULT_RUNNER_IMAGE: Final = RUNNER_IMAGE
 RV_LABEL: Final = "releaseguard.io/releaseverification"
 REVISION_LABEL: Final = "releaseguard.io/revision"
 CHECKS_ANNOTATION: Final = "releaseguard.io/checks"
@@ -37,6 +38,9 @@ RUNNER_UID: Final = 65532
 DEFAULT_TTL_SECONDS: Final = 3600
 NETWORK_TYPES: Final = frozenset({"http", "tcp", "prometheus"})
 RUNNER_GROUP: Final = "runner"
+SCRIPT_DIR: Final = "/etc/releaseguard"  # where a check Job in the target's image finds its script
+SCRIPT_FILE: Final = "check.py"
+SCRIPT_VOLUME: Final = "releaseguard-check-script"
 
 
 @dataclass(frozen=True)
@@ -208,8 +212,47 @@ def _container_command() -> ContainerCommand:
     return cast(ContainerCommand, module.container_command)
 
 
-def _target_pod(check: Check, deployment: Obj) -> Obj:
-    """The pod of a check in the target's image (or its own image), under the restricted profile.
+def script_configmap_name(rv_name: str) -> str:
+    return f"rv-{rv_name[: 253 - 17]}-check-script"
+
+
+def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
+    """The ConfigMap holding the check script that Jobs in the target's image run (one per RV,
+    owned by it), so `kubectl get job -o yaml` shows a short command instead of the script."""
+    module = importlib.import_module("releaseguard.checks.standalone")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": script_configmap_name(rv.name),
+            "namespace": rv.namespace,
+            "labels": {k: v for k, v in labels_for(rv.name, 0).items() if k != REVISION_LABEL},
+            "ownerReferences": [_owner(rv, uid)],
+        },
+        "data": {SCRIPT_FILE: cast(Callable[[], str], module.script_source)()},
+    }
+
+
+def uses_script(job: Obj) -> bool:
+    """Whether the Job mounts the check-script ConfigMap (a check in the target's image)."""
+    volumes = ((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+    return any(v.get("name") == SCRIPT_VOLUME for v in volumes)
+
+
+def _owner(rv: ReleaseVerification, uid: str) -> Obj:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": rv.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
+    """The pod of a check in the target's image (or its own image), under the restricted profile,
+    with the check script mounted from the rv's ConfigMap.
 
     Raises PodSecurityRefused when the target's template cannot run that way."""
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -225,7 +268,11 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
     working_dir = getattr(check.config, "working_dir", None)
     if working_dir:
         container["workingDir"] = working_dir
-    container["command"] = _container_command()(check, termination_log=TERMINATION_LOG)
+    container["command"] = _container_command()(
+        check, termination_log=TERMINATION_LOG, script_path=f"{SCRIPT_DIR}/{SCRIPT_FILE}"
+    )
+    mount = {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True}
+    container["volumeMounts"] = [*container.get("volumeMounts", []), mount]
     container["terminationMessagePath"] = TERMINATION_LOG
     container["terminationMessagePolicy"] = "FallbackToLogsOnError"
     pod: Obj = {"restartPolicy": "Never", "containers": [container]}
@@ -234,12 +281,8 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
         pod.update({k: copy.deepcopy(spec[k]) for k in _TARGET_POD_KEYS if k in spec})
         container["securityContext"] = parts.container_security_context
         pod["securityContext"] = parts.pod_security_context
-        if parts.volume_mounts:
-            container["volumeMounts"] = parts.volume_mounts
-        else:
-            container.pop("volumeMounts", None)
-        if parts.volumes:
-            pod["volumes"] = parts.volumes
+        container["volumeMounts"] = [*parts.volume_mounts, mount]
+        pod["volumes"] = list(parts.volumes)
         # the target's own choice; a pod without the field gets the token, as the target's does
         if isinstance(spec.get("automountServiceAccountToken"), bool):
             pod["automountServiceAccountToken"] = spec["automountServiceAccountToken"]
@@ -247,6 +290,8 @@ def _target_pod(check: Check, deployment: Obj) -> Obj:
         container["securityContext"] = restricted_container_context(None, read_only_root=False)
         pod["securityContext"] = restricted_pod_context(None)
         pod["automountServiceAccountToken"] = False
+    script = {"name": SCRIPT_VOLUME, "configMap": {"name": script_configmap_name(rv_name), "defaultMode": 0o444}}
+    pod["volumes"] = [*pod.get("volumes", []), script]
     return pod
 
 
@@ -256,7 +301,7 @@ def refused_checks(rv: ReleaseVerification, deployment: Obj) -> dict[str, PodSec
     for group in group_checks(rv.spec.checks):
         if not group.is_runner:
             try:
-                _target_pod(group.checks[0], deployment)
+                _target_pod(group.checks[0], deployment, rv.name)
             except PodSecurityRefused as exc:
                 refused[group.key] = exc
     return refused
@@ -282,21 +327,14 @@ def build_jobs(
     ttl = max(ttl_seconds, rv.spec.timeout_seconds + rv.spec.delay_seconds + 60)
     image = (rv.spec.runner.image if rv.spec.runner and rv.spec.runner.image else None) or runner_image
     labels = labels_for(rv.name, revision)
-    owner = {
-        "apiVersion": API_VERSION,
-        "kind": KIND,
-        "name": rv.name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    owner = _owner(rv, uid)
     jobs = []
     for name, group in jobs_of_run(rv, revision, key).items():
         try:
             pod = (
                 _runner_pod(rv, group.checks, image, denied_networks)
                 if group.is_runner
-                else _target_pod(group.checks[0], deployment)
+                else _target_pod(group.checks[0], deployment, rv.name)
             )
         except PodSecurityRefused:
             continue  # see refused_checks: the check ends Error without a Job

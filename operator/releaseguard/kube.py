@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import socket
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -74,10 +75,11 @@ class Kube:
         body: Any = None,
         query: list[tuple[str, str]] | None = None,
         content_type: str | None = None,
+        text: bool = False,
     ) -> Any:
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "text/plain" if text else "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         try:
@@ -97,7 +99,42 @@ class Kube:
             raise TransientKubeError(f"{what}: {exc}") from None
         if not 200 <= response.status < 300:
             raise _error(what, response.status, data)
+        if text:
+            return data.decode("utf-8", "replace")
         return json.loads(data) if data else None
+
+    def watch(self, what: str, path: str, query: list[tuple[str, str]], timeout: float) -> Iterator[Obj]:
+        """The events (`{"type": ..., "object": ...}`) of one watch request, until the server ends
+        it or `timeout` seconds pass. Connection trouble is a TransientKubeError."""
+        from urllib3.exceptions import HTTPError
+
+        seconds = max(int(timeout), 1)
+        params = [*query, ("watch", "true"), ("timeoutSeconds", str(seconds))]
+        try:
+            method, url, headers, _, _ = self._client.param_serialize(
+                method="GET",
+                resource_path=path,
+                query_params=params,
+                header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )
+            response = self._client.call_api(method, url, header_params=headers, _request_timeout=seconds + 10)
+            if not 200 <= response.status < 300:
+                raise _error(what, response.status, response.read())  # type: ignore[no-untyped-call]
+            raw = response.response
+            pending = b""
+            try:
+                for chunk in raw.stream(decode_content=True):
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for line in lines:
+                        if line.strip():
+                            event: Obj = json.loads(line)
+                            yield event
+            finally:
+                raw.release_conn()
+        except (HTTPError, OSError) as exc:
+            raise TransientKubeError(f"{what}: {exc}") from None
 
     async def request(
         self,
@@ -146,6 +183,22 @@ class Kube:
             return None
         return result
 
+    async def apply_configmap(self, namespace: str, configmap: Obj) -> None:
+        """Create the ConfigMap, or merge-patch its data and labels when it exists already."""
+        name = configmap["metadata"]["name"]
+        path = f"/api/v1/namespaces/{namespace}/configmaps"
+        try:
+            await self.request(f"creating ConfigMap {namespace}/{name}", "POST", path, configmap)
+        except ConflictError:
+            patch = {"metadata": {"labels": configmap["metadata"].get("labels") or {}}, "data": configmap["data"]}
+            await self.request(
+                f"updating ConfigMap {namespace}/{name}",
+                "PATCH",
+                f"{path}/{name}",
+                patch,
+                content_type="application/merge-patch+json",
+            )
+
     async def delete_job(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFoundError):
             await self.request(
@@ -154,6 +207,34 @@ class Kube:
                 f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}",
                 {"propagationPolicy": "Background"},
             )
+
+    async def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int = 5) -> str:
+        """The last lines a container (or its previous instance) wrote, as `kubectl logs --tail`."""
+        query = [("container", container), ("tailLines", str(lines))]
+        if previous:
+            query.append(("previous", "true"))
+        result: str = await asyncio.to_thread(
+            self.call,
+            f"reading the log of {namespace}/{pod} container {container}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+            None,
+            query,
+            None,
+            True,
+        )
+        return result
+
+    async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        result = await self.request(
+            f"listing pods {selector} in {namespace}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods",
+            query=[("labelSelector", selector)],
+        )
+        items: list[Obj] = result.get("items") or []
+        return items
 
     async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]:
         """The pods carrying one run's probe labels (which pod is whose is core.trust's to decide)."""

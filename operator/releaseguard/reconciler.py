@@ -26,12 +26,14 @@ from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
+from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
 
 logger = logging.getLogger("releaseguard")
 MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
+REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
 
 
 def _rv_number(obj: Obj) -> int | None:
@@ -200,6 +202,8 @@ class Reconciler:
         self._failures: dict[Key, int] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._finished_at: dict[Key, float] = {}
+        self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
+        self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
 
     # --- workers ------------------------------------------------------------------------
 
@@ -246,14 +250,26 @@ class Reconciler:
         namespace, name = key
         deployment = self.cache.deployments.get((namespace, _target(body)))
         jobs = dict(self.cache.jobs.get(key, {}))
+        stuck = await self._stuck_jobs(key, body, jobs)  # before _messages marks Jobs as still running
         reports = await self._messages(key, body, jobs)
         messages = {n: r.message for n, r in reports.items()}
         problems = {n: r.problem for n, r in reports.items() if r.problem is not None}
         siblings = [
             self.cache.rvs[k] for k in self.cache.rvs_targeting((namespace, _target(body))) if k in self.cache.rvs
         ]
+        trouble = await rollout_trouble(self.kube, key, body, deployment)
+        by_hand = await rolled_back_by_hand(self.kube, body, deployment)
         observed = Observed(
-            body, deployment, jobs, messages, self.clock(), problems, rollback_owner=rollback_owner(siblings or [body])
+            body,
+            deployment,
+            jobs,
+            messages,
+            self.clock(),
+            problems,
+            rollback_owner=rollback_owner(siblings or [body]),
+            stuck_jobs=stuck,
+            rollout_trouble=trouble,
+            rolled_back_by_hand=by_hand,
         )
         plan = decide(observed, self.settings)
         for line in plan.log:
@@ -279,8 +295,18 @@ class Reconciler:
                 # the decision's RolledBack Events and phase did not happen; the refusal's stand
                 plan.events = [e for e in plan.events if e.reason != "RolledBack"]
                 plan.status = refused
+        for configmap in plan.apply_configmaps:
+            await self.kube.apply_configmap(namespace, configmap)
         for job in plan.create_jobs:
-            created = await self.kube.create_job(namespace, job)
+            try:
+                created = await self.kube.create_job(namespace, job)
+            except KubeError as exc:
+                if exc.status not in REFUSED:
+                    raise
+                # the server will refuse it again: the next decision ends the run with its words
+                self._refused[(namespace, job["metadata"]["name"])] = str(exc)
+                self.queue.add(key)
+                continue
             if created is not None:  # else it existed already, and its watch event has or will come
                 self.cache.put_job(key, created)
         for job_name in plan.delete_jobs:
@@ -323,6 +349,26 @@ class Reconciler:
                 self._finished_at.pop((namespace, job_name), None)
                 self.cache.messages[(namespace, job_name)] = report
         return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
+
+    async def _stuck_jobs(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
+        """The current run's Jobs that can never finish: refused by the API server (remembered
+        here), or with a pod that cannot start (read by observe.unstartable_jobs)."""
+        run = (body.get("status") or {}).get("lastRun") or {}
+        names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        refused = {n: self._refused[(key[0], n)] for n in names if (key[0], n) in self._refused}
+        if not names or run.get("verdict"):
+            for name in refused:
+                self._refused.pop((key[0], name), None)
+            self._pods_read_at.pop(key, None)
+            return {}
+        now = time.monotonic()
+        # first looked at pod_poll_seconds after the run was first seen running, then at most that
+        # often: a pod needs that long to show a reason, and Job events must not add reads
+        if now - self._pods_read_at.setdefault(key, now) < self.settings.pod_poll_seconds:
+            return refused
+        self._pods_read_at[key] = now
+        running = {n: j for n, j in jobs.items() if n in names and n not in refused}
+        return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
 
     async def _rollback(
         self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]

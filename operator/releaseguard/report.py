@@ -160,9 +160,11 @@ def verdict_message(verdict: Verdict, checks: Sequence[CheckReport], failed_crit
         by_name = {c.name: c for c in checks}
         first = by_name.get(failed_critical[0])
         detail = f": {first.name}: {first.message}" if first is not None and first.message else ""
-        more = f" (and {len(failed_critical) - 1} more)" if len(failed_critical) > 1 else ""
         noun = "check" if len(failed_critical) == 1 else "checks"
-        return _one_line(f"{len(failed_critical)} critical {noun} failed{detail}{more}")
+        names = f" ({', '.join(failed_critical)})" if len(failed_critical) > 1 else ""
+        soft = [c.name for c in checks if not c.critical and c.counts_as_failure]
+        also = f", {len(soft)} non-critical ({', '.join(soft)})" if soft else ""
+        return _one_line(f"{len(failed_critical)} critical {noun} failed{names}{also}{detail}")
     if verdict is Verdict.ERROR:
         return "the probe runner could not reach a verdict"
     passing = sum(1 for c in checks if c.result in (R.PASSED, R.FLAKY, R.SKIPPED))

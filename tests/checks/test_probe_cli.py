@@ -48,9 +48,11 @@ def test_failing_critical_check_exits_1(shops: Callable[..., str], tmp_path: Pat
         {"name": "orders", "http": {"url": f"{url}/api/orders"}},
         {"name": "health", "critical": False, "http": {"url": f"{url}/healthz"}},
     ]
+    done = run("--checks-json", json.dumps({"checks": checks}))
+    assert done.returncode == 1
     log = tmp_path / "log"
     done = run("--checks-json", json.dumps({"checks": checks}), "--termination-log", str(log))
-    assert done.returncode == 1
+    assert done.returncode == 0  # as in a probe Job: it reported, so it succeeded; the verdict is in the report
     report = parse_report(done.stdout)
     assert report.failed_critical == ["orders"]
     assert report.message == f"1 critical check failed: orders: GET {url}/api/orders -> 500 (expected 200)"
@@ -171,6 +173,10 @@ def test_a_broken_runner_exits_3_with_an_error_report(
         termination_log=str(log),
         table=False,
         report_schema=False,
+        map_host=[],
+        base_url=None,
+        python=None,
+        path=[],
     )
     assert probe_command.run(args) == 3
     out = capsys.readouterr()
@@ -228,3 +234,55 @@ def test_report_schema_is_printed_and_describes_real_reports(shops: Callable[...
     url = shops("error500")
     done = run("--checks-json", json.dumps({"checks": [{"name": "orders", "http": {"url": f"{url}/api/orders"}}]}))
     jsonschema.validate(json.loads(done.stdout), schema)
+
+
+def test_a_whole_rv_runs_locally_with_mapped_hosts_and_the_apps_interpreter(
+    shops: Callable[..., str], bare_python: str, tmp_path: Path
+) -> None:
+    """What a user types to try an rv written for the cluster against the app on a laptop."""
+    url = shops("good")
+    port = url.rsplit(":", 1)[1]
+    rv = {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "ReleaseVerification",
+        "metadata": {"name": "shop", "namespace": "demo"},
+        "spec": {
+            "targetRef": {"name": "shop"},
+            "checks": [
+                {"name": "health", "http": {"url": "http://shop.demo.svc:8080/healthz"}},
+                {"name": "db-port", "tcp": {"host": "shop.demo.svc", "port": 8080}},
+                {"name": "interpreter", "command": {"command": ["python", "-c", "import sys; print(sys.prefix)"]}},
+                {"name": "tool", "command": {"command": ["shop-tool"], "stdoutMatches": "^from the app's PATH$"}},
+            ],
+        },
+    }
+    path = write(tmp_path, rv, "rv.yaml")
+    unmapped = run("-f", path)
+    assert unmapped.returncode == 1  # shop.demo.svc does not resolve here
+
+    tools = tmp_path / "app-bin"
+    tools.mkdir()
+    (tools / "shop-tool").write_text('#!/bin/sh\necho "from the app\'s PATH"\n')
+    (tools / "shop-tool").chmod(0o755)
+    done = run(
+        "-f", path, "--map-host", f"shop.demo.svc:8080=127.0.0.1:{port}", "--python", bare_python, "--path", str(tools)
+    )
+    report = parse_report(done.stdout)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert report.check("health").message.startswith(f"GET http://127.0.0.1:{port}/healthz -> 200")
+    assert report.check("db-port").result.value == "Passed"
+
+    rebased = run("-f", path, "--base-url", url, "--map-host", f"shop.demo.svc=127.0.0.1:{port}")
+    assert parse_report(rebased.stdout).check("health").result.value == "Passed", rebased.stdout
+
+    bad = run("-f", path, "--map-host", "shop.demo.svc")
+    assert bad.returncode == 2 and "--map-host 'shop.demo.svc': expected NAME[:PORT]=HOST[:PORT]" in bad.stderr
+    assert "--map-host" in subprocess.run([str(EXE), "probe", "--help"], capture_output=True, text=True).stdout
+
+
+def test_python_checks_run_with_the_interpreter_given(bare_python: str, tmp_path: Path) -> None:
+    path = write(tmp_path, {"checks": [{"name": "deps", "python": {"imports": ["pydantic"]}}]})
+    assert run("-f", path).returncode == 0  # this environment has pydantic
+    done = run("-f", path, "--python", bare_python)  # the app's does not
+    assert done.returncode == 1
+    assert "pydantic" in parse_report(done.stdout).check("deps").message

@@ -300,7 +300,7 @@ def test_container_command_writes_the_termination_log(bare_python: str, tmp_path
     argv = container_command(check, termination_log=str(log))
     argv[0] = bare_python
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env={"PATH": os.environ["PATH"]})
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 0, done.stderr  # it reported: its Job succeeds, the failure is in the report
     full = parse_report(done.stdout)
     compact = parse_report(log.read_text())
     assert full.verdict is compact.verdict is Verdict.FAILED

@@ -65,11 +65,19 @@ class Operator:
     """`releaseguard run` as a subprocess against the cluster, as the chart's ServiceAccount where
     the server authorizes (the real control plane), with the admin kubeconfig on kubesim."""
 
-    def __init__(self, sim: Backend, workdir: Path, *extra: str, kubeconfig: Path | None = None) -> None:
+    def __init__(
+        self,
+        sim: Backend,
+        workdir: Path,
+        *extra: str,
+        kubeconfig: Path | None = None,
+        scope: tuple[str, ...] = ("--all-namespaces",),
+    ) -> None:
         self.sim = sim
         self.kubeconfig = kubeconfig
         self.workdir = workdir
         self.extra = extra
+        self.scope = scope
         self.proc: subprocess.Popen[bytes] | None = None
         self.metrics_port = free_port()
         self.health_port = free_port()
@@ -82,7 +90,7 @@ class Operator:
         argv = [
             RELEASEGUARD,
             "run",
-            "--all-namespaces",
+            *self.scope,
             "--metrics-port",
             str(self.metrics_port),
             "--metrics-address",

@@ -123,3 +123,17 @@ def test_two_peered_replicas_one_acts_and_the_other_takes_over(
     finally:
         active.stop()
         standby.stop()
+
+
+def test_without_a_namespace_flag_every_namespace_is_watched_and_logged(sim: Backend, tmp_path: Path) -> None:
+    op = Operator(sim, tmp_path, scope=()).start()
+    try:
+        eventually(lambda: "watching all namespaces" in op.log(), 10, "the start-up line naming the namespaces")
+        # a namespace that is neither `default` nor the kubeconfig context's
+        namespace = f"elsewhere-{int(time.time() * 1000) % 100000}"
+        sim.kubectl("create", "namespace", namespace)
+        cluster = Cluster(sim, namespace)
+        cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(namespace))
+        cluster.wait_phase("Verified", revision=1)
+    finally:
+        op.stop()

@@ -208,7 +208,7 @@ def test_kubectl_wait_and_releaseguard_wait(cluster: Cluster, operator: Operator
     failed = releaseguard_wait(cluster, "shop", "--revision", "2", "--timeout", "60")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "revision 2 Failed (CriticalChecksFailed)" in failed.stdout
-    assert "orders (critical): Failed: GET" in failed.stdout
+    assert "  critical checks failed: orders\n    orders: Failed: GET" in failed.stdout
     timeout = releaseguard_wait(cluster, "shop", "--revision", "9", "--timeout", "1")
     assert timeout.returncode == 2
     assert "no verdict within 1s" in timeout.stderr

@@ -79,6 +79,7 @@ def test_apply_crd_then_get_shows_its_printer_columns(sim: Cluster) -> None:
         "currentRevision": 3,
         "lastGoodRevision": 2,
         "checks": "4/4",
+        "message": "all checks passed",
         "conditions": [
             {
                 "type": "Verified",

@@ -344,10 +344,34 @@ def test_missing_secret_waits_with_config_error_then_starts(sim: KubeSim, ns: st
         return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
 
     waiting = wait_for(config_error, "CreateContainerConfigError")
-    assert "secret 'late' not found" in waiting["message"]
+    assert waiting["message"] == 'secret "late" not found'  # the real kubelet's words
+    events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+    assert any(e["reason"] == "Failed" and e["message"] == 'Error: secret "late" not found' for e in events)
     apply(sim, ns, {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "late"}, "stringData": {"token": "t0k"}})
     wait_phase(sim, ns, "needs-secret", "Succeeded")
     assert sim.kubectl("logs", "-n", ns, "needs-secret").stdout == "t0k\n"
+
+
+def test_a_missing_volume_configmap_is_a_failed_mount_then_the_pod_starts(sim: KubeSim, ns: str) -> None:
+    manifest = pod_manifest(
+        "needs-volume",
+        "print('mounted')",
+        volumes=[{"name": "cfg", "configMap": {"name": "later"}}],
+        container={"volumeMounts": [{"name": "cfg", "mountPath": "/run/kubesim-k2/later"}]},
+    )
+    apply(sim, ns, manifest)
+
+    def failed_mount() -> dict[str, Any] | None:
+        items = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+        return next((e for e in items if e["reason"] == "FailedMount"), None)
+
+    event = wait_for(failed_mount, "a FailedMount Event")
+    assert event["type"] == "Warning"
+    assert event["message"] == 'MountVolume.SetUp failed for volume "cfg" : configmap "later" not found'
+    statuses = (get(sim, ns, "pods", "needs-volume") or {})["status"]["containerStatuses"]
+    assert statuses[0]["state"] == {"waiting": {"reason": "ContainerCreating"}}  # as the real kubelet leaves it
+    apply(sim, ns, {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}, "data": {"a": "b"}})
+    wait_phase(sim, ns, "needs-volume", "Succeeded")
 
 
 def test_a_command_that_does_not_exist_fails_the_container(sim: KubeSim, ns: str) -> None:

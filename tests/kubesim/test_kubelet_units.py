@@ -12,7 +12,7 @@ from kubesim.node.env import EnvError, EnvSources, expand, referenced_objects, r
 from kubesim.node.images import ImageRegistry, ImageRegistryError
 from kubesim.node.status import ContainerView, phase, pod_status
 from kubesim.node.termination import MESSAGE_LIMIT, log_tail, termination_message
-from kubesim.node.volumes import Mount, VolumeError, container_mounts, materialise, setup_script
+from kubesim.node.volumes import Mount, MountError, VolumeError, container_mounts, materialise, setup_script
 
 
 def b64(text: str) -> str:
@@ -174,15 +174,15 @@ def test_optional_references_are_skipped_and_required_ones_named() -> None:
     }
     sources = EnvSources(config_maps={"cfg": {"data": {}}})
     assert resolve_env(POD, optional, sources) == {}
-    with pytest.raises(EnvError, match="env PW: secret 'gone' not found"):
+    with pytest.raises(EnvError, match='secret "gone" not found'):
         resolve_env(
             POD, {"env": [{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k"}}}]}, sources
         )
-    with pytest.raises(EnvError, match="key 'nokey' not found in configmap 'cfg'"):
+    with pytest.raises(EnvError, match=r"couldn't find key nokey in ConfigMap .*/cfg"):
         resolve_env(
             POD, {"env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nokey"}}}]}, sources
         )
-    with pytest.raises(EnvError, match="envFrom: secret 'db' not found"):
+    with pytest.raises(EnvError, match='secret "db" not found'):
         resolve_env(POD, {"envFrom": [{"secretRef": {"name": "db"}}]}, sources)
     with pytest.raises(EnvError, match=r"fieldPath 'spec\.nope'"):
         resolve_env(POD, {"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "spec.nope"}}}]}, sources)
@@ -348,7 +348,7 @@ def test_volumes_materialise_config_maps_secrets_downward_api(tmp_path: Path) ->
 
 
 def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
-    with pytest.raises(VolumeError, match="volume 'cfg': configmap 'missing' not found"):
+    with pytest.raises(MountError, match=r'MountVolume\.SetUp failed for volume "cfg" : configmap "missing" not found'):
         materialise({"spec": {"volumes": [{"name": "cfg", "configMap": {"name": "missing"}}]}}, tmp_path, {}, {})
     with pytest.raises(VolumeError, match="volume 'pvc': type persistentVolumeClaim is not supported"):
         materialise(
@@ -398,3 +398,19 @@ def test_keep_visible_rebinds_image_dirs_under_a_volume_only(tmp_path: Path) -> 
     mounts = [Mount(source=volume, target=str(tmp_path)), Mount(source=hosts, target="/etc/hosts")]
     extra = keep_visible([image, image, Path("/usr/bin"), tmp_path / "missing", Path("relative")], mounts)
     assert extra == [Mount(source=image, target=str(image), read_only=False)]
+
+
+def test_without_isolation_arguments_under_a_mount_point_at_the_volume_on_the_host(tmp_path: Path) -> None:
+    from kubesim.node.runtime import host_paths
+    from kubesim.node.volumes import Mount
+
+    mounts = [Mount(tmp_path / "vol", "/etc/releaseguard"), Mount(tmp_path / "term", "/dev/termination-log")]
+    argv = ["python", "/etc/releaseguard/check.py", "run", "{}", "/dev/termination-log", "/etc/releaseguardx"]
+    assert host_paths(argv, mounts) == [
+        "python",
+        f"{tmp_path}/vol/check.py",
+        "run",
+        "{}",
+        f"{tmp_path}/term",
+        "/etc/releaseguardx",
+    ]

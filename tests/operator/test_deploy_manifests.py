@@ -119,6 +119,9 @@ NEEDED = [
     ("batch", "jobs", "delete"),
     ("batch", "jobs", "watch"),
     ("", "pods", "list"),
+    ("", "pods/log", "get"),  # the last words of a stalled rollout's crashing container
+    ("", "configmaps", "create"),  # the check script of Jobs in the target's image
+    ("", "configmaps", "patch"),  # ... brought up to date by a newer operator
     ("", "events", "create"),
     ("kopf.dev", "clusterkopfpeerings", "patch"),
 ]
@@ -131,6 +134,8 @@ def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) ->
         assert _allowed(rules, group, resource, verb), (group, resource, verb)
     for forbidden in [
         ("", "secrets", "get"),
+        ("", "configmaps", "get"),
+        ("", "configmaps", "delete"),
         ("apps", "deployments", "delete"),
         ("apps", "deployments", "update"),
         ("", "pods", "delete"),

@@ -135,11 +135,31 @@ def test_target_image_check_runs_in_the_targets_pod_template() -> None:
     [container] = pod["containers"]
     assert container["image"] == "shop:9"
     assert container["env"] == [{"name": "PORT", "value": "8080"}]
-    assert container["volumeMounts"] == [{"name": "config", "mountPath": "/etc/shop"}]
+    script = {"name": "releaseguard-check-script", "mountPath": "/etc/releaseguard", "readOnly": True}
+    assert container["volumeMounts"] == [{"name": "config", "mountPath": "/etc/shop"}, script]
     assert "ports" not in container and "readinessProbe" not in container
-    assert pod["volumes"] == [{"name": "config", "configMap": {"name": "shop"}}]
+    assert pod["volumes"] == [
+        {"name": "config", "configMap": {"name": "shop"}},
+        {"name": "releaseguard-check-script", "configMap": {"name": "rv-shop-check-script", "defaultMode": 0o444}},
+    ]
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
-    assert container["command"]
+    # what a person reads in `kubectl get job -o yaml`: the interpreter, the mounted script, the check
+    command = container["command"]
+    assert command[:3] == ["python", "/etc/releaseguard/check.py", "run"]
+    assert json.loads(command[3])["command"]["command"] == ["shop", "--selftest"]
+    assert command[4:] == ["/dev/termination-log"]
+    assert len(json.dumps(target)) < 3000
+
+
+def test_the_check_script_configmap_is_owned_by_the_rv() -> None:
+    from releaseguard.checks.standalone import script_source
+    from releaseguard.jobs import script_configmap
+
+    rv = parse_release_verification(rv_body(checks=[{"name": "smoke", "command": {"command": ["true"]}}]))
+    configmap = script_configmap(rv, RV_UID)
+    assert configmap["metadata"]["name"] == "rv-shop-check-script"
+    assert configmap["metadata"]["ownerReferences"][0]["uid"] == RV_UID
+    assert configmap["data"] == {"check.py": script_source()}
 
 
 def test_job_finished_reads_conditions_and_counts() -> None:

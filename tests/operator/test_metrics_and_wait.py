@@ -89,3 +89,21 @@ def test_a_hostile_report_adds_no_series_and_a_deleted_rv_leaves_none() -> None:
     remaining = [line for line in metrics.text().splitlines() if 'releaseverification="shop"' in line]
     assert remaining == []
     assert 'releaseverification="other"' in metrics.text()
+
+
+def test_failure_summary_reads_the_same_from_last_run_and_from_history() -> None:
+    from releaseguard.commands.wait import failure_summary
+
+    run = {
+        "checks": [
+            {"name": "health", "critical": True, "result": "Passed"},
+            {"name": "orders", "critical": True, "result": "Failed", "message": "500"},
+            {"name": "soft", "critical": False, "result": "Failed", "message": "slow"},
+            {"name": "db", "critical": True, "result": "Error", "message": "refused"},
+        ]
+    }
+    history = {"failedChecks": ["orders", "soft", "db"], "failedCriticalChecks": ["orders", "db"]}
+    headers = ["  critical checks failed: orders, db", "  non-critical checks failed: soft"]
+    assert [line for line in failure_summary(run) if not line.startswith("    ")] == headers
+    assert failure_summary(history) == headers
+    assert "    orders: Failed: 500" in failure_summary(run)

@@ -22,7 +22,7 @@ from kubesim.apiserver.store import Store
 from kubesim.cluster import Obj
 from kubesim.errors import ApiError, bad_request
 
-LogReader = Callable[[str, str, str | None, int | None], str | None]
+LogReader = Callable[[str, str, str | None, int | None, bool], str | None]
 JSON = "application/json"
 PATCH_TYPES = {
     "application/merge-patch+json": "merge",
@@ -312,10 +312,19 @@ class Api:
                 f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(str(n) for n in names)}]"
             )
         tail = request.query.get("tailLines")
+        previous = request.query.get("previous") in ("true", "1")
         text = None
         if self.log_reader is not None:
             text = self.log_reader(
-                t.namespace or "", t.name, container or (names[0] if names else None), int(tail) if tail else None
+                t.namespace or "",
+                t.name,
+                container or (names[0] if names else None),
+                int(tail) if tail else None,
+                previous,
+            )
+        if text is None and previous:
+            raise bad_request(
+                f'previous terminated container "{container or (names[0] if names else "")}" in pod "{t.name}" not found'
             )
         if text is None:
             raise bad_request(
@@ -332,14 +341,14 @@ class Api:
         assert t.name is not None and self.log_reader is not None
         resp = web.StreamResponse(headers={"Content-Type": "text/plain", "Transfer-Encoding": "chunked"})
         await resp.prepare(request)
-        full = self.log_reader(t.namespace or "", t.name, container, None) or ""
+        full = self.log_reader(t.namespace or "", t.name, container, None, False) or ""
         await resp.write(text.encode())
         sent = len(full)
         try:
             while True:
                 pod = self.store.find(t.rt, t.namespace, t.name)
                 done = pod is None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-                full = self.log_reader(t.namespace or "", t.name, container, None) or ""
+                full = self.log_reader(t.namespace or "", t.name, container, None, False) or ""
                 if len(full) > sent:
                     await resp.write(full[sent:].encode())
                     sent = len(full)

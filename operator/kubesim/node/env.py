@@ -102,24 +102,29 @@ def expand(value: str, env: Mapping[str, str]) -> str:
     return _REFERENCE.sub(replace, value)
 
 
-def _key_ref(kind: str, ref: Obj, objects: Mapping[str, Obj], decode: Any, var: str) -> str | None:
+_KIND_NAMES = {"configmap": "ConfigMap", "secret": "Secret"}
+
+
+def _key_ref(kind: str, ref: Obj, objects: Mapping[str, Obj], decode: Any, namespace: str) -> str | None:
+    """The referenced value; a missing object or key is an EnvError in the real kubelet's words."""
     name, key, optional = ref.get("name", ""), ref.get("key", ""), bool(ref.get("optional"))
     obj = objects.get(name)
     if obj is None:
         if optional:
             return None
-        raise EnvError(f"env {var}: {kind} {name!r} not found")
+        raise EnvError(f'{kind} "{name}" not found')
     data = decode(obj)
     if key not in data:
         if optional:
             return None
-        raise EnvError(f"env {var}: key {key!r} not found in {kind} {name!r}")
+        raise EnvError(f"couldn't find key {key} in {_KIND_NAMES[kind]} {namespace}/{name}")
     return str(data[key])
 
 
 def resolve_env(pod: Obj, container: Obj, sources: EnvSources, base: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """The container's environment: `base` (image env, HOSTNAME...), envFrom, then env."""
     env: dict[str, str] = dict(base)
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "default")
     for source in container.get("envFrom") or []:
         prefix = source.get("prefix", "")
         decode: Callable[[Obj], dict[str, str]]
@@ -133,7 +138,7 @@ def resolve_env(pod: Obj, container: Obj, sources: EnvSources, base: Iterable[tu
         if obj is None:
             if ref.get("optional"):
                 continue
-            raise EnvError(f"envFrom: {kind} {ref.get('name')!r} not found")
+            raise EnvError(f'{kind} "{ref.get("name")}" not found')
         env.update({prefix + k: v for k, v in decode(obj).items()})
     for var in container.get("env") or []:
         name = var.get("name")
@@ -147,9 +152,9 @@ def resolve_env(pod: Obj, container: Obj, sources: EnvSources, base: Iterable[tu
         if ref := value_from.get("fieldRef"):
             value = field_ref(pod, ref.get("fieldPath", ""))
         elif ref := value_from.get("configMapKeyRef"):
-            value = _key_ref("configmap", ref, sources.config_maps, config_map_data, name)
+            value = _key_ref("configmap", ref, sources.config_maps, config_map_data, namespace)
         elif ref := value_from.get("secretKeyRef"):
-            value = _key_ref("secret", ref, sources.secrets, secret_data, name)
+            value = _key_ref("secret", ref, sources.secrets, secret_data, namespace)
         elif value_from.get("resourceFieldRef"):
             value = "0"  # no resource accounting in kubesim
         else:

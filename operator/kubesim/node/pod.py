@@ -23,7 +23,15 @@ from kubesim.node.probes import readiness_loop
 from kubesim.node.runtime import Launch, StartError, signal_group, start, stop
 from kubesim.node.status import ContainerView, now, pod_status
 from kubesim.node.termination import DEFAULT_PATH, termination_message
-from kubesim.node.volumes import Mount, VolumeError, container_mounts, keep_visible, materialise, tokens_wanted
+from kubesim.node.volumes import (
+    Mount,
+    MountError,
+    VolumeError,
+    container_mounts,
+    keep_visible,
+    materialise,
+    tokens_wanted,
+)
 from kubesim.node.volumes import referenced_objects as volume_objects
 
 if TYPE_CHECKING:
@@ -325,6 +333,13 @@ class PodWorker:
         while not self.stopping:
             try:
                 launch = await self._prepare(spec, image, view)
+            except MountError as exc:  # the real kubelet: still ContainerCreating, FailedMount, retried
+                view.waiting("ContainerCreating")
+                await self.event("FailedMount", str(exc), "Warning", once=True)
+                self.changed()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.kubelet.backoff[1])
+                continue
             except (EnvError, VolumeError, ValueError) as exc:
                 view.waiting("CreateContainerConfigError", str(exc))
                 await self.event("Failed", f"Error: {exc}", "Warning", once=True)

@@ -80,7 +80,7 @@ def write_shim(directory: Path) -> Path:
 def full_argv(launch: Launch, isolate: bool) -> list[str]:
     """What to exec: the container argv, wrapped (as root) in a private mount namespace that mounts
     the pod's files first. `setpriv --pdeathsig` kills the container if kubesim dies abruptly."""
-    argv = list(launch.argv)
+    argv = list(launch.argv) if isolate else host_paths(launch.argv, launch.mounts)
     if isolate:
         argv = [
             "unshare", "--mount", "--uts", "--propagation", "private", "--",
@@ -90,6 +90,20 @@ def full_argv(launch: Launch, isolate: bool) -> list[str]:
     if shutil.which("setpriv"):
         argv = ["setpriv", "--pdeathsig", "KILL", "--", *argv]
     return argv
+
+
+def host_paths(argv: list[str], mounts: list[Mount]) -> list[str]:
+    """Without a mount namespace, an argument naming a path under a mount's target (a script in
+    a ConfigMap volume, /dev/termination-log) is rewritten to where that mount's source is."""
+    out = []
+    for arg in argv:
+        for mount in sorted(mounts, key=lambda m: len(m.target), reverse=True):
+            target = mount.target.rstrip("/")
+            if arg == target or arg.startswith(target + "/"):
+                arg = str(mount.source) + arg[len(target) :]
+                break
+        out.append(arg)
+    return out
 
 
 def check_executable(argv: list[str], env: dict[str, str]) -> None:

@@ -23,6 +23,14 @@ class VolumeError(ValueError):
     """A volume cannot be set up; the message names the volume and what is missing."""
 
 
+class MountError(VolumeError):
+    """A volume's ConfigMap, Secret or key does not exist (yet). The real kubelet keeps the pod in
+    ContainerCreating and retries, posting FailedMount Events in these words."""
+
+    def __init__(self, volume: str, problem: str) -> None:
+        super().__init__(f'MountVolume.SetUp failed for volume "{volume}" : {problem}')
+
+
 @dataclass(frozen=True)
 class Mount:
     source: Path
@@ -79,7 +87,7 @@ def tokens_wanted(pod: Obj) -> list[TokenWanted]:
 
 
 def _write_files(
-    root: Path, data: Mapping[str, str], items: list[Obj] | None, default_mode: int | None, volume: str
+    root: Path, data: Mapping[str, str], items: list[Obj] | None, default_mode: int | None, volume: str, kind: str
 ) -> None:
     root.mkdir(parents=True, exist_ok=True)
     wanted: list[tuple[str, str, int | None]]
@@ -88,7 +96,7 @@ def _write_files(
         for item in items:
             key = item.get("key", "")
             if key not in data:
-                raise VolumeError(f"volume {volume!r}: key {key!r} not found")
+                raise MountError(volume, f"{kind} references non-existent config key: {key}")
             wanted.append((item.get("path") or key, data[key], item.get("mode")))
     else:
         wanted = [(key, value, None) for key, value in data.items()]
@@ -153,17 +161,17 @@ def _write_source(
         ref = source["configMap"]
         obj = config_maps.get(ref.get("name", ""))
         if obj is None and not ref.get("optional"):
-            raise VolumeError(f"volume {name!r}: configmap {ref.get('name')!r} not found")
+            raise MountError(name, f'configmap "{ref.get("name")}" not found')
         data = config_map_data(obj) if obj else {}
-        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name)
+        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name, "configmap")
     elif "secret" in source:
         ref = source["secret"]
         secret_name = ref.get("secretName") or ref.get("name", "")
         obj = secrets.get(secret_name)
         if obj is None and not ref.get("optional"):
-            raise VolumeError(f"volume {name!r}: secret {secret_name!r} not found")
+            raise MountError(name, f'secret "{secret_name}" not found')
         data = secret_data(obj) if obj else {}
-        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name)
+        _write_files(directory, data, ref.get("items"), ref.get("defaultMode", default_mode), name, "secret")
     elif "downwardAPI" in source:
         values = {}
         for item in source["downwardAPI"].get("items") or []:
@@ -171,12 +179,12 @@ def _write_source(
                 values[item.get("path", "")] = field_ref(pod, ref.get("fieldPath", ""))
             else:
                 raise VolumeError(f"volume {name!r}: only fieldRef items are supported in downwardAPI")
-        _write_files(directory, values, None, default_mode, name)
+        _write_files(directory, values, None, default_mode, name, "downwardAPI")
     elif "serviceAccountToken" in source:
         path = source["serviceAccountToken"].get("path", "token")
         if (name, path) not in tokens:
             raise VolumeError(f"volume {name!r}: no service account token for {path!r}")
-        _write_files(directory, {path: tokens[(name, path)]}, None, default_mode, name)
+        _write_files(directory, {path: tokens[(name, path)]}, None, default_mode, name, "serviceAccountToken")
     else:
         kinds = sorted(source)
         raise VolumeError(f"volume {name!r}: projected source {', '.join(kinds) or '?'} is not supported in kubesim")

@@ -32,6 +32,7 @@ class StatusModel(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="ignore",
+        use_attribute_docstrings=True,  # kubectl explain rv.status... too
     )
 
     def to_wire(self) -> dict[str, Any]:

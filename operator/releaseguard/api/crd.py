@@ -29,7 +29,7 @@ PRINTER_COLUMNS: list[dict[str, Any]] = [
     {
         "name": "Message",
         "type": "string",
-        "jsonPath": '.status.conditions[?(@.type=="Verified")].message',
+        "jsonPath": ".status.message",
         "priority": 1,
     },
 ]

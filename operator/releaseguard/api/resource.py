@@ -70,48 +70,62 @@ class _Checks(BaseModel):
 
 
 def parse_release_verification(obj: Any) -> ReleaseVerification:
-    """Parse a whole ReleaseVerification (as read from YAML or the API server)."""
+    """Parse a whole ReleaseVerification (as read from YAML or the API server). Every problem is
+    reported at once: field errors and duplicate check names together."""
     if not isinstance(obj, dict):
         raise SpecInvalidError([FieldError("", f"expected a ReleaseVerification object, got {_kind(obj)}")])
-    rv = _validate(ReleaseVerification, obj, prefix="")
-    _check_unique_names(rv.spec.checks, "spec.checks")
-    return rv
+    spec = obj.get("spec")
+    raw = spec.get("checks") if isinstance(spec, dict) else None
+    return _validate(ReleaseVerification, obj, prefix="", duplicates=_duplicate_names(raw, "spec.checks"))
 
 
 def parse_spec(obj: Any, prefix: str = "spec") -> ReleaseVerificationSpec:
-    spec = _validate(ReleaseVerificationSpec, obj, prefix=prefix)
-    _check_unique_names(spec.checks, f"{prefix}.checks")
-    return spec
+    raw = obj.get("checks") if isinstance(obj, dict) else None
+    return _validate(ReleaseVerificationSpec, obj, prefix=prefix, duplicates=_duplicate_names(raw, f"{prefix}.checks"))
 
 
 def parse_checks(obj: Any) -> list[Check]:
     """Parse a `{checks: [...]}` document (the probe runner's own input format)."""
-    parsed = _validate(_Checks, obj, prefix="")
-    _check_unique_names(parsed.checks, "checks")
+    raw = obj.get("checks") if isinstance(obj, dict) else None
+    parsed = _validate(_Checks, obj, prefix="", duplicates=_duplicate_names(raw, "checks"))
     return parsed.checks
 
 
-def _validate(model: type[M], obj: Any, prefix: str) -> M:
+def _path_order(error: FieldError) -> list[tuple[int, int | str]]:
+    """Sort key: field paths in document order (spec.checks[2] before spec.checks[10])."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\[\]]+", error.path) if part]
+
+
+def _validate(model: type[M], obj: Any, prefix: str, duplicates: list[FieldError]) -> M:
     try:
-        return model.model_validate(obj)
+        parsed = model.model_validate(obj)
     except ValidationError as exc:
-        raise SpecInvalidError(field_errors(exc, prefix)) from None
+        raise SpecInvalidError(sorted(field_errors(exc, prefix) + duplicates, key=_path_order)) from None
+    if duplicates:
+        raise SpecInvalidError(duplicates)
+    return parsed
 
 
-def _check_unique_names(checks: list[Check], prefix: str) -> None:
+def _duplicate_names(checks: Any, prefix: str) -> list[FieldError]:
+    """Checks named like an earlier one, read from the raw input (so they are reported beside
+    any other problem of the spec, not only once everything else is valid)."""
+    if not isinstance(checks, list):
+        return []
     first_seen: dict[str, int] = {}
     problems: list[FieldError] = []
     for index, check in enumerate(checks):
-        if check.name in first_seen:
+        name = check.get("name") if isinstance(check, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first_seen:
             problems.append(
                 FieldError(
                     f"{prefix}[{index}].name",
-                    f"duplicate check name {check.name!r} (also used by {prefix}[{first_seen[check.name]}])",
+                    f"duplicate check name {name!r} (also used by {prefix}[{first_seen[name]}])",
                 )
             )
-        first_seen.setdefault(check.name, index)
-    if problems:
-        raise SpecInvalidError(problems)
+        first_seen.setdefault(name, index)
+    return problems
 
 
 # --- turning pydantic's errors into field paths and sentences --------------------------------

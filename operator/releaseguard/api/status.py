@@ -43,81 +43,134 @@ class Condition(StatusModel):
     """Shaped like metav1.Condition."""
 
     type: Annotated[str, Field(min_length=1, max_length=316)]
+    """SpecValid, TargetFound, Verified or RolledBack."""
     status: ConditionStatus
+    """True, False or Unknown."""
     observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The spec generation this condition was set for."""
     last_transition_time: datetime
+    """When the status last changed."""
     reason: Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")]
+    """Why, in one CamelCase word, e.g. CriticalChecksFailed."""
     message: Annotated[str, Field(max_length=32768)] = ""
+    """What happened, in a sentence a person can act on."""
 
 
 class CheckStatus(StatusModel):
+    """The result of one check in one run."""
+
     name: str
+    """The check's name from spec.checks."""
     type: str | None = None
+    """http, tcp, prometheus, command, python or pytest."""
     critical: bool = True
+    """Whether its failure fails the verification."""
     result: CheckResultKind
+    """Passed, Failed, Flaky (failed, then passed on a retry), Inconclusive, Error or Skipped."""
     attempts: Annotated[int, Field(ge=0)] = 0
+    """How many times it ran (1 + retries used)."""
     duration_seconds: float | None = None
-    observed: str | None = Field(default=None, description="e.g. 'HTTP 500', '0.031', 'exit 1'")
+    """Time spent on all attempts."""
+    observed: str | None = None
+    """What was observed, e.g. 'HTTP 500', '0.031', 'exit 1'."""
     message: str = ""
+    """Why it passed or failed, in one line."""
 
 
 class RunStatus(StatusModel):
     """One verification of one revision."""
 
     revision: Annotated[int, Field(ge=1)]
+    """The Deployment revision verified."""
     start_time: datetime | None = None
+    """When its rollout was seen complete (the checks start delaySeconds later)."""
     finish_time: datetime | None = None
-    verdict: Verdict | None = Field(default=None, description="Unset while the run is in progress")
+    """When the verdict was reached."""
+    verdict: Verdict | None = None
+    """Passed, Failed or Error; unset while the run is in progress."""
     reason: str | None = None
+    """The verdict's reason, e.g. ChecksPassed, CriticalChecksFailed, RolloutStalled, ProbeCannotStart, Timeout."""
     message: str | None = None
+    """The verdict in one line, failing checks first."""
     jobs: list[str] = []
+    """The probe Jobs of this run (created once the rollout completed)."""
     checks: list[CheckStatus] = []
-    target_uid: str | None = Field(
-        default=None, alias="targetUID", description="uid of the Deployment this run verifies"
-    )
-    checks_digest: str | None = Field(default=None, description="Digest of the checks this run runs")
-    trigger: str | None = Field(
-        default=None, description="Why this run started: NewRevision, ChecksChanged or TargetReplaced"
-    )
+    """Every check's result, in the spec's order."""
+    target_uid: str | None = Field(default=None, alias="targetUID")
+    """uid of the Deployment this run verifies."""
+    checks_digest: str | None = None
+    """Digest of the checks this run runs."""
+    trigger: str | None = None
+    """Why this run started: NewRevision, ChecksChanged or TargetReplaced."""
 
 
 class RunSummary(StatusModel):
     """A past run, kept in status.history."""
 
     revision: int
+    """The Deployment revision verified."""
     verdict: Verdict
+    """Passed, Failed or Error."""
     reason: str | None = None
-    message: str | None = Field(default=None, description="The run's one-line summary, failing checks first")
+    """The verdict's reason, as in lastRun.reason."""
+    message: str | None = None
+    """The run's one-line summary, failing checks first."""
     finish_time: datetime | None = None
+    """When the verdict was reached."""
     failed_checks: list[str] = []
+    """Checks that Failed or had an Error, critical or not, in the spec's order."""
+    failed_critical_checks: list[str] = []
+    """Those of failedChecks that are critical."""
     rolled_back_to: int | None = None
+    """The revision the Deployment was rolled back to after this run, if it was."""
 
 
 class RollbackStatus(StatusModel):
+    """The last rollback decided for a failed revision."""
+
     from_revision: int
+    """The failed revision."""
     to_revision: int
+    """The last good revision, where the rollback goes."""
     time: datetime
+    """When it was decided (or, done by hand, noticed)."""
     reason: str
-    applied: bool = Field(description="False when the policy is Manual: recorded, not done")
+    """The failed verification's reason, e.g. CriticalChecksFailed."""
+    applied: bool
+    """Whether the Deployment was rolled back: false while a Manual policy or --dry-run only recommends it."""
+    applied_by: str | None = None
+    """Who rolled back: releaseguard, or user when someone did it by hand (e.g. kubectl rollout undo)."""
 
 
 class ReleaseVerificationStatus(StatusModel):
+    """What was verified, the verdict, and what was done about it."""
+
     observed_generation: int | None = None
+    """The spec generation this status reflects."""
     phase: Phase | None = None
+    """Pending, Waiting, Verifying, Verified, Failed, RolledBack or Error."""
+    message: str | None = None
+    """The most relevant condition's message, shown by kubectl get rv -o wide: SpecValid's when False, else TargetFound's when False, else Verified's (with RolledBack's when it concerns the current revision)."""
     conditions: list[Condition] = []
-    current_revision: int | None = Field(default=None, description="The revision being or last verified")
+    """metav1.Condition-shaped: SpecValid, TargetFound, Verified, RolledBack."""
+    current_revision: int | None = None
+    """The revision being or last verified."""
     last_verified_revision: int | None = None
+    """The last revision that reached a verdict."""
     last_verified_time: datetime | None = None
+    """When that verdict was reached."""
     last_good_revision: int | None = None
-    checks: str | None = Field(default=None, description="Passed/total of the current run, e.g. 4/5")
+    """The last revision that passed: where a rollback goes."""
+    checks: str | None = None
+    """Passed/total of the current run, e.g. 4/5."""
     last_run: RunStatus | None = None
+    """The current (or last) run."""
     last_rollback: RollbackStatus | None = None
+    """The last rollback done or recommended."""
     history: list[RunSummary] = []
-    target_uid: str | None = Field(
-        default=None,
-        alias="targetUID",
-        description="uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to",
-    )
+    """The last historyLimit runs, newest first."""
+    target_uid: str | None = Field(default=None, alias="targetUID")
+    """uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to."""
 
 
 def status_from_wire(obj: dict[str, Any] | None) -> ReleaseVerificationStatus:

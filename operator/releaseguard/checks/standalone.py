@@ -42,13 +42,19 @@ def check_payload(check: Check) -> str:
     return json.dumps(check.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
 
 
-def container_command(check: Check, termination_log: str = "/dev/termination-log") -> list[str]:
-    """The argv of a container that performs `check` with only the image's Python interpreter.
+def container_command(
+    check: Check, termination_log: str = "/dev/termination-log", script_path: str | None = None
+) -> list[str]:
+    """The argv of a container that performs `check` with only the image's Python interpreter:
+    the script is read from `script_path` (a probe Job mounts it from a ConfigMap, keeping the
+    Job readable), or passed inline with `-c`.
 
-    It prints the single-check ProbeReport on stdout, writes its compact form to
-    `termination_log` (if that path's directory exists; "" for none) and exits 0 when the verdict
-    is Passed, 1 when Failed, 3 when it broke."""
-    argv = [interpreter(check), "-c", script_source(), "run", check_payload(check)]
+    It prints the single-check ProbeReport on stdout and writes its compact form to
+    `termination_log` (if that path's directory exists; "" for none). Once that report is written
+    it exits 0 whatever the verdict (a probe Job that reported succeeded; the verdict is in the
+    report); otherwise 0 when Passed, 1 when Failed; 3 when it broke."""
+    script = [script_path] if script_path else ["-c", script_source()]
+    argv = [interpreter(check), *script, "run", check_payload(check)]
     return [*argv, termination_log] if termination_log else argv
 
 

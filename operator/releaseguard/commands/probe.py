@@ -5,7 +5,17 @@ Input: `-f FILE` (YAML or JSON holding a `checks:` list or a whole ReleaseVerifi
 bytes, verdict and failures first) is also written there, as a probe Job does for
 /dev/termination-log. A table goes to stderr when it is a terminal (or with --table).
 
+Run by hand on a laptop or in CI, an rv's in-cluster names do not resolve: `--map-host
+shop.demo.svc:8080=127.0.0.1:18080` (repeatable; NAME or NAME:PORT, to HOST or HOST:PORT) sends
+http URLs, tcp checks and prometheus addresses for that name elsewhere, and `--base-url
+http://127.0.0.1:18080` sends every http check there (its path is kept). python, pytest and
+command checks run here with this machine's environment: `--python /path/to/app/venv/bin/python`
+runs them with the app's interpreter, and `--path DIR` (repeatable) puts DIR first on the PATH
+their commands are found on. Header secrets: see RG_SECRET_<NAME>_<KEY> in the README.
+
 Exit codes: 0 passed, 1 a critical check failed, 2 invalid configuration, 3 the runner broke.
+With --termination-log, once the report is written there the exit code is 0 unless the runner
+broke (3): the verdict is in the report, and a probe Job that reported has succeeded.
 """
 
 from __future__ import annotations
@@ -39,6 +49,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report-schema", action="store_true", help="print the JSON Schema of the ProbeReport and exit"
     )
+    local = parser.add_argument_group("running an rv's checks away from its cluster")
+    local.add_argument(
+        "--map-host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]=HOST[:PORT]",
+        help="send checks for NAME (at PORT) to HOST (at PORT) instead (repeatable)",
+    )
+    local.add_argument(
+        "--base-url", metavar="URL", help="send every http check to URL's scheme, host and port (its path prefixed)"
+    )
+    local.add_argument("--python", metavar="INTERPRETER", help="run python/pytest/command checks with this interpreter")
+    local.add_argument(
+        "--path",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="put DIR first on the PATH that command checks' programs are found on (repeatable)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import SpecInvalidError
 
     try:
+        document = _localize(document, args)
         checks, parallelism, prefix = _parse(document)
         if args.parallelism is not None:
             if args.parallelism < 1:
@@ -84,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # the runner itself broke: still say so in a report
         traceback.print_exc()
         report = _broken_report(exc)
-    _emit(report, args)
-    if report.verdict.value == "Passed":
+    reported = _emit(report, args)
+    if report.verdict.value == "Passed" or (reported and report.verdict.value == "Failed"):
         return EXIT_OK
     return EXIT_FAILED if report.verdict.value == "Failed" else EXIT_BROKEN
 
@@ -113,6 +143,34 @@ def _read_input(args: argparse.Namespace) -> tuple[Any, str]:
     if len(documents) != 1:
         raise InputError(f"{origin}: expected one document, found {len(documents)}")
     return documents[0], origin
+
+
+def _localize(document: Any, args: argparse.Namespace) -> Any:
+    """The document with --map-host, --base-url, --python and --path applied."""
+    import copy
+    import os
+
+    from ..checks.local import localize, parse_host_map
+
+    try:
+        hosts = parse_host_map(args.map_host)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    if args.base_url:
+        from urllib.parse import urlsplit
+
+        base = urlsplit(args.base_url)
+        if base.scheme not in ("http", "https") or not base.hostname:
+            raise InputError(f"--base-url: expected a URL with scheme http or https, got {args.base_url!r}")
+    if args.path:
+        os.environ["PATH"] = os.pathsep.join([*(os.path.abspath(p) for p in args.path), os.environ.get("PATH", "")])
+    if not (hosts or args.base_url or args.python) or not isinstance(document, dict):
+        return document
+    out = copy.deepcopy(document)
+    holder = out.get("spec") if out.get("kind") else out
+    if isinstance(holder, dict) and "checks" in holder:
+        holder["checks"] = localize(holder["checks"], hosts, args.base_url, args.python)
+    return out
 
 
 def _parse(document: Any) -> tuple[list[Check], int, str]:
@@ -146,7 +204,8 @@ def _invalid_report(exc: SpecInvalidError) -> ProbeReport:
     return build_report([], now, now, verdict=Verdict.ERROR, message=" ".join(message.split())[:2000])
 
 
-def _write_termination_log(report: ProbeReport, path: str) -> None:
+def _write_termination_log(report: ProbeReport, path: str) -> bool:
+    """Write the compact report where the kubelet reads it; whether that worked."""
     from ..report import compact_json
 
     try:
@@ -154,15 +213,18 @@ def _write_termination_log(report: ProbeReport, path: str) -> None:
             handle.write(compact_json(report))
     except OSError as exc:
         print(f"releaseguard probe: cannot write {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
 
 
-def _emit(report: ProbeReport, args: argparse.Namespace) -> None:
+def _emit(report: ProbeReport, args: argparse.Namespace) -> bool:
+    """Print the report (and the table); whether it was written to the termination log."""
     sys.stdout.write(report.to_json() + "\n")
     sys.stdout.flush()
-    if args.termination_log:
-        _write_termination_log(report, args.termination_log)
+    reported = bool(args.termination_log) and _write_termination_log(report, args.termination_log)
     if args.table or sys.stderr.isatty():
         print_table(report, sys.stderr)
+    return reported
 
 
 def print_table(report: ProbeReport, out: TextIO) -> None:

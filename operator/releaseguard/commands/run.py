@@ -2,6 +2,8 @@
 
 Reads the cluster from KUBECONFIG (or the in-cluster service account), watches
 ReleaseVerifications, their Deployments and probe Jobs, and logs one line per decision.
+Without -n it watches every namespace (its RBAC must allow that cluster-wide: the chart's
+ClusterRole does); with -n NS ... only those. The first log line says which.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import logging
 import sys
 from typing import Any
+
+from ..defaults import RUNNER_IMAGE
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -20,15 +24,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="NS",
-        help="watch this namespace (repeatable); default: the current kubeconfig context's namespace",
+        help="watch only this namespace (repeatable); without -n every namespace is watched",
     )
-    scope.add_argument("-A", "--all-namespaces", action="store_true", help="watch every namespace")
+    scope.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="watch every namespace (what happens without -n too)"
+    )
     parser.add_argument("--metrics-port", type=int, default=8000, help="serve /metrics here (0: a free port)")
     parser.add_argument("--metrics-address", default="0.0.0.0", help="address for the metrics server")
     parser.add_argument(
         "--health-port", type=int, default=8081, help="serve /healthz here (kopf liveness; 0: a free port)"
     )
-    parser.add_argument("--runner-image", default=None, help="image of the probe runner Jobs")
+    parser.add_argument("--runner-image", default=RUNNER_IMAGE, help="image of the probe runner Jobs")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but never patch a Deployment")
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--peering", metavar="NAME", help="kopf peering object: one active replica of several")
@@ -111,7 +117,6 @@ def run(args: argparse.Namespace) -> int:
     import kopf
 
     from .. import handlers  # noqa: F401 - registers the kopf handlers
-    from ..jobs import DEFAULT_RUNNER_IMAGE
     from ..kube import load_config
     from ..operator import OperatorConfig
     from ..operator import configure as configure_operator
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     health_port = args.health_port or _free_port("0.0.0.0")
     configure_operator(
         OperatorConfig(
-            runner_image=args.runner_image or DEFAULT_RUNNER_IMAGE,
+            runner_image=args.runner_image,
             dry_run=args.dry_run,
             metrics_port=metrics_port,
             metrics_address=args.metrics_address,
@@ -147,15 +152,16 @@ def run(args: argparse.Namespace) -> int:
             policy=policy,
         )
     )
-    namespaces = [] if args.all_namespaces else (args.namespace or [_current_namespace()])
+    clusterwide = args.all_namespaces or not args.namespace
+    namespaces = [] if clusterwide else list(dict.fromkeys(args.namespace))
     logging.getLogger("releaseguard").info(
         "watching %s; metrics on :%d, health on :%d/healthz",
-        "all namespaces" if args.all_namespaces else "namespaces " + ", ".join(namespaces),
+        "all namespaces" if clusterwide else "namespaces " + ", ".join(namespaces),
         metrics_port,
         health_port,
     )
     kopf.run(
-        clusterwide=args.all_namespaces,
+        clusterwide=clusterwide,
         namespaces=namespaces,
         standalone=not args.peering,
         peering_name=args.peering,

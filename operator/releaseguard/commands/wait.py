@@ -1,7 +1,10 @@
 """Wait for a ReleaseVerification's verdict on a revision, printing progress as it goes.
 
 Exit codes: 0 verified, 1 failed (or rolled back, or superseded), 2 timed out, 3 cannot reach the
-cluster or the resource. Without --revision, waits for the target Deployment's current revision.
+cluster, or the ReleaseVerification does not exist (at once, as `kubectl wait` does). Without
+--revision, waits for the target Deployment's current revision. Watches the ReleaseVerification
+and prints one line per change of the awaited revision's state, in order, then the verdict with
+its failures, critical ones first. A ReleaseVerification deleted meanwhile is exit 3.
 """
 
 from __future__ import annotations
@@ -20,8 +23,14 @@ POLL_SECONDS = 0.5
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", help="the ReleaseVerification")
     parser.add_argument("-n", "--namespace", default=None, help="its namespace (default: the context's)")
-    parser.add_argument("--revision", type=int, default=None, help="the Deployment revision to wait for")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds before giving up (exit 2)")
+    parser.add_argument(
+        "--revision",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the Deployment revision to wait for (default: the Deployment's current one)",
+    )
+    parser.add_argument("--timeout", type=float, default=600, metavar="S", help="seconds before giving up (exit 2)")
 
 
 def verdict_for(status: dict[str, Any], revision: int) -> tuple[str, dict[str, Any]] | None:
@@ -51,10 +60,17 @@ def progress_line(name: str, status: dict[str, Any]) -> str:
     return f"{name}:{at} {status.get('phase') or 'Pending'}{detail}"
 
 
+def concerns(status: dict[str, Any], revision: int | None) -> bool:
+    """Whether the status's progress is about the awaited revision (a later revision's progress,
+    e.g. the rollback's, is not printed before the awaited revision's verdict)."""
+    current = status.get("currentRevision")
+    return revision is None or current is None or current == revision
+
+
 def run(args: argparse.Namespace) -> int:
     from ..api import GROUP, PLURAL, VERSION
     from ..core.rollout import revision_of
-    from ..errors import KubeError, NotFoundError
+    from ..errors import KubeError, NotFoundError, TransientKubeError
     from ..kube import Kube, load_config
     from .run import _current_namespace
 
@@ -65,69 +81,144 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BROKEN
     namespace = args.namespace or _current_namespace()
     kube = Kube()
-    path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{args.name}"
+    collection = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+    what = f"ReleaseVerification {namespace}/{args.name}"
     deadline = time.monotonic() + args.timeout
     revision: int | None = args.revision
     last_line = ""
-    try:
-        while True:
+
+    def say(line: str) -> None:
+        nonlocal last_line
+        if line != last_line:
+            print(line, flush=True)
+            last_line = line
+
+    def seen(rv: dict[str, Any]) -> int | None:
+        """Print what changed in this version of the rv; the exit code once there is a verdict."""
+        nonlocal revision
+        status = rv.get("status") or {}
+        if revision is None:
+            target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
             try:
-                rv = kube.call(f"reading ReleaseVerification {namespace}/{args.name}", "GET", path)
-                status = rv.get("status") or {}
-                if revision is None:
-                    target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
-                    deployment = kube.call(
-                        f"reading Deployment {namespace}/{target}",
-                        "GET",
-                        f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
-                    )
-                    revision = revision_of(deployment)
-                    if revision is not None:
-                        print(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
+                deployment = kube.call(
+                    f"reading Deployment {namespace}/{target}",
+                    "GET",
+                    f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
+                )
             except NotFoundError as exc:
-                status, line = {}, f"{args.name}: {exc}"
-                if line != last_line:
-                    print(line, flush=True)
-                    last_line = line
-            except KubeError as exc:
-                print(f"releaseguard wait: {exc}", file=sys.stderr)
-                return EXIT_BROKEN
+                say(f"{args.name}: {exc}; waiting for it")
             else:
-                line = progress_line(args.name, status)
-                if line != last_line:
-                    print(line, flush=True)
-                    last_line = line
-                found = verdict_for(status, revision) if revision is not None else None
-                if found is not None:
-                    return _report(args.name, revision or 0, status, *found)
-            if time.monotonic() >= deadline:
+                revision = revision_of(deployment)
+                if revision is not None:
+                    say(f"{args.name}: waiting for the verdict on revision {revision} of Deployment {target}")
+        found = verdict_for(status, revision) if revision is not None else None
+        if found is not None:
+            return _report(args.name, namespace, revision or 0, rv, *found)
+        if concerns(status, revision):
+            say(progress_line(args.name, status))
+        return None
+
+    def read() -> dict[str, Any]:
+        rv: dict[str, Any] = kube.call(f"reading {what}", "GET", f"{collection}/{args.name}")
+        return rv
+
+    try:
+        try:
+            rv = read()
+        except NotFoundError:
+            # as `kubectl wait` does: a resource that does not exist is an error at once
+            print(
+                f"releaseguard wait: ReleaseVerification {args.name!r} not found in namespace {namespace}",
+                file=sys.stderr,
+            )
+            return EXIT_BROKEN
+        # every status write is a watch event, so each state change is printed, in order
+        while True:
+            code = seen(rv)
+            if code is not None:
+                return code
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 print(f"{args.name}: no verdict within {args.timeout:g}s", file=sys.stderr)
                 return EXIT_TIMEOUT
-            time.sleep(POLL_SECONDS)
+            version = str((rv.get("metadata") or {}).get("resourceVersion") or "")
+            query = [("fieldSelector", f"metadata.name={args.name}"), ("resourceVersion", version)]
+            try:
+                for event in kube.watch(f"watching {what}", collection, query, min(remaining, 60)):
+                    if event.get("type") == "DELETED":
+                        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+                        return EXIT_BROKEN
+                    if event.get("type") == "ERROR":  # e.g. 410 Gone: start again from a fresh read
+                        rv = read()
+                        break
+                    rv = event.get("object") or rv
+                    code = seen(rv)
+                    if code is not None:
+                        return code
+                    if time.monotonic() >= deadline:
+                        break
+            except TransientKubeError:
+                time.sleep(POLL_SECONDS)
+                rv = read()
+    except NotFoundError:
+        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+        return EXIT_BROKEN
+    except KubeError as exc:
+        print(f"releaseguard wait: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
     finally:
         kube.close()
 
 
-def _report(name: str, revision: int, status: dict[str, Any], verdict: str, entry: dict[str, Any]) -> int:
+def failure_summary(entry: dict[str, Any]) -> list[str]:
+    """The failures of a run, the same way whether they come from lastRun (with each check's
+    message) or from a history entry (names only): critical first, then non-critical, each in
+    the spec's order."""
+    checks = entry.get("checks") or []
+    if checks:
+        failing = [c for c in checks if c.get("result") in ("Failed", "Error")]
+        critical = [str(c.get("name")) for c in failing if c.get("critical", True)]
+        soft = [str(c.get("name")) for c in failing if not c.get("critical", True)]
+    else:
+        failed = [str(n) for n in entry.get("failedChecks") or []]
+        critical = [n for n in failed if n in (entry.get("failedCriticalChecks") or [])]
+        soft = [n for n in failed if n not in critical]
+    details = {str(c.get("name")): c for c in checks}
+    lines = []
+    for names, title in ((critical, "critical"), (soft, "non-critical")):
+        if names:
+            lines.append(f"  {title} checks failed: {', '.join(names)}")
+            for name in names:
+                if name in details:
+                    check = details[name]
+                    lines.append(f"    {name}: {check.get('result')}: {check.get('message') or ''}".rstrip(": "))
+    return lines
+
+
+def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdict: str, entry: dict[str, Any]) -> int:
+    from ..core.rollback import undo_command
+
+    status = rv.get("status") or {}
     if verdict == "Superseded":
         print(f"{name}: revision {revision} was superseded before its verdict", file=sys.stderr)
         return EXIT_FAILED
     if verdict == "Passed":
         print(f"{name}: revision {revision} verified ({status.get('checks') or 'all checks passed'})")
+        for line in failure_summary(entry):
+            print(line)
         return EXIT_OK
     reason = entry.get("reason") or verdict
     print(f"{name}: revision {revision} {verdict} ({reason}): {entry.get('message') or ''}".rstrip(": "))
-    for check in entry.get("checks") or []:
-        if check.get("result") not in ("Passed", "Skipped"):
-            critical = "critical" if check.get("critical", True) else "non-critical"
-            print(f"  {check.get('name')} ({critical}): {check.get('result')}: {check.get('message') or ''}")
-    if not entry.get("checks") and entry.get("failedChecks"):
-        print(f"  failed checks: {', '.join(entry['failedChecks'])}")
+    for line in failure_summary(entry):
+        print(line)
+    last = status.get("lastRollback") or {}
     rolled_to = entry.get("rolledBackTo")
-    if rolled_to is None and (status.get("lastRollback") or {}).get("fromRevision") == revision:
-        rolled_to = (
-            (status.get("lastRollback") or {}).get("toRevision") if status["lastRollback"].get("applied") else None
-        )
+    if rolled_to is None and last.get("fromRevision") == revision and last.get("applied"):
+        rolled_to = last.get("toRevision")
     if rolled_to is not None:
         print(f"  rolled back to revision {rolled_to}")
+    elif last.get("fromRevision") == revision and not last.get("applied"):
+        target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
+        command = undo_command(target, int(last.get("toRevision") or 0), namespace)
+        print(f"  not rolled back (rollback.policy Manual, or --dry-run); to roll back, run: {command}")
     return EXIT_FAILED

@@ -49,3 +49,18 @@ def set_condition(
 def is_true(conditions: Sequence[Condition], type_: str) -> bool:
     found = get_condition(conditions, type_)
     return found is not None and found.status == "True"
+
+
+def summary_message(conditions: Sequence[Condition], rollback_concerns_current: bool) -> str | None:
+    """The message a person should read first: an invalid spec's, a missing target's, else the
+    verification's, followed by the rollback's when it is about the revision being shown."""
+    for type_ in (SPEC_VALID, TARGET_FOUND):
+        found = get_condition(conditions, type_)
+        if found is not None and found.status == "False":
+            return found.message
+    verified = get_condition(conditions, VERIFIED)
+    rolled = get_condition(conditions, ROLLED_BACK)
+    parts = [
+        c.message for c in (verified, rolled if rollback_concerns_current else None) if c is not None and c.message
+    ]
+    return "; ".join(parts) or None

@@ -42,20 +42,32 @@ from ..jobs import (
     jobs_of_run,
     refused_checks,
     run_key,
+    script_configmap,
+    uses_script,
 )
 from ..report import ProbeReport
-from .conditions import ROLLED_BACK, SPEC_VALID, TARGET_FOUND, VERIFIED, Status, get_condition, set_condition
+from .conditions import (
+    ROLLED_BACK,
+    SPEC_VALID,
+    TARGET_FOUND,
+    VERIFIED,
+    Status,
+    get_condition,
+    set_condition,
+    summary_message,
+)
 from .outcome import (
     JobOutcome,
     cap,
     check_statuses,
+    in_spec_order,
     job_outcome,
     merged_outcome,
     non_critical_failures,
     passed_of_total,
 )
 from .policy import Policy, policy_problems
-from .rollback import RollbackRefused, rolled_back_from
+from .rollback import RollbackRefused, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
 
@@ -70,6 +82,7 @@ class Settings:
     job_ttl_seconds: int = DEFAULT_TTL_SECONDS
     timeout_grace_seconds: float = 30.0
     policy: Policy = field(default_factory=Policy)
+    pod_poll_seconds: float = 2.0  # how often a running verification's probe pods are looked at
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,13 @@ class Observed:
     now: datetime
     problems: Mapping[str, str] = field(default_factory=dict)  # Jobs whose pod cannot report (core.trust)
     rollback_owner: str | None = None  # the rv that rolls this Deployment back (see rollback_owner)
+    # Jobs of the current run that can never finish on their own (their pod cannot start, or the
+    # API refused to create them), with the pod's or the server's own message
+    stuck_jobs: Mapping[str, str] = field(default_factory=dict)
+    # why the new revision's containers fail (core.pods.container_trouble), read on a stalled rollout
+    rollout_trouble: tuple[str, ...] = ()
+    # the Deployment's new revision is someone's by-hand rollback to the recommended revision
+    rolled_back_by_hand: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,6 +135,7 @@ class VerdictRecord:
 class Plan:
     status: ReleaseVerificationStatus
     create_jobs: list[Obj] = field(default_factory=list)
+    apply_configmaps: list[Obj] = field(default_factory=list)  # created (or brought up to date) before the Jobs
     delete_jobs: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rollback: RollbackRequest | None = None
@@ -172,6 +193,18 @@ def rollback_owner(rvs: Collection[Obj]) -> str | None:
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
+    plan = _decide(observed, settings)
+    plan.status.message = _summary(plan.status)
+    return plan
+
+
+def _summary(status: ReleaseVerificationStatus) -> str | None:
+    last = status.last_rollback
+    concerns = last is not None and last.from_revision == status.current_revision
+    return summary_message(status.conditions, concerns)
+
+
+def _decide(observed: Observed, settings: Settings) -> Plan:
     status = status_from_wire(observed.body.get("status")).model_copy(deep=True)
     plan = Plan(status=status)
     ctx = _Run(observed, status, plan)
@@ -181,8 +214,10 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         rv = parse_release_verification({k: v for k, v in observed.body.items() if k != "status"})
     except SpecInvalidError as exc:
         message = "; ".join(str(e) for e in exc.errors)
-        if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
+        previous = get_condition(status.conditions, SPEC_VALID)
+        if previous is None or previous.status != "False" or previous.message != message:
             ctx.log(f"invalid spec: {message}")
+            ctx.event("InvalidSpec", f"invalid spec: {message}", "Warning")
         ctx.condition(SPEC_VALID, "False", "InvalidSpec", message)
         status.phase = Phase.ERROR
         ctx.delete_active_jobs()
@@ -253,6 +288,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             if rolled is not None and rolled.status == "True":
                 ctx.condition(ROLLED_BACK, "False", "NewRevision", f"revision {revision} replaced the rollback")
         ctx.log(f"revision {revision} of Deployment {target}: a new run ({run.trigger}); waiting for its rollout")
+        _record_rollback_by_hand(ctx, target, revision)
     ctx.delete_active_jobs(keep=run.jobs)
 
     if run.verdict is not None:
@@ -273,7 +309,9 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             started = last.time if last is not None and _is_rollback_result(revision, deployment, status) else None
             state, why = rollout_state(deployment, started)
             if state is RolloutState.STALLED:
-                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", f"rollout stalled: {why}", None)
+                trouble = "".join(f"; {line}" for line in observed.rollout_trouble)
+                message = f"rollout stalled: {why}{trouble}"
+                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", message, None)
                 return plan
             if state is not RolloutState.COMPLETE:
                 status.phase = Phase.WAITING
@@ -304,6 +342,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             return plan
         run.jobs = [j["metadata"]["name"] for j in jobs]
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
+        plan.apply_configmaps = _configmaps_for(rv, uid, plan.create_jobs)
         status.phase = Phase.VERIFYING
         message = f"running {len(rv.spec.checks)} checks on revision {revision} in {len(jobs)} Jobs"
         ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
@@ -315,6 +354,13 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     rv_uid = str((observed.body.get("metadata") or {}).get("uid", ""))
     stale, foreign = _unfit_jobs(observed, run, rv_uid)
     plan.delete_jobs += [n for n in stale if n not in plan.delete_jobs]
+    stuck = {n: observed.stuck_jobs[n] for n in run.jobs if n in observed.stuck_jobs}
+    stuck = {n: why for n, why in stuck.items() if n not in observed.jobs or not job_finished(observed.jobs[n])}
+    if stuck:
+        message = "; ".join(f"Job {n}: {why}" for n, why in sorted(stuck.items()))
+        plan.delete_jobs += [n for n in run.jobs if n in observed.jobs and not job_finished(observed.jobs[n])]
+        _finish(ctx, rv, run, settings, Verdict.ERROR, "ProbeCannotStart", message, None)
+        return plan
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
         jobs = build_jobs(
@@ -327,6 +373,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             settings.policy.denied_networks,
         )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
+        plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
     deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
     problems = dict(observed.problems)
@@ -350,7 +397,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
             for n in run.jobs
         ]
         outcomes += _refused_outcomes(rv, deployment, observed.now)
-        report = merged_outcome(outcomes)
+        report = in_spec_order(merged_outcome(outcomes), rv.spec.checks)
         _finish_with_report(ctx, rv, run, settings, report)
         return plan
     if observed.now >= deadline:
@@ -359,7 +406,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
         _finish(ctx, rv, run, settings, Verdict.ERROR, "Timeout", message, None)
         return plan
     status.phase = Phase.VERIFYING
-    plan.requeue_after = (deadline - observed.now).total_seconds()
+    plan.requeue_after = min((deadline - observed.now).total_seconds(), settings.pod_poll_seconds)
     return plan
 
 
@@ -434,6 +481,11 @@ def _refused_outcomes(rv: ReleaseVerification, deployment: Obj, now: datetime) -
     ]
 
 
+def _configmaps_for(rv: ReleaseVerification, uid: str, jobs: list[Obj]) -> list[Obj]:
+    """The check-script ConfigMap, when a Job in the target's image is about to be created."""
+    return [script_configmap(rv, uid)] if any(uses_script(j) for j in jobs) else []
+
+
 def _finish_with_report(
     ctx: _Run, rv: ReleaseVerification, run: RunStatus, settings: Settings, report: ProbeReport
 ) -> None:
@@ -477,8 +529,15 @@ def _finish(
     status.last_verified_revision = run.revision
     status.last_verified_time = now
     failed = [c.name for c in checks if c.result in (CheckResultKind.FAILED, CheckResultKind.ERROR)]
+    critical = [c.name for c in checks if c.name in failed and c.critical]
     summary = RunSummary(
-        revision=run.revision, verdict=verdict, reason=reason, message=message, finish_time=now, failed_checks=failed
+        revision=run.revision,
+        verdict=verdict,
+        reason=reason,
+        message=message,
+        finish_time=now,
+        failed_checks=failed,
+        failed_critical_checks=critical,
     )
     revision = run.revision
 
@@ -565,9 +624,14 @@ def _decide_rollback(
     if policy is RollbackPolicy.MANUAL or settings.dry_run:
         why = "ManualPolicy" if policy is RollbackPolicy.MANUAL else "DryRun"
         status.last_rollback = record
-        skip(why, f"would roll back Deployment {target} from revision {revision} to revision {good} ({why})")
+        command = undo_command(target, good, rv.namespace)
+        skip(
+            why,
+            f"would roll back Deployment {target} from revision {revision} to revision {good} ({why}); "
+            f"to roll back, run: {command}",
+        )
         return None
-    record.applied = True
+    record.applied, record.applied_by = True, "releaseguard"
     status.last_rollback = record
     status.phase = Phase.ROLLED_BACK
     text = f"rolled back Deployment {target} from revision {revision} to revision {good}: {message}"
@@ -576,6 +640,25 @@ def _decide_rollback(
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
+
+
+def _record_rollback_by_hand(ctx: _Run, target: str, revision: int) -> None:
+    """A recommended rollback (Manual, --dry-run) that someone then did: record it as done."""
+    status, last = ctx.status, ctx.status.last_rollback
+    if not ctx.observed.rolled_back_by_hand or last is None or last.applied or revision <= last.from_revision:
+        return
+    last.applied, last.applied_by, last.time = True, "user", ctx.now
+    for entry in status.history:
+        if entry.revision == last.from_revision and entry.rolled_back_to is None:
+            entry.rolled_back_to = last.to_revision
+            break
+    text = (
+        f"Deployment {target} was rolled back by hand from revision {last.from_revision} to revision "
+        f"{last.to_revision} (now revision {revision})"
+    )
+    ctx.condition(ROLLED_BACK, "True", "RolledBackByHand", text)
+    ctx.event("RolledBackByHand", text)
+    ctx.log(text)
 
 
 def _is_rollback_result(revision: int, deployment: Obj, status: ReleaseVerificationStatus) -> bool:
@@ -618,6 +701,7 @@ def rollback_refused(
         generation if isinstance(generation, int) else None,
     )
     text = f"rollback not applied: {refusal.message}"
+    status.message = _summary(status)
     return (
         status,
         [Event("rv", "RollbackSkipped", text, "Warning"), Event("deployment", "RollbackSkipped", text, "Warning")],

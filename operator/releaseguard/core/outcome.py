@@ -14,7 +14,7 @@ from typing import Any, Final
 from ..api import Check, CheckResultKind, CheckStatus, Verdict
 from ..errors import ReportError
 from ..jobs import job_failure_message, job_finished
-from ..report import AttemptReport, CheckReport, ProbeReport, build_report, merge_reports, parse_report
+from ..report import AttemptReport, CheckReport, ProbeReport, build_report, merge_reports, parse_report, verdict_message
 
 Obj = dict[str, Any]
 R = CheckResultKind
@@ -152,6 +152,18 @@ def merged_outcome(outcomes: Sequence[JobOutcome]) -> ProbeReport:
         return merged
     message = "; ".join(f"{o.name}: {o.report.message}" for o in broken)
     return merged.model_copy(update={"verdict": Verdict.ERROR, "failed_critical": [], "message": message})
+
+
+def in_spec_order(report: ProbeReport, checks: Sequence[Check]) -> ProbeReport:
+    """The report with its checks (and failed critical checks) in the spec's order, so a run's
+    failures read the same however its Jobs finished; a Failed verdict's message follows."""
+    rank = {c.name: i for i, c in enumerate(checks)}
+    ordered = sorted(report.checks, key=lambda c: rank.get(c.name, len(rank)))
+    failed = sorted(report.failed_critical, key=lambda n: rank.get(n, len(rank)))
+    update: dict[str, Any] = {"checks": ordered, "failed_critical": failed}
+    if report.verdict is Verdict.FAILED and failed:
+        update["message"] = verdict_message(report.verdict, ordered, failed)
+    return report.model_copy(update=update)
 
 
 def check_statuses(report: ProbeReport) -> list[CheckStatus]:

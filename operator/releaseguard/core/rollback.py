@@ -14,7 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .rollout import REVISION_ANNOTATION, TEMPLATE_HASH_LABEL, pod_template, revision_of
+from .rollout import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, TEMPLATE_HASH_LABEL, pod_template, revision_of
 
 Obj = dict[str, Any]
 
@@ -112,3 +112,22 @@ def rolled_back_from(deployment: Obj) -> int | None:
         return int(raw) if raw is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def undo_command(deployment: str, to_revision: int, namespace: str) -> str:
+    """What a person types to do the rollback ReleaseGuard only recommended."""
+    return f"kubectl rollout undo deployment/{deployment} --to-revision={to_revision} -n {namespace}"
+
+
+def rolled_back_by_hand(deployment: Obj, replicasets: list[Obj], to_revision: int) -> bool:
+    """Whether the Deployment's current revision re-uses the ReplicaSet of `to_revision` without our
+    rollback annotation: someone ran `kubectl rollout undo` (or re-applied that template) by hand.
+    The deployment controller lists a re-used ReplicaSet's earlier numbers in revision-history."""
+    current = revision_of(deployment)
+    if current is None or rolled_back_from(deployment) == current - 1:  # our own rollback
+        return False
+    for rs in replicasets:
+        if owned_by(rs, deployment) and revision_of(rs) == current:
+            raw = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY_ANNOTATION) or ""
+            return str(to_revision) in [part.strip() for part in str(raw).split(",")]
+    return False

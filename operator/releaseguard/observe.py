@@ -1,0 +1,81 @@
+"""Reading what core.decide needs beyond the watched objects, only when it matters: the probe
+pods of a running verification, the pods (and last log lines) of a stalled rollout, and the
+ReplicaSets that tell a rollback done by hand. The judging is done by pure functions in core/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Any
+
+from .core.pods import container_trouble, permanent_failure, silent_crashes
+from .core.rollback import rolled_back_by_hand as reuses_revision
+from .core.rollout import RolloutState, revision_of, rollout_state
+from .core.trust import controller_uid
+from .errors import KubeError
+from .jobs import job_finished
+from .kube import Kube
+
+Obj = dict[str, Any]
+Key = tuple[str, str]
+logger = logging.getLogger("releaseguard")
+
+
+async def unstartable_jobs(kube: Kube, key: Key, run: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
+    """The unfinished `jobs` of `run` whose pod will never start (core.pods.permanent_failure),
+    with the kubelet's reason. core.decide requeues a running verification every pod_poll_seconds,
+    so this is looked at that often."""
+    running = [n for n, job in jobs.items() if not job_finished(job)]
+    if not running:
+        return {}
+    pods = await kube.probe_pods(key[0], key[1], int(run.get("revision") or 0))
+    stuck: dict[str, str] = {}
+    for job_name in running:
+        uid = str((jobs[job_name].get("metadata") or {}).get("uid") or "")
+        for pod in (p for p in pods if uid and controller_uid(p) == uid):  # only the Job's own pods
+            why = permanent_failure(pod)
+            if why is not None:
+                stuck[job_name] = why
+                break
+    return stuck
+
+
+async def rollout_trouble(kube: Kube, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
+    """On a stalled rollout not yet judged, why its pods fail: their waiting and termination
+    reasons, and for a crash without a termination message the last line of its log."""
+    run = (body.get("status") or {}).get("lastRun") or {}
+    if deployment is None:
+        return ()
+    if run.get("revision") == revision_of(deployment) and (run.get("verdict") or run.get("jobs")):
+        return ()
+    if rollout_state(deployment)[0] is not RolloutState.STALLED:
+        return ()
+    labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    if not labels:
+        return ()
+    try:
+        pods = await kube.pods_matching(key[0], dict(labels))
+        logs = {}
+        for pod, container, previous in silent_crashes(pods):
+            with contextlib.suppress(KubeError):
+                logs[(pod, container)] = await kube.log_tail(key[0], pod, container, previous)
+    except KubeError as exc:  # the verdict stands without the detail
+        logger.info("%s/%s: could not read the stalled rollout's pods: %s", key[0], key[1], exc)
+        return ()
+    return tuple(container_trouble(pods, logs))
+
+
+async def rolled_back_by_hand(kube: Kube, body: Obj, deployment: Obj | None) -> bool:
+    """Whether a new revision is someone's rollback to the revision we only recommended; the
+    ReplicaSets are read only for a new revision after an unapplied recommendation."""
+    status = body.get("status") or {}
+    last = status.get("lastRollback") or {}
+    revision = revision_of(deployment)
+    if deployment is None or revision is None or not last or last.get("applied"):
+        return False
+    seen = (status.get("lastRun") or {}).get("revision")
+    if seen == revision or revision <= int(last.get("fromRevision") or 0):
+        return False
+    replicasets = await kube.replicasets_of(deployment)
+    return reuses_revision(deployment, replicasets, int(last.get("toRevision") or 0))
