@@ -79,7 +79,8 @@ class Kube:
     ) -> Any:
         from urllib3.exceptions import HTTPError
 
-        headers = {"Accept": "text/plain" if text else "application/json"}
+        # a log is text, but the API server accepts only these media types for it, as for anything
+        headers = {"Accept": "application/json, */*" if text else "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         try:

@@ -21,6 +21,8 @@ from rg_harness import (
     shop_service,
 )
 
+from kubesim.real.cluster import RealCluster
+
 pytestmark = pytest.mark.slow
 
 
@@ -248,15 +250,24 @@ def test_releaseguard_wait_follows_every_state_and_notices_a_deleted_rv(cluster:
 
 
 def test_a_job_the_api_server_refuses_ends_the_run_with_its_words(cluster: Cluster, operator: Operator) -> None:
+    """On the real API server a ResourceQuota of zero Jobs refuses the create (403); kubesim has
+    no quota, so there its fault switch refuses every create as invalid (422)."""
     rv = release_verification(cluster.ns, [health_check(cluster.ns)], delaySeconds=2, timeoutSeconds=600)
     cluster.apply(shop_service(), shop_deployment("shop:1.0"), rv)
     eventually(lambda: cluster.condition("Verified").get("reason") == "Delaying", 30, "the delay before the checks")
-    cluster.sim.faults.error_code = 422  # every create is refused as invalid, as admission would
-    cluster.sim.faults.error_rate = {"create": 1.0}
-    try:
+    if isinstance(cluster.sim, RealCluster):
+        quota = {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "no-jobs"}}
+        cluster.apply({**quota, "spec": {"hard": {"count/jobs.batch": "0"}}})
         status = cluster.wait_phase("Error", revision=1, timeout=20)
-    finally:
-        cluster.sim.faults.clear()
+        refusal = "exceeded quota: no-jobs"
+    else:
+        cluster.sim.faults.error_code = 422  # every create is refused as invalid, as admission would
+        cluster.sim.faults.error_rate = {"create": 1.0}
+        try:
+            status = cluster.wait_phase("Error", revision=1, timeout=20)
+        finally:
+            cluster.sim.faults.clear()
+        refusal = "injected fault for verb create"
     assert status["lastRun"]["reason"] == "ProbeCannotStart"
     assert "creating Job" in status["lastRun"]["message"]
-    assert "injected fault for verb create" in status["lastRun"]["message"]
+    assert refusal in status["lastRun"]["message"]

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from simhelpers import CRD, apply, deployment
 
 from kubesim.testing import KubeSim
@@ -159,3 +160,26 @@ def test_follow_logs_streams_until_the_pod_finishes(kubesim: KubeSim) -> None:
         time.sleep(0.05)
     out = kubesim.kubectl("logs", "-f", "counter", timeout=30).stdout
     assert out.split() == ["0", "1", "2"]
+
+
+def test_pod_logs_refuse_text_plain_as_the_real_server_does(tmp_path: Path) -> None:
+    """kube-apiserver 1.37 answers `Accept: text/plain` on pods/log with 406 (seen when the
+    operator read a crashed container's log on the real control plane)."""
+    import urllib.error
+    import urllib.request
+
+    with KubeSim(tmp_path / "sim", kubelet=False, fake_node=True) as sim:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "x"}]},
+        }
+        sim.kubectl("apply", "-f", "-", input=json.dumps(pod))
+        request = urllib.request.Request(
+            f"{sim.url}/api/v1/namespaces/default/pods/p/log", headers={"Accept": "text/plain"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 406
+        assert b"only the following media types are accepted" in refused.value.read()

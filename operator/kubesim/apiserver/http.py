@@ -31,6 +31,14 @@ PATCH_TYPES = {
 }
 
 
+# What kube-apiserver 1.37 accepts for pods/log (the body is text whatever was asked for).
+LOG_MEDIA_TYPES = {
+    "*/*",
+    "application/*",
+    "application/json",
+    "application/yaml",
+    "application/vnd.kubernetes.protobuf",
+}
 SUBRESOURCE_CREATES = {"token": subresources.token_request, "binding": subresources.bind_pod}
 
 
@@ -300,6 +308,14 @@ class Api:
 
     async def _log(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
+        accept = request.headers.get("Accept", "*/*")
+        if not any(m.split(";")[0].strip() in LOG_MEDIA_TYPES for m in accept.split(",")):
+            raise ApiError(
+                406,
+                "only the following media types are accepted: application/json, application/yaml, "
+                "application/vnd.kubernetes.protobuf",
+                "NotAcceptable",
+            )
         pod = self.store.get_obj(t.rt, t.namespace, t.name)
         container = request.query.get("container")
         names = [c.get("name") for c in pod.get("spec", {}).get("containers") or []]

@@ -196,6 +196,11 @@ class Kubelet:
             text = "".join(lines[-tail_lines:]) if tail_lines > 0 else ""
         return text
 
+    def running(self, namespace: str, name: str) -> bool:
+        """Whether this node still runs that pod (a followed log ends when it does not)."""
+        worker = self._by_name.get((namespace, name))
+        return worker is not None and not worker.stopping and worker.task is not None and not worker.task.done()
+
     def pids(self) -> list[int]:
         """Process ids of every running container (for tests and diagnostics)."""
         return [p.pid for w in self._workers.values() for p in w.processes.values() if p.returncode is None]

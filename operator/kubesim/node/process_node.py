@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from kubesim.node.images import ImageRegistry
 from kubesim.node.kubelet import NODE_NAME, Kubelet
 from kubesim.node.network import ServiceNetwork
 from kubesim.node.registration import NodeRegistration
+from kubesim.node.server import KubeletServer
 
 log = logging.getLogger("kubesim.node")
 
@@ -30,13 +32,18 @@ class ProcessNode:
         *,
         name: str = NODE_NAME,
         version: str = "v0.0.0-kubesim",
+        serving: ssl.SSLContext | None = None,
         **kubelet_options: Any,
     ) -> None:
+        """`serving`: serve the kubelet's log endpoint over HTTPS with this context, so a real API
+        server can answer `kubectl logs` (kubesim's own API server reads logs in-process)."""
         self.api = api
         self.name = name
+        self.serving = serving
         self.registration = NodeRegistration(api, name, version)
         self.kubelet = Kubelet(api, images, workdir, node_name=name, **kubelet_options)
         self.network = ServiceNetwork(api)
+        self.server = KubeletServer(self.kubelet, serving) if serving is not None else None
         self._tasks: list[asyncio.Task[None]] = []
 
     @classmethod
@@ -46,6 +53,8 @@ class ProcessNode:
     async def start(self) -> None:
         """Register the Node, then run the kubelet and the Service network in the background."""
         loop = asyncio.get_running_loop()
+        if self.server is not None:
+            self.registration.kubelet_port = await self.server.start()
         self._tasks.append(loop.create_task(self.registration.run(), name=f"node-{self.name}-registration"))
         await self.registration.registered.wait()
         self._tasks.append(loop.create_task(self.kubelet.run(), name=f"node-{self.name}-kubelet"))
@@ -54,7 +63,8 @@ class ProcessNode:
             task.add_done_callback(_crashed)
 
     async def close(self) -> None:
-        for close in (self.kubelet.close, self.network.close):
+        closers = [self.kubelet.close, self.network.close, *([self.server.close] if self.server else [])]
+        for close in closers:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(close(), timeout=5)
         for task in self._tasks:

@@ -66,7 +66,7 @@ def _node_info(version: str) -> Obj:
     }
 
 
-def node_status(name: str, version: str, ready_since: str) -> Obj:
+def node_status(name: str, version: str, ready_since: str, kubelet_port: int = 10250) -> Obj:
     heartbeat = _now()
 
     def condition(type_: str, status: str, reason: str, message: str) -> Obj:
@@ -91,7 +91,7 @@ def node_status(name: str, version: str, ready_since: str) -> Obj:
             condition("Ready", "True", "KubeletReady", "kubesim process node is posting ready status"),
         ],
         "addresses": [{"type": "InternalIP", "address": HOST_IP}, {"type": "Hostname", "address": name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
     }
 
 
@@ -104,6 +104,7 @@ class NodeRegistration:
         self.version = version
         self.ready_since = _now()
         self.registered = asyncio.Event()
+        self.kubelet_port = 10250  # where the API server reaches this node's logs (kubesim.node.server)
 
     async def register(self) -> None:
         try:
@@ -115,7 +116,7 @@ class NodeRegistration:
         self.registered.set()
 
     async def post_status(self) -> None:
-        status = node_status(self.name, self.version, self.ready_since)
+        status = node_status(self.name, self.version, self.ready_since, self.kubelet_port)
         await self.api.patch("v1", "nodes", None, self.name, {"status": status}, "merge", "status")
 
     async def renew_lease(self) -> None:

@@ -27,6 +27,7 @@ class Pki:
     ca: KeyPair
     serving: KeyPair
     admin: KeyPair
+    kubelet: KeyPair
     service_account_key: Path
     service_account_public: Path
 
@@ -117,10 +118,27 @@ def make_pki(folder: Path, *, service_ip: str) -> Pki:
         folder, "admin", ca_key, ca_name, _name("kubesim-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
     )
 
+    kubelet = _issue(
+        folder,
+        "kubelet",
+        ca_key,
+        ca_name,
+        _name("kubesim-node"),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName("kubesim-node"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
+
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sa_private, sa_public = folder / "sa.key", folder / "sa.pub"
     _write_key(sa_private, sa_key)
     sa_public.write_bytes(
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    return Pki(ca=ca, serving=serving, admin=admin, service_account_key=sa_private, service_account_public=sa_public)
+    return Pki(
+        ca=ca,
+        serving=serving,
+        admin=admin,
+        kubelet=kubelet,
+        service_account_key=sa_private,
+        service_account_public=sa_public,
+    )

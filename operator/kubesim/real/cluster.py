@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import subprocess
 import threading
 from collections.abc import Awaitable, Callable
@@ -81,8 +82,16 @@ class RealCluster:
                     self._fake_task = loop.create_task(fake.run(), name="kubesim-fake-node")
                 else:
                     registry = ImageRegistry.load(self.images)
+                    serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+                    pki = self.control_plane.pki
+                    serving.load_cert_chain(str(pki.kubelet.cert), str(pki.kubelet.key))
                     self.node = ProcessNode.from_kubeconfig(
-                        self.kubeconfig, registry, self.workdir / "node", name=NODE_NAME, version=kube_version()
+                        self.kubeconfig,
+                        registry,
+                        self.workdir / "node",
+                        name=NODE_NAME,
+                        version=kube_version(),
+                        serving=serving,
                     )
                     loop.run_until_complete(asyncio.wait_for(self.node.start(), timeout=30))
             except BaseException as exc:
