@@ -66,12 +66,8 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## Create .venv with pinned dependencies
 
 .PHONY: system-deps
-system-deps: ## Install Debian packages the tests need (promtool, prometheus) when missing
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-		echo "installing Debian package prometheus"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-		$$SUDO sh -c 'command -v service >/dev/null && service prometheus stop >/dev/null 2>&1; pkill -x prometheus' || true; }
+system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs (no install, no sudo)
+	@tools/debs/fetch.sh .cache/debs
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

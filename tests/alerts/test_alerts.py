@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from system_tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "charts" / "releaseguard" / "files" / "alerts.yaml"
@@ -14,9 +15,7 @@ RULES = ROOT / "charts" / "releaseguard" / "files" / "alerts.yaml"
 
 @pytest.fixture(scope="module")
 def promtool() -> str:
-    path = shutil.which("promtool")
-    assert path, "promtool is missing: run `make system-deps` (installs Debian's prometheus package)"
-    return path
+    return require_tool("promtool")
 
 
 def test_rules_are_valid(promtool: str) -> None:
