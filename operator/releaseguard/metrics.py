@@ -62,6 +62,20 @@ class Metrics:
             [*RV_LABELS, "phase"],
             registry=r,
         )
+        self.info = Gauge(
+            "releaseguard_releaseverification_info",
+            "Always 1: the Deployment a ReleaseVerification verifies, its current revision and image "
+            "(one series per ReleaseVerification; join on namespace and releaseverification).",
+            [*RV_LABELS, "deployment", "revision", "image"],
+            registry=r,
+        )
+        self._info_labels: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
+        self.notifications = Counter(
+            "releaseguard_notifications",
+            "Notification deliveries that ended, by channel, event and result (Delivered, Failed).",
+            ["channel", "event", "result"],
+            registry=r,
+        )
         self.reconcile_errors = Counter(
             "releaseguard_reconcile_errors",
             "Reconciliations that failed and were retried, by error type.",
@@ -94,11 +108,30 @@ class Metrics:
         for candidate in Phase:
             self.phase.labels(namespace, name, candidate.value).set(1 if candidate.value == current else 0)
 
+    def set_info(self, namespace: str, name: str, deployment: str, revision: int | None, image: str) -> None:
+        """Keep exactly one info series per RV: the previous revision's series is removed."""
+        labels = (namespace, name, deployment, "" if revision is None else str(revision), image)
+        previous = self._info_labels.get((namespace, name))
+        if previous == labels:
+            return
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.info.remove(*previous)
+        self.info.labels(*labels).set(1)
+        self._info_labels[(namespace, name)] = labels
+
+    def record_notification(self, channel: str, event: str, result: str) -> None:
+        self.notifications.labels(channel, event, result).inc()
+
     def forget(self, namespace: str, name: str) -> None:
-        """Drop a deleted RV's phase series so an alert on it stops firing."""
+        """Drop a deleted RV's phase and info series so an alert on it stops firing."""
         for candidate in Phase:
             with contextlib.suppress(KeyError):
                 self.phase.remove(namespace, name, candidate.value)
+        previous = self._info_labels.pop((namespace, name), None)
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.info.remove(*previous)
 
     def text(self) -> str:
         return generate_latest(self.registry).decode()

@@ -21,6 +21,7 @@ from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .core.rollout import images_of
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
@@ -284,6 +285,7 @@ class Reconciler:
                 namespace, name, v.verdict.value, v.duration_seconds, v.rollout_to_verdict_seconds, v.checks
             )
         self.metrics.set_phase(namespace, name, plan.status.phase)
+        self.metrics.set_info(namespace, name, _target(body), plan.status.current_revision, images_of(deployment))
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
         return plan

@@ -62,3 +62,28 @@ def test_progress_line_names_phase_and_reason() -> None:
         "conditions": [{"type": "TargetFound", "status": "False", "reason": "DeploymentNotFound", "message": "m"}],
     }
     assert progress_line("shop", missing) == "shop: Pending (DeploymentNotFound: m)"
+
+
+def test_info_gauge_keeps_one_series_per_rv_and_drops_it_on_delete() -> None:
+    metrics = Metrics()
+    metrics.set_info("ns", "shop", "shop", 1, "shop:1.0")
+    metrics.set_info("ns", "shop", "shop", 2, "shop:1.1")
+    metrics.set_info("ns", "other", "web", None, "")
+    info = [line for line in metrics.text().splitlines() if line.startswith("releaseguard_releaseverification_info{")]
+    assert info == [
+        'releaseguard_releaseverification_info{deployment="shop",image="shop:1.1",namespace="ns",'
+        'releaseverification="shop",revision="2"} 1.0',
+        'releaseguard_releaseverification_info{deployment="web",image="",namespace="ns",'
+        'releaseverification="other",revision=""} 1.0',
+    ]
+    metrics.forget("ns", "shop")
+    left = [line for line in metrics.text().splitlines() if line.startswith("releaseguard_releaseverification_info{")]
+    assert len(left) == 1 and 'releaseverification="other"' in left[0]
+
+
+def test_images_of_joins_container_images_in_order() -> None:
+    from releaseguard.core.rollout import images_of
+
+    deployment = {"spec": {"template": {"spec": {"containers": [{"image": "a:1"}, {"name": "x"}, {"image": "b:2"}]}}}}
+    assert images_of(deployment) == "a:1,b:2"
+    assert images_of(None) == ""
