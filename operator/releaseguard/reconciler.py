@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_refused
@@ -26,6 +26,9 @@ from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
+
+if TYPE_CHECKING:
+    from .notify.hook import NotificationHook
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -200,6 +203,7 @@ class Reconciler:
         self._failures: dict[Key, int] = {}
         self._workers: list[asyncio.Task[None]] = []
         self._finished_at: dict[Key, float] = {}
+        self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
 
     # --- workers ------------------------------------------------------------------------
 
@@ -256,6 +260,8 @@ class Reconciler:
         replicasets = None
         if plan.rollback is not None and deployment is not None:
             replicasets = await self.kube.replicasets_of(deployment)
+        if self.notifications is not None:
+            plan.status.notifications = self.notifications.records(key, plan.status)
         old_status = body.get("status") or {}
         new_status = plan.status.to_wire()
         if new_status != old_status:
@@ -265,6 +271,8 @@ class Reconciler:
             )
             self.cache.put_rv(updated)
             body = updated
+        if self.notifications is not None:
+            self.notifications.written(key, plan.status.notifications)
         if plan.rollback is not None and deployment is not None and replicasets is not None:
             refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
             if refused is not None:
@@ -288,6 +296,8 @@ class Reconciler:
         self.metrics.set_info(namespace, name, _target(body), plan.status.current_revision, images_of(deployment))
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
+        if self.notifications is not None:
+            await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
         return plan
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str | None]:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .base import StatusModel
+from .notifications import NotificationRecord
 
 
 class Phase(StrEnum):
@@ -106,6 +107,9 @@ class ReleaseVerificationStatus(StatusModel):
     last_run: RunStatus | None = None
     last_rollback: RollbackStatus | None = None
     history: list[RunSummary] = []
+    notifications: list[NotificationRecord] | None = Field(
+        default=None, description="Deliveries of the current run's notifications, so none is sent twice"
+    )
 
 
 def status_from_wire(obj: dict[str, Any] | None) -> ReleaseVerificationStatus:
