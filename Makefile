@@ -41,12 +41,20 @@ typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
 manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the chart
 	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
 	cp crds/releaseverifications.releaseguard.io.yaml charts/releaseguard/crds/
+	$(BIN)/python -m releaseguard.dashboard > dashboards/releaseguard.json
+	cp dashboards/releaseguard.json charts/releaseguard/files/dashboard.json
+	$(BIN)/python -m releaseguard.incident > schemas/incident.v1.json
 	$(BIN)/python deploy/render.py > deploy/releaseguard.yaml
 
 .PHONY: manifests-check
 manifests-check: $(STAMP) ## Fail when crds/ or deploy/ differ from what the models and the chart generate
 	@$(BIN)/releaseguard crd | diff -u crds/releaseverifications.releaseguard.io.yaml - \
 		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
+	@for f in dashboards/releaseguard.json charts/releaseguard/files/dashboard.json; do \
+		$(BIN)/python -m releaseguard.dashboard | diff -u $$f - \
+		|| { echo "$$f is stale: run 'make manifests' and commit the result" >&2; exit 1; }; done
+	@$(BIN)/python -m releaseguard.incident | diff -u schemas/incident.v1.json - \
+		|| { echo "schemas/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 	@$(BIN)/python deploy/render.py | diff -u deploy/releaseguard.yaml - \
 		|| { echo "deploy/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 

@@ -223,3 +223,9 @@ def incident_schema() -> str:
     schema = Incident.model_json_schema(by_alias=True, mode="serialization")
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(incident_schema())
