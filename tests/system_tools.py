@@ -7,13 +7,21 @@ import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEBS_BIN = ROOT / ".cache" / "debs" / "usr" / "bin"
+DEBS = ROOT / ".cache" / "debs"
+DEBS_BIN = DEBS / "usr" / "bin"
 # Debian names some binaries differently from upstream.
 DEBIAN_NAMES = {"alertmanager": "prometheus-alertmanager"}
+# The unpacked alertmanager patched to read its templates from its working directory (which must
+# then be ALERTMANAGER_WORKDIR); see tools/debs/relocate.py.
+RELOCATED = {"alertmanager": DEBS / "relocated" / "alertmanager"}
+ALERTMANAGER_WORKDIR = DEBS / "usr" / "share" / "prometheus" / "alertmanager"
 
 
 def find_tool(name: str) -> str | None:
     """The path of tool `name`, or None when neither the cache nor PATH has it."""
+    relocated = RELOCATED.get(name)
+    if relocated is not None and relocated.is_file():
+        return str(relocated)
     names = [DEBIAN_NAMES.get(name, name), name]
     for candidate in names:
         cached = DEBS_BIN / candidate

@@ -17,6 +17,10 @@ from .api.status import CheckStatus
 
 RV_LABELS: Final = ("namespace", "releaseverification")
 DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+# Counter series created at 0 when an rv is first seen, so that increase() sees its first
+# rollback (a series that is born at 1 has no increase) and alerts on it.
+VERDICTS: Final = ("Passed", "Failed", "Error")
+ROLLBACK_REASONS: Final = ("CriticalChecksFailed", "NonCriticalChecksFailed", "RolloutStalled")
 OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
@@ -70,6 +74,7 @@ class Metrics:
             registry=r,
         )
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
+        self._zeroed: set[tuple[str, str]] = set()
         self.notifications = Counter(
             "releaseguard_notifications",
             "Notification deliveries that ended, by channel, event and result (Delivered, Failed).",
@@ -110,6 +115,7 @@ class Metrics:
 
     def set_info(self, namespace: str, name: str, deployment: str, revision: int | None, image: str) -> None:
         """Keep exactly one info series per RV: the previous revision's series is removed."""
+        self._zero_counters(namespace, name)
         labels = (namespace, name, deployment, "" if revision is None else str(revision), image)
         previous = self._info_labels.get((namespace, name))
         if previous == labels:
@@ -119,6 +125,22 @@ class Metrics:
                 self.info.remove(*previous)
         self.info.labels(*labels).set(1)
         self._info_labels[(namespace, name)] = labels
+
+    def _zero_counters(self, namespace: str, name: str) -> None:
+        if (namespace, name) in self._zeroed:
+            return
+        self._zeroed.add((namespace, name))
+        for verdict in VERDICTS:
+            self.verifications.labels(namespace, name, verdict)
+        for reason in ROLLBACK_REASONS:
+            self.rollbacks.labels(namespace, name, reason)
+
+    def zero_notifications(self, channels: Iterable[str], events: Iterable[str]) -> None:
+        """Create each configured channel's series at 0 (so the first failure shows in increase())."""
+        for channel in channels:
+            for event in events:
+                for result in ("Delivered", "Failed"):
+                    self.notifications.labels(channel, event, result)
 
     def record_notification(self, channel: str, event: str, result: str) -> None:
         self.notifications.labels(channel, event, result).inc()
@@ -132,6 +154,14 @@ class Metrics:
         if previous is not None:
             with contextlib.suppress(KeyError):
                 self.info.remove(*previous)
+        if (namespace, name) in self._zeroed:
+            self._zeroed.discard((namespace, name))
+            for verdict in VERDICTS:
+                with contextlib.suppress(KeyError):
+                    self.verifications.remove(namespace, name, verdict)
+            for reason in ROLLBACK_REASONS:
+                with contextlib.suppress(KeyError):
+                    self.rollbacks.remove(namespace, name, reason)
 
     def text(self) -> str:
         return generate_latest(self.registry).decode()

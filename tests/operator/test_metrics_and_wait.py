@@ -87,3 +87,16 @@ def test_images_of_joins_container_images_in_order() -> None:
     deployment = {"spec": {"template": {"spec": {"containers": [{"image": "a:1"}, {"name": "x"}, {"image": "b:2"}]}}}}
     assert images_of(deployment) == "a:1,b:2"
     assert images_of(None) == ""
+
+
+def test_counters_of_a_new_rv_start_at_zero_so_the_first_rollback_shows_in_increase() -> None:
+    metrics = Metrics()
+    metrics.set_info("ns", "shop", "shop", 1, "shop:1.0")
+    text = metrics.text()
+    assert (
+        'releaseguard_rollbacks_total{namespace="ns",reason="CriticalChecksFailed",releaseverification="shop"} 0.0'
+        in text
+    )
+    assert 'releaseguard_verifications_total{namespace="ns",releaseverification="shop",result="Failed"} 0.0' in text
+    metrics.forget("ns", "shop")
+    assert 'releaseverification="shop"' not in metrics.text()

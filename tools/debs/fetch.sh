@@ -6,10 +6,12 @@ set -euo pipefail
 root=${1:-.cache/debs}
 packages=(prometheus prometheus-alertmanager)
 binaries=(prometheus promtool prometheus-alertmanager)
+here=$(cd "$(dirname "$0")" && pwd)
 
 present() {
     local binary
     for binary in "${binaries[@]}"; do [ -x "$root/usr/bin/$binary" ] || return 1; done
+    [ -x "$root/relocated/alertmanager" ]
 }
 present && exit 0
 
@@ -25,5 +27,9 @@ for deb in ./*.deb; do
     dpkg-deb -x "$deb" ..
 done
 cd - >/dev/null
+# Debian's alertmanager reads its templates from /usr/share/prometheus/alertmanager: a copy that
+# reads them from its working directory instead (see relocate.py).
+mkdir -p "$root/relocated"
+python3 "$here/relocate.py" "$root/usr/bin/prometheus-alertmanager" "$root/relocated/alertmanager"
 present || { echo "unpacked ${packages[*]} into $root, but some of ${binaries[*]} are missing" >&2; exit 1; }
 echo "unpacked ${packages[*]} into $root/usr/bin"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..api import ReleaseVerificationStatus, parse_release_verification
-from ..api.notifications import DeliveryResult, NotificationRecord
+from ..api.notifications import DeliveryResult, NotificationRecord, NotifyEvent
 from ..api.status import status_from_wire
 from ..core.rollout import images_of, revision_of
 from ..errors import SpecInvalidError
@@ -48,6 +48,7 @@ class NotificationHook:
         self.requeue = requeue
         self.clock = clock
         self.notifier = Notifier(config, self._done, sender, clock)
+        metrics.zero_notifications(config.channels, [event.value for event in NotifyEvent])
 
     def records(self, key: Key, status: ReleaseVerificationStatus) -> list[NotificationRecord] | None:
         return merge_records(status, self.notifier.finished(key))
