@@ -10,9 +10,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
-from rg_harness import Cluster, Operator, eventually, release_verification, shop_deployment, shop_service
+from rg_harness import ROOT, Cluster, Operator, eventually, release_verification, shop_deployment, shop_service
 from rg_receivers import Receiver
 
 from kubesim.testing import KubeSim
@@ -117,6 +118,9 @@ def test_notified_once_per_run_and_event_with_retries_incidents_and_restart(
             "incident open and resolve",
         )
         opened, resolved = (r.json() for r in tracker)
+        schema = json.loads((ROOT / "schemas" / "incident.v1.json").read_text())
+        jsonschema.validate(opened, schema)
+        jsonschema.validate(resolved, schema)
         assert (opened["kind"], opened["schemaVersion"], opened["state"]) == ("Incident", 1, "open")
         assert opened["severity"] == "major" and opened["rolledBackTo"] == 1
         assert opened["release"] == {
