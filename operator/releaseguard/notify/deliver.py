@@ -60,9 +60,6 @@ class Notifier:
         self._finished: dict[Key, dict[Delivery, NotificationRecord]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def channel_names(self) -> list[str]:
-        return sorted(self.config.channels)
-
     def kind_of(self, channel: str) -> ChannelKind | None:
         found = self.config.channels.get(channel)
         return found.kind if found is not None else None
@@ -82,9 +79,6 @@ class Notifier:
                 del finished[delivery]
         if not finished:
             self._finished.pop(key, None)
-
-    def forget(self, key: Key) -> None:
-        self._finished.pop(key, None)
 
     def start(self, key: Key, delivery: Delivery, message: Message, document: dict[str, Any] | None = None) -> None:
         self._pending.setdefault(key, set()).add(delivery)
