@@ -100,8 +100,10 @@ def incident_document(
     release: Release,
     event: NotifyEvent,
     link_templates: Mapping[str, str],
+    failed_image: str = "",
 ) -> dict[str, Any] | None:
-    """The incident update an event of the current run sends, or None when it concerns no incident."""
+    """The incident update an event of the current run sends, or None when it concerns no incident.
+    `failed_image` is the image of the failed revision, for the update that resolves it."""
     run = status.last_run
     if run is None or run.verdict is None:
         return None
@@ -115,7 +117,7 @@ def incident_document(
         previous = status.history[1] if len(status.history) > 1 else None
         if previous is None or not _is_incident(previous) or status.history[0].revision != run.revision:
             return None
-        return _resolved(status, release, previous, links).model_dump(mode="json", by_alias=True)
+        return _resolved(status, release, previous, links, failed_image).model_dump(mode="json", by_alias=True)
     return None
 
 
@@ -185,7 +187,7 @@ def _opened(
 
 
 def _resolved(
-    status: ReleaseVerificationStatus, release: Release, failed: RunSummary, links: dict[str, str]
+    status: ReleaseVerificationStatus, release: Release, failed: RunSummary, links: dict[str, str], image: str
 ) -> Incident:
     run = status.last_run
     assert run is not None and run.finish_time is not None
@@ -203,7 +205,7 @@ def _resolved(
             release_verification=release.name,
             deployment=release.deployment,
             revision=failed.revision,
-            image="",
+            image=image,
         ),
         reason=failed.reason or "",
         summary=failed.message or "",

@@ -139,6 +139,7 @@ def test_notified_once_per_run_and_event_with_retries_incidents_and_restart(
             "RolledBack",
         ]
         assert resolved["state"] == "resolved" and resolved["resolvedByRevision"] == 3
+        assert resolved["release"]["revision"] == 2 and resolved["release"]["image"] == "shop:1.1-error500"
         assert resolved["dedupeKey"] == opened["dedupeKey"]
 
         metrics = op.metrics()

@@ -80,7 +80,11 @@ class NotificationHook:
             if self.notifier.kind_of(delivery.channel) is ChannelKind.INCIDENT:
                 from ..incident import incident_document
 
-                document = incident_document(rv, status, release, delivery.event, self.config.links)
+                # a resolving update names the failed revision's image: read only for those
+                failed = status.history[1].revision if len(status.history) > 1 else None
+                resolving = delivery.event is NotifyEvent.VERIFIED and failed is not None
+                failed_image = await self._image(deployment, failed) if resolving and failed is not None else ""
+                document = incident_document(rv, status, release, delivery.event, self.config.links, failed_image)
                 if document is None:  # nothing for a tracker in this event
                     continue
             logger.info("%s/%s: notifying %s of %s", key[0], key[1], delivery.channel, delivery.event.value)
