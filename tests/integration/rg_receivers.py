@@ -24,6 +24,7 @@ class Received:
 @dataclass
 class Receiver:
     fail_first: int = 0
+    delay_seconds: float = 0.0  # how long each answer takes
     requests: list[Received] = field(default_factory=list)  # accepted ones
     refused: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -40,6 +41,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(receiver.delay_seconds)
                 with receiver.lock:
                     refuse = receiver.refused < receiver.fail_first
                     if refuse:

@@ -204,3 +204,38 @@ def test_a_channel_that_keeps_failing_is_recorded_failed_and_not_retried_forever
             op.stop()
     finally:
         down.stop()
+
+
+async def test_a_slow_receiver_never_blocks_the_event_loop() -> None:
+    """A delivery whose receiver takes a second to answer (through apprise, for real) leaves the
+    loop free: a ticker on the same loop never waits more than a fraction of that."""
+    import asyncio
+
+    from releaseguard.api.notifications import NotificationRecord, NotifyEvent
+    from releaseguard.notify.config import parse_config
+    from releaseguard.notify.deliver import Notifier
+    from releaseguard.notify.message import Delivery, Message
+
+    slow = Receiver(delay_seconds=1.0).start()
+    try:
+        config = parse_config({"channels": {"team": {"urls": [f"json://127.0.0.1:{slow.port}/x"]}}})
+        done: list[NotificationRecord] = []
+
+        async def on_done(_key: tuple[str, str], record: NotificationRecord) -> None:
+            done.append(record)
+
+        notifier = Notifier(config, on_done)
+        notifier.start(("ns", "rv"), Delivery("team", NotifyEvent.FAILED, 2, None), Message("t", "b", "failure"))
+        gaps, last = [], time.monotonic()
+        started = last
+        while not done and time.monotonic() - started < 10:
+            await asyncio.sleep(0.01)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        await notifier.stop()
+        assert done and done[0].result.value == "Delivered"
+        assert time.monotonic() - started >= 1.0
+        assert max(gaps) < 0.25, f"the loop stalled for {max(gaps):.2f}s"
+    finally:
+        slow.stop()
