@@ -17,8 +17,8 @@ from .api.status import CheckStatus
 
 RV_LABELS: Final = ("namespace", "releaseverification")
 DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
-# Counter series created at 0 when an rv is first seen, so that increase() sees its first
-# rollback (a series that is born at 1 has no increase) and alerts on it.
+# Counter and histogram series created at 0 when an rv is first seen, so that increase() and
+# rate() see its first verdict and rollback (a series born at 1 has no increase) and alert on it.
 VERDICTS: Final = ("Passed", "Failed", "Error")
 ROLLBACK_REASONS: Final = ("CriticalChecksFailed", "NonCriticalChecksFailed", "RolloutStalled")
 OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
@@ -134,6 +134,8 @@ class Metrics:
             self.verifications.labels(namespace, name, verdict)
         for reason in ROLLBACK_REASONS:
             self.rollbacks.labels(namespace, name, reason)
+        self.duration.labels(namespace, name)
+        self.rollout_to_verdict.labels(namespace, name)
 
     def zero_notifications(self, channels: Iterable[str], events: Iterable[str]) -> None:
         """Create each configured channel's series at 0 (so the first failure shows in increase())."""
@@ -162,6 +164,9 @@ class Metrics:
             for reason in ROLLBACK_REASONS:
                 with contextlib.suppress(KeyError):
                     self.rollbacks.remove(namespace, name, reason)
+            for histogram in (self.duration, self.rollout_to_verdict):
+                with contextlib.suppress(KeyError):
+                    histogram.remove(namespace, name)
 
     def text(self) -> str:
         return generate_latest(self.registry).decode()

@@ -98,5 +98,6 @@ def test_counters_of_a_new_rv_start_at_zero_so_the_first_rollback_shows_in_incre
         in text
     )
     assert 'releaseguard_verifications_total{namespace="ns",releaseverification="shop",result="Failed"} 0.0' in text
+    assert 'releaseguard_verification_duration_seconds_count{namespace="ns",releaseverification="shop"} 0.0' in text
     metrics.forget("ns", "shop")
     assert 'releaseverification="shop"' not in metrics.text()
