@@ -49,6 +49,9 @@ typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
 manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the chart
 	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
 	cp crds/releaseverifications.releaseguard.io.yaml charts/releaseguard/crds/
+	$(BIN)/python -m releaseguard.dashboard > dashboards/releaseguard.json
+	cp dashboards/releaseguard.json charts/releaseguard/files/dashboard.json
+	$(BIN)/python -m releaseguard.incident > schemas/incident.v1.json
 	$(BIN)/python deploy/render.py > deploy/releaseguard.yaml
 	$(BIN)/python deploy/render.py --admission-policy > deploy/admission-policy.yaml
 
@@ -56,6 +59,11 @@ manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the c
 manifests-check: $(STAMP) ## Fail when crds/ or deploy/ differ from what the models and the chart generate
 	@$(BIN)/releaseguard crd | diff -u crds/releaseverifications.releaseguard.io.yaml - \
 		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
+	@for f in dashboards/releaseguard.json charts/releaseguard/files/dashboard.json; do \
+		$(BIN)/python -m releaseguard.dashboard | diff -u $$f - \
+		|| { echo "$$f is stale: run 'make manifests' and commit the result" >&2; exit 1; }; done
+	@$(BIN)/python -m releaseguard.incident | diff -u schemas/incident.v1.json - \
+		|| { echo "schemas/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 	@$(BIN)/python deploy/render.py | diff -u deploy/releaseguard.yaml - \
 		|| { echo "deploy/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 	@$(BIN)/python deploy/render.py --admission-policy | diff -u deploy/admission-policy.yaml - \
@@ -85,12 +93,8 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## Create .venv with pinned dependencies
 
 .PHONY: system-deps
-system-deps: ## Install Debian packages the tests need (promtool, prometheus) when missing
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-		echo "installing Debian package prometheus"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-		$$SUDO sh -c 'command -v service >/dev/null && service prometheus stop >/dev/null 2>&1; pkill -x prometheus' || true; }
+system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs (no install, no sudo)
+	@tools/debs/fetch.sh .cache/debs
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

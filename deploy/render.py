@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "releaseguard"
 # kubectl's own order: what others depend on first.
 KIND_ORDER = ["Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"]
-KIND_ORDER += ["Role", "RoleBinding", "Service", "Deployment"]
+KIND_ORDER += ["Role", "RoleBinding", "Secret", "ConfigMap", "Service", "Deployment"]
 # deploy/admission-policy.yaml: apart, so that it can be applied (or left out) by itself
 ADMISSION_KINDS = ["ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"]
 

@@ -17,6 +17,10 @@ from .api.status import CheckStatus
 
 RV_LABELS: Final = ("namespace", "releaseverification")
 DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)
+# Counter and histogram series created at 0 when an rv is first seen, so that increase() and
+# rate() see its first verdict and rollback (a series born at 1 has no increase) and alert on it.
+VERDICTS: Final = ("Passed", "Failed", "Error")
+ROLLBACK_REASONS: Final = ("CriticalChecksFailed", "NonCriticalChecksFailed", "RolloutStalled")
 OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 
@@ -63,6 +67,21 @@ class Metrics:
             [*RV_LABELS, "phase"],
             registry=r,
         )
+        self.info = Gauge(
+            "releaseguard_releaseverification_info",
+            "Always 1: the Deployment a ReleaseVerification verifies, its current revision and image "
+            "(one series per ReleaseVerification; join on namespace and releaseverification).",
+            [*RV_LABELS, "deployment", "revision", "image"],
+            registry=r,
+        )
+        self._info_labels: dict[tuple[str, str], tuple[str, str, str, str, str]] = {}
+        self._zeroed: set[tuple[str, str]] = set()
+        self.notifications = Counter(
+            "releaseguard_notifications",
+            "Notification deliveries that ended, by channel, event and result (Delivered, Failed).",
+            ["channel", "event", "result"],
+            registry=r,
+        )
         self.reconcile_errors = Counter(
             "releaseguard_reconcile_errors",
             "Reconciliations that failed and were retried, by error type.",
@@ -101,11 +120,60 @@ class Metrics:
         for candidate in Phase:
             self.phase.labels(namespace, name, candidate.value).set(1 if candidate.value == current else 0)
 
+    def set_info(self, namespace: str, name: str, deployment: str, revision: int | None, image: str) -> None:
+        """Keep exactly one info series per RV: the previous revision's series is removed."""
+        self._zero_counters(namespace, name)
+        labels = (namespace, name, deployment, "" if revision is None else str(revision), image)
+        previous = self._info_labels.get((namespace, name))
+        if previous == labels:
+            return
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.info.remove(*previous)
+        self.info.labels(*labels).set(1)
+        self._info_labels[(namespace, name)] = labels
+
+    def _zero_counters(self, namespace: str, name: str) -> None:
+        if (namespace, name) in self._zeroed:
+            return
+        self._zeroed.add((namespace, name))
+        for verdict in VERDICTS:
+            self.verifications.labels(namespace, name, verdict)
+        for reason in ROLLBACK_REASONS:
+            self.rollbacks.labels(namespace, name, reason)
+        self.duration.labels(namespace, name)
+        self.rollout_to_verdict.labels(namespace, name)
+
+    def zero_notifications(self, channels: Iterable[str], events: Iterable[str]) -> None:
+        """Create each configured channel's series at 0 (so the first failure shows in increase())."""
+        for channel in channels:
+            for event in events:
+                for result in ("Delivered", "Failed"):
+                    self.notifications.labels(channel, event, result)
+
+    def record_notification(self, channel: str, event: str, result: str) -> None:
+        self.notifications.labels(channel, event, result).inc()
+
     def forget(self, namespace: str, name: str) -> None:
         """Drop every series of a deleted RV (so an alert on it stops firing and none lingers)."""
         for candidate in Phase:
             with contextlib.suppress(KeyError):
                 self.phase.remove(namespace, name, candidate.value)
+        previous = self._info_labels.pop((namespace, name), None)
+        if previous is not None:
+            with contextlib.suppress(KeyError):
+                self.info.remove(*previous)
+        if (namespace, name) in self._zeroed:
+            self._zeroed.discard((namespace, name))
+            for verdict in VERDICTS:
+                with contextlib.suppress(KeyError):
+                    self.verifications.remove(namespace, name, verdict)
+            for reason in ROLLBACK_REASONS:
+                with contextlib.suppress(KeyError):
+                    self.rollbacks.remove(namespace, name, reason)
+            for histogram in (self.duration, self.rollout_to_verdict):
+                with contextlib.suppress(KeyError):
+                    histogram.remove(namespace, name)
         by_id = {id(m): m for m in self._rv_metrics()}
         for metric_id, labels in self._owned.pop((namespace, name), set()):
             with contextlib.suppress(KeyError):

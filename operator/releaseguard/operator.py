@@ -20,9 +20,12 @@ from .core.policy import Policy
 from .jobs import DEFAULT_RUNNER_IMAGE
 from .kube import Kube
 from .metrics import Metrics, serve
+from .notify.config import NotifyConfig
+from .notify.config import load_config as load_notify_config
 from .reconciler import Reconciler
 
 logger = logging.getLogger("releaseguard")
+NOTIFY_CONFIG_ENV = "RELEASEGUARD_NOTIFICATIONS_CONFIG"
 
 
 @dataclass
@@ -36,6 +39,7 @@ class OperatorConfig:
     timeout_grace_seconds: float = 30.0
     policy: Policy = field(default_factory=Policy)
     peering_lifetime: int = int(os.environ.get("RELEASEGUARD_PEERING_LIFETIME", "30"))
+    notifications: NotifyConfig | None = None  # channels, links and retries set by the cluster admin
 
     @classmethod
     def from_env(cls) -> OperatorConfig:
@@ -44,6 +48,7 @@ class OperatorConfig:
             runner_image=os.environ.get("RELEASEGUARD_RUNNER_IMAGE", DEFAULT_RUNNER_IMAGE),
             dry_run=os.environ.get("RELEASEGUARD_DRY_RUN", "") in ("1", "true"),
             metrics_port=int(port) if port else None,
+            notifications=load_notify_config(notify) if (notify := os.environ.get(NOTIFY_CONFIG_ENV)) else None,
         )
 
 
@@ -111,15 +116,23 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
             policy=config.policy,
         ),
     )
+    if config.notifications is not None and config.notifications.channels:
+        from .notify.hook import NotificationHook
+
+        reconciler_ = rt.reconciler
+        rt.reconciler.notifications = NotificationHook(
+            config.notifications, kube_client, rt.metrics, reconciler_.cache.rvs.get, reconciler_.queue.add
+        )
     rt.reconciler.start(config.workers)
     if config.metrics_port is not None:
         rt.server = serve(rt.metrics, config.metrics_port, config.metrics_address)
     _runtime = rt
     logger.info(
-        "releaseguard operator started (runner image %s%s, metrics %s)",
+        "releaseguard operator started (runner image %s%s, metrics %s, notification channels: %s)",
         config.runner_image,
         ", dry run: Deployments are never patched" if config.dry_run else "",
         f":{config.metrics_port}/metrics" if config.metrics_port is not None else "off",
+        ", ".join(sorted(config.notifications.channels)) if config.notifications else "none",
     )
 
 
@@ -131,6 +144,8 @@ async def cleanup(**_: Any) -> None:
     if rt is None:
         return
     if rt.reconciler is not None:
+        if rt.reconciler.notifications is not None:
+            await rt.reconciler.notifications.stop()
         await rt.reconciler.stop()
         rt.reconciler.kube.close()
     if rt.server is not None:

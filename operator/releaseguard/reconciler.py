@@ -15,18 +15,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .api import ReleaseVerificationStatus
 from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
+from .core.rollout import images_of
 from .core.trust import PodReport, pod_report
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
 from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
+
+if TYPE_CHECKING:
+    from .notify.hook import NotificationHook
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -204,6 +208,7 @@ class Reconciler:
         self._finished_at: dict[Key, float] = {}
         self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
+        self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
 
     # --- workers ------------------------------------------------------------------------
 
@@ -280,6 +285,8 @@ class Reconciler:
         replicasets = None
         if plan.rollback is not None and deployment is not None:
             replicasets = await self.kube.replicasets_of(deployment)
+        if self.notifications is not None:
+            plan.status.notifications = self.notifications.records(key, plan.status)
         old_status = body.get("status") or {}
         new_status = plan.status.to_wire()
         if new_status != old_status:
@@ -289,6 +296,8 @@ class Reconciler:
             )
             self.cache.put_rv(updated)
             body = updated
+        if self.notifications is not None:
+            self.notifications.written(key, plan.status.notifications)
         if plan.rollback is not None and deployment is not None and replicasets is not None:
             refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
             if refused is not None:
@@ -319,8 +328,11 @@ class Reconciler:
                 namespace, name, v.verdict.value, v.duration_seconds, v.rollout_to_verdict_seconds, v.checks
             )
         self.metrics.set_phase(namespace, name, plan.status.phase)
+        self.metrics.set_info(namespace, name, _target(body), plan.status.current_revision, images_of(deployment))
         if plan.requeue_after is not None:
             self.queue.add_after(key, plan.requeue_after)
+        if self.notifications is not None:
+            await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
         return plan
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:

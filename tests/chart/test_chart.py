@@ -154,3 +154,50 @@ def test_policy_values_become_operator_flags_and_the_admission_policy_can_be_lef
     assert "--excluded-namespace=" in args and "--denied-network=" in args  # explicitly none
     assert of_kind(docs, "ValidatingAdmissionPolicy") == []
     assert len(of_kind(render(), "ValidatingAdmissionPolicy")) == 1
+
+
+def test_notification_channels_go_into_a_mounted_secret_the_operator_accepts() -> None:
+    import base64
+
+    from releaseguard.notify.config import ChannelKind, parse_config
+
+    values = {
+        "notifications": {
+            "channels": {
+                "team-chat": {"urls": ["mmosts://mattermost.example.com/abcdef0123456789"]},
+                "tracker": {"urls": ["https://tracker.example.com/hooks/releases"], "kind": "incident"},
+            },
+            "links": {"dashboard": "https://grafana.example.com/d/releaseguard?var-namespace={namespace}"},
+        }
+    }
+    docs = render(values)
+    (secret,) = of_kind(docs, "Secret")
+    assert secret["metadata"] == {
+        **secret["metadata"],
+        "name": "rg-releaseguard-notifications",
+        "namespace": "releaseguard",
+    }
+    config = parse_config(yaml.safe_load(base64.b64decode(secret["data"]["notifications.yaml"])))
+    assert config.channels["tracker"].kind is ChannelKind.INCIDENT
+    assert config.retry.attempts == 5
+    (deployment,) = of_kind(docs, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert {"name": "notifications", "secret": {"secretName": "rg-releaseguard-notifications"}} in pod["volumes"]
+    assert "--notifications-config=/etc/releaseguard/notifications/notifications.yaml" in operator_args(docs)
+    own = render({"notifications": {"existingSecret": "my-channels"}})
+    assert not of_kind(own, "Secret")
+    (deployment,) = of_kind(own, "Deployment")
+    assert {"name": "notifications", "secret": {"secretName": "my-channels"}} in deployment["spec"]["template"]["spec"][
+        "volumes"
+    ]
+
+
+def test_dashboard_configmap_carries_the_generated_dashboard_for_grafanas_sidecar() -> None:
+    import json
+
+    (config_map,) = of_kind(render(), "ConfigMap")
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    shipped = json.loads(config_map["data"]["releaseguard.json"])
+    assert shipped == json.loads((ROOT / "dashboards" / "releaseguard.json").read_text())
+    assert shipped["uid"] == "releaseguard"
+    assert not of_kind(render({"dashboard": {"enabled": False}}), "ConfigMap")

@@ -7,7 +7,6 @@ folders have conftest.py files of their own.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import pytest
 from releaseguard.api import parse_checks
 from releaseguard.checks import run_checks
 from releaseguard.report import ProbeReport
+from system_tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP_DIR = ROOT / "examples" / "shop"
@@ -166,9 +166,7 @@ def _get(url: str) -> bytes | None:
 
 @pytest.fixture(scope="session")
 def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is not installed: run `make system-deps` (installs Debian's prometheus package)")
+    binary = require_tool("prometheus")
     shop_url = shops("good")
     for _ in range(3):
         _get(shop_url + "/healthz")

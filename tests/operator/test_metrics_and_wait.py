@@ -107,3 +107,42 @@ def test_failure_summary_reads_the_same_from_last_run_and_from_history() -> None
     assert [line for line in failure_summary(run) if not line.startswith("    ")] == headers
     assert failure_summary(history) == headers
     assert "    orders: Failed: 500" in failure_summary(run)
+
+
+def test_info_gauge_keeps_one_series_per_rv_and_drops_it_on_delete() -> None:
+    metrics = Metrics()
+    metrics.set_info("ns", "shop", "shop", 1, "shop:1.0")
+    metrics.set_info("ns", "shop", "shop", 2, "shop:1.1")
+    metrics.set_info("ns", "other", "web", None, "")
+    info = [line for line in metrics.text().splitlines() if line.startswith("releaseguard_releaseverification_info{")]
+    assert info == [
+        'releaseguard_releaseverification_info{deployment="shop",image="shop:1.1",namespace="ns",'
+        'releaseverification="shop",revision="2"} 1.0',
+        'releaseguard_releaseverification_info{deployment="web",image="",namespace="ns",'
+        'releaseverification="other",revision=""} 1.0',
+    ]
+    metrics.forget("ns", "shop")
+    left = [line for line in metrics.text().splitlines() if line.startswith("releaseguard_releaseverification_info{")]
+    assert len(left) == 1 and 'releaseverification="other"' in left[0]
+
+
+def test_images_of_joins_container_images_in_order() -> None:
+    from releaseguard.core.rollout import images_of
+
+    deployment = {"spec": {"template": {"spec": {"containers": [{"image": "a:1"}, {"name": "x"}, {"image": "b:2"}]}}}}
+    assert images_of(deployment) == "a:1,b:2"
+    assert images_of(None) == ""
+
+
+def test_counters_of_a_new_rv_start_at_zero_so_the_first_rollback_shows_in_increase() -> None:
+    metrics = Metrics()
+    metrics.set_info("ns", "shop", "shop", 1, "shop:1.0")
+    text = metrics.text()
+    assert (
+        'releaseguard_rollbacks_total{namespace="ns",reason="CriticalChecksFailed",releaseverification="shop"} 0.0'
+        in text
+    )
+    assert 'releaseguard_verifications_total{namespace="ns",releaseverification="shop",result="Failed"} 0.0' in text
+    assert 'releaseguard_verification_duration_seconds_count{namespace="ns",releaseverification="shop"} 0.0' in text
+    metrics.forget("ns", "shop")
+    assert 'releaseverification="shop"' not in metrics.text()

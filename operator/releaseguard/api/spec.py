@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
 
 from .base import SpecModel
+from .notifications import NotificationSubscription
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -536,3 +537,5 @@ class ReleaseVerificationSpec(SpecModel):
     runner: RunnerSpec | None = None
     """Overrides for the probe Jobs."""
     history_limit: Annotated[int, Field(ge=1, le=50, description="Runs kept in status.history")] = 10
+    notifications: Annotated[list[NotificationSubscription], Field(max_length=16)] = []
+    """Channels (configured by the cluster admin) to notify, and on which events."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from .base import StatusModel
+from .notifications import NotificationRecord
 
 
 class Phase(StrEnum):
@@ -171,6 +172,9 @@ class ReleaseVerificationStatus(StatusModel):
     """The last historyLimit runs, newest first."""
     target_uid: str | None = Field(default=None, alias="targetUID")
     """uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to."""
+    notifications: list[NotificationRecord] | None = Field(
+        default=None, description="Deliveries of the current run's notifications, so none is sent twice"
+    )
 
 
 def status_from_wire(obj: dict[str, Any] | None) -> ReleaseVerificationStatus:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Any
 
@@ -36,6 +37,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--runner-image", default=RUNNER_IMAGE, help="image of the probe runner Jobs")
     parser.add_argument("--dry-run", action="store_true", help="decide and record, but never patch a Deployment")
+    parser.add_argument(
+        "--notifications-config",
+        metavar="FILE",
+        default=os.environ.get("RELEASEGUARD_NOTIFICATIONS_CONFIG"),
+        help="the cluster admin's notification channels, links and retries (YAML; the chart mounts it from a Secret)",
+    )
     peering = parser.add_mutually_exclusive_group()
     peering.add_argument("--peering", metavar="NAME", help="kopf peering object: one active replica of several")
     peering.add_argument("--standalone", action="store_true", help="no peering (the default without --peering)")
@@ -140,6 +147,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"releaseguard run: {exc}", file=sys.stderr)
         return 2
+    notifications = None
+    if args.notifications_config:
+        from ..errors import SpecInvalidError
+        from ..notify.config import load_config as load_notify_config
+
+        try:
+            notifications = load_notify_config(args.notifications_config)
+        except (OSError, SpecInvalidError) as exc:
+            print(f"releaseguard run: invalid --notifications-config: {exc}", file=sys.stderr)
+            return 2
     metrics_port = args.metrics_port or _free_port(args.metrics_address)
     health_port = args.health_port or _free_port("0.0.0.0")
     configure_operator(
@@ -150,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             metrics_address=args.metrics_address,
             workers=args.workers,
             policy=policy,
+            notifications=notifications,
         )
     )
     clusterwide = args.all_namespaces or not args.namespace

@@ -101,3 +101,10 @@ def _floor(moment: datetime) -> datetime:
 def pod_template(deployment: Obj) -> Obj:
     template: Obj = (deployment.get("spec") or {}).get("template") or {}
     return template
+
+
+def images_of(deployment: Obj | None) -> str:
+    """The images of a Deployment's pod template, comma-separated in container order ('' if none)."""
+    template = ((deployment or {}).get("spec") or {}).get("template") or {}
+    containers = (template.get("spec") or {}).get("containers") or []
+    return ",".join(str(c.get("image")) for c in containers if isinstance(c, dict) and c.get("image"))
