@@ -5,7 +5,6 @@ field, creates no Job, and leaves the operator serving a good rv next to it."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,27 +96,22 @@ def test_a_planted_secret_appears_in_no_status_event_log_metric_job_or_report(
             assert form not in text, f"the secret leaked into {where}"
 
 
-def _refusals(stderr: str) -> dict[str, str]:
-    """kubectl's per-object errors, by the rv name they name."""
-    out: dict[str, str] = {}
-    for line in stderr.splitlines():
-        found = re.search(r'releaseverification[s.a-z]*\s*"([^"]+)"', line, re.IGNORECASE)
-        if found:
-            out[found.group(1)] = out.get(found.group(1), "") + line
-    return out
-
-
 def test_the_hostile_corpus_is_refused_naming_the_field_and_runs_nothing(
     cluster: Cluster, policy_operator: Operator
 ) -> None:
     entries = corpus(cluster.ns)
     good = release_verification(cluster.ns, [health_check(cluster.ns)], name="shop")
     cluster.apply(shop_service(), shop_deployment("shop:1.0"), good)
-    documents = yaml.safe_dump_all([doc for _, doc, _ in entries], width=1 << 30)
-    result = cluster.kubectl("create", "-f", "-", input=documents, check=False)
-    refused = _refusals(result.stderr)
-    created = set(re.findall(r"releaseverification\.releaseguard\.io/(\S+) created", result.stdout))
-    assert set(refused) | created == {name for name, _, _ in entries}, result.stderr[-2000:]
+    # one create per document: a 400 (an object where a list belongs is "unknown fields" to the
+    # real server's strict decoding) does not name the object it refuses
+    refused: dict[str, str] = {}
+    created: set[str] = set()
+    for name, doc, _ in entries:
+        result = cluster.kubectl("create", "-f", "-", input=yaml.safe_dump(doc, width=1 << 30), check=False)
+        if result.returncode == 0:
+            created.add(name)
+        else:
+            refused[name] = result.stderr
     for name, _, field in entries:
         if name in refused:
             assert field in refused[name], (name, field, refused[name][:500])
@@ -153,6 +147,9 @@ def test_a_target_that_cannot_run_restricted_and_a_pod_that_never_ran_end_error_
             "command": {"command": ["true"], "image": "ghcr.io/releaseguard/nope:1"},
         },
     ]
+    # The app itself runs as root here, which a namespace enforcing restricted would refuse (the
+    # real API server's PodSecurity does): relax this namespace to baseline for the app's sake.
+    cluster.kubectl("label", "namespace", cluster.ns, "pod-security.kubernetes.io/enforce=baseline", "--overwrite")
     cluster.apply(shop_service(), root, release_verification(cluster.ns, checks, timeoutSeconds=8))
     status = cluster.wait_phase("Error", revision=1, timeout=90)
     results = {c["name"]: c for c in status["lastRun"]["checks"]}

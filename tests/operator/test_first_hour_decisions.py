@@ -81,7 +81,7 @@ def test_a_stuck_job_ends_the_run_as_error_at_once_and_is_deleted() -> None:
     waiting = decide(Observed(body, deployment(), jobs, {}, NOW), SETTINGS)
     assert waiting.status.phase == "Verifying" and waiting.requeue_after == SETTINGS.pod_poll_seconds
     stuck = {name: 'pod p cannot start container probe: CreateContainerConfigError: secret "tok" not found'}
-    plan = decide(Observed(body, deployment(), jobs, {}, NOW, stuck), SETTINGS)
+    plan = decide(Observed(body, deployment(), jobs, {}, NOW, stuck_jobs=stuck), SETTINGS)
     run = plan.status.last_run
     assert run is not None and (run.verdict, run.reason) == (Verdict.ERROR, "ProbeCannotStart")
     assert 'secret "tok" not found' in (run.message or "")

@@ -70,8 +70,16 @@ def _preserves(schema: Obj) -> bool:
     return bool(schema.get("x-kubernetes-preserve-unknown-fields"))
 
 
+_NOT_OBJECT = frozenset({"array", "string", "integer", "number", "boolean"})
+
+
 def prune(value: Any, schema: Obj, path: str, unknown: list[str]) -> Any:
-    """Drop fields the schema does not know, recording their paths."""
+    """Drop fields the schema does not know, recording their paths. An object where the schema
+    wants a list or a scalar has only unknown fields, as the real server's pruning sees it (so under
+    Strict it is a 400 `unknown field "spec.checks.name"`, not a type error)."""
+    if isinstance(value, dict) and schema.get("type") in _NOT_OBJECT and not _preserves(schema):
+        unknown.extend(_join(path, k) for k in value)
+        return {}
     if isinstance(value, dict) and (
         schema.get("type") == "object" or "properties" in schema or "additionalProperties" in schema
     ):

@@ -119,9 +119,9 @@ class RunSummary(StatusModel):
     finish_time: datetime | None = None
     """When the verdict was reached."""
     failed_checks: list[str] = []
-    """Checks that Failed or had an Error, critical or not, in the spec's order."""
+    """Checks that Failed or had an Error, critical or not, in the spec's order (the first 16)."""
     failed_critical_checks: list[str] = []
-    """Those of failedChecks that are critical."""
+    """The critical ones that Failed or had an Error (the first 16)."""
     rolled_back_to: int | None = None
     """The revision the Deployment was rolled back to after this run, if it was."""
 

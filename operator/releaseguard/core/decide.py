@@ -73,6 +73,7 @@ from .trust import controller_uid
 
 Obj = dict[str, Any]
 RUN_MESSAGE_LIMIT = 1024  # a run's message, in lastRun, history, conditions and Events
+HISTORY_NAMES_LIMIT = 16  # check names kept per list in a history entry (lastRun has them all)
 
 
 @dataclass(frozen=True)
@@ -359,7 +360,11 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     if stuck:
         message = "; ".join(f"Job {n}: {why}" for n, why in sorted(stuck.items()))
         plan.delete_jobs += [n for n in run.jobs if n in observed.jobs and not job_finished(observed.jobs[n])]
-        _finish(ctx, rv, run, settings, Verdict.ERROR, "ProbeCannotStart", message, None)
+        report = _stuck_report(rv, run, observed, deployment, stuck, message)
+        if report.verdict is Verdict.FAILED:  # a check that did run and fail still counts
+            _finish_with_report(ctx, rv, run, settings, report)
+        else:
+            _finish(ctx, rv, run, settings, Verdict.ERROR, "ProbeCannotStart", message, report)
         return plan
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
@@ -481,6 +486,31 @@ def _refused_outcomes(rv: ReleaseVerification, deployment: Obj, now: datetime) -
     ]
 
 
+def _stuck_report(
+    rv: ReleaseVerification, run: RunStatus, observed: Observed, deployment: Obj, stuck: Mapping[str, str], why: str
+) -> ProbeReport:
+    """The run ended early because some Jobs can never start: their checks are Error with the pod's
+    own words, those of Jobs cut short are Error too, and those that finished keep their results."""
+    groups = jobs_of_run(rv, run.revision, run_key(deployment, rv.spec.checks))
+    outcomes = []
+    for name in run.jobs:
+        job = observed.jobs.get(name)
+        finished = job is not None and name not in stuck and job_finished(job)
+        problem = stuck.get(name) or (None if finished else f"stopped before it finished: {why}")
+        stand_in: Obj = {"metadata": {"name": name}, "status": {"completionTime": observed.now.isoformat()}}
+        outcomes.append(
+            job_outcome(
+                job if finished and job is not None else stand_in,
+                observed.messages.get(name) if finished else None,
+                groups[name].checks if name in groups else (),
+                in_runner=name in groups and groups[name].is_runner,
+                problem=problem,
+            )
+        )
+    outcomes += _refused_outcomes(rv, deployment, observed.now)
+    return in_spec_order(merged_outcome(outcomes), rv.spec.checks)
+
+
 def _configmaps_for(rv: ReleaseVerification, uid: str, jobs: list[Obj]) -> list[Obj]:
     """The check-script ConfigMap, when a Job in the target's image is about to be created."""
     return [script_configmap(rv, uid)] if any(uses_script(j) for j in jobs) else []
@@ -536,8 +566,8 @@ def _finish(
         reason=reason,
         message=message,
         finish_time=now,
-        failed_checks=failed,
-        failed_critical_checks=critical,
+        failed_checks=failed[:HISTORY_NAMES_LIMIT],
+        failed_critical_checks=critical[:HISTORY_NAMES_LIMIT],
     )
     revision = run.revision
 
