@@ -84,9 +84,9 @@ kube: ## Build the pinned real control plane from Go modules into .cache/kube/ (
 kube-pin: ## Re-pin tools/kube to a Kubernetes release: make kube-pin VERSION=v1.37.2
 	tools/kube/pin.sh $(VERSION)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml operator/kubesim/pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e operator/kubesim -e '.[dev]'
 	touch $@
 
 .PHONY: venv
@@ -99,8 +99,8 @@ system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cach
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet -e '.[dev]'
-	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v '^releaseguard' > constraints.txt
+	.lock-venv/bin/python -m pip install --quiet -e operator/kubesim -e '.[dev]'
+	.lock-venv/bin/python -m pip freeze --exclude-editable | grep -v -e '^releaseguard' -e '^kubesim' > constraints.txt
 	rm -rf .lock-venv
 
 .PHONY: clean
