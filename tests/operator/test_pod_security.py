@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from operator_factories import RV_UID, deployment, http_check, rv_body
 from pss_restricted import violations
 
+from kubesim import backends
+from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
 from releaseguard.jobs import build_jobs, refused_checks
 
@@ -192,3 +196,67 @@ def test_harmless_settings_of_the_target_are_kept() -> None:
     ctx = pod["containers"][0]["securityContext"]
     assert ctx["runAsUser"] == 1001 and ctx["readOnlyRootFilesystem"] is True
     assert ctx["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+
+
+@pytest.fixture(scope="module")
+def restricted_namespace(request: pytest.FixtureRequest) -> Iterator[tuple[RealCluster, str]]:
+    if "real" not in backends.selected():
+        pytest.skip("RG_BACKENDS excludes the real control plane, whose PodSecurity admission is the proof")
+    real: RealCluster = request.getfixturevalue("real_cluster")
+    name = "pss-restricted"
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": name,
+            "labels": {
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/warn": "restricted",
+            },
+        },
+    }
+    real.kubectl("apply", "-f", "-", input=json.dumps(namespace))
+    yield real, name
+    real.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_the_real_api_server_admits_every_built_pod_under_restricted(
+    restricted_namespace: tuple[RealCluster, str], name: str
+) -> None:
+    """The proof is the real kube-apiserver's PodSecurity admission (a server-side dry run, so
+    nothing runs): every pod the operator builds from a hostile target template is admitted in a
+    namespace enforcing restricted, with no warning, while the target's own template is refused."""
+    real, namespace = restricted_namespace
+    dep = _hostile(HOSTILE[name])
+    pods = [
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"probe-{i}", "namespace": namespace, **template.get("metadata", {})},
+            "spec": template["spec"],
+        }
+        for i, (_, template) in enumerate(_pods(dep))
+    ]
+    admitted = real.kubectl(
+        "create",
+        "--dry-run=server",
+        "-f",
+        "-",
+        input=json.dumps({"kind": "List", "apiVersion": "v1", "items": pods}),
+        check=False,
+    )
+    assert admitted.returncode == 0, (name, admitted.stderr)
+    assert "Warning" not in admitted.stderr, admitted.stderr
+    target = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "target", "namespace": namespace}}
+    refused = real.kubectl(
+        "create",
+        "--dry-run=server",
+        "-f",
+        "-",
+        input=json.dumps({**target, "spec": dep["spec"]["template"]["spec"]}),
+        check=False,
+    )
+    # (the hostile templates are refused as pods: by PodSecurity, or already by validation)
+    assert refused.returncode != 0, (name, refused.stdout)
