@@ -73,3 +73,30 @@ class ClusterAPI(Protocol):
 
     async def record_event(self, involved: Obj, reason: str, message: str, type_: str = "Normal") -> None:
         """Create a core/v1 Event about `involved`, the way a controller's EventRecorder does."""
+
+
+def event_object(involved: Obj, reason: str, message: str, type_: str, component: str, timestamp: str) -> Obj:
+    """A core/v1 Event about `involved`, as a controller's EventRecorder writes it."""
+    md = involved.get("metadata") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{md.get('name', 'object')}.", "namespace": md.get("namespace") or "default"},
+        "involvedObject": {
+            "apiVersion": involved.get("apiVersion"),
+            "kind": involved.get("kind"),
+            "name": md.get("name"),
+            "namespace": md.get("namespace"),
+            "uid": md.get("uid"),
+            "resourceVersion": md.get("resourceVersion"),
+        },
+        "reason": reason,
+        "message": message,
+        "type": type_,
+        "source": {"component": component},
+        "reportingComponent": component,
+        "reportingInstance": "kubesim",
+        "firstTimestamp": timestamp,
+        "lastTimestamp": timestamp,
+        "count": 1,
+    }

@@ -21,7 +21,7 @@ from kubesim.apiserver import admission
 from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kubesim.apiserver.resources import Registry, ResourceType
 from kubesim.apiserver.selectors import parse_field_selector, parse_label_selector
-from kubesim.cluster import EventType, Obj
+from kubesim.cluster import EventType, Obj, event_object
 from kubesim.errors import ApiError, already_exists, bad_request, conflict, not_found
 
 Key = tuple[str, str]  # (group, plural)
@@ -563,32 +563,10 @@ class StoreClusterAPI:
                 yield type_, copy.deepcopy(obj)  # type: ignore[misc]
 
     async def record_event(self, involved: Obj, reason: str, message: str, type_: str = "Normal") -> None:
-        md = involved.get("metadata", {})
-        ns = md.get("namespace") or "default"
-        ts = clock.now_str()
-        event = {
-            "metadata": {"generateName": f"{md.get('name', 'object')}.", "namespace": ns},
-            "involvedObject": {
-                "apiVersion": involved.get("apiVersion"),
-                "kind": involved.get("kind"),
-                "name": md.get("name"),
-                "namespace": md.get("namespace"),
-                "uid": md.get("uid"),
-                "resourceVersion": md.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "source": {"component": _component(involved.get("kind", ""))},
-            "reportingComponent": _component(involved.get("kind", "")),
-            "reportingInstance": "kubesim",
-            "firstTimestamp": ts,
-            "lastTimestamp": ts,
-            "eventTime": None,
-            "count": 1,
-        }
+        event = event_object(involved, reason, message, type_, _component(involved.get("kind", "")), clock.now_str())
+        event["eventTime"] = None
         with contextlib.suppress(ApiError):  # events are best effort, as with a real EventRecorder
-            self.store.create_obj(self.store.rt("v1", "events"), ns, event)
+            self.store.create_obj(self.store.rt("v1", "events"), event["metadata"]["namespace"], event)
 
 
 def _component(kind: str) -> str:

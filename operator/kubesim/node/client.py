@@ -17,7 +17,7 @@ import aiohttp
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from kubesim.cluster import EventType, Obj
+from kubesim.cluster import EventType, Obj, event_object
 from kubesim.errors import ApiError
 
 PatchType = Literal["merge", "json", "strategic"]
@@ -202,33 +202,10 @@ class HttpClusterAPI:
                     yield type_, obj
 
     async def record_event(self, involved: Obj, reason: str, message: str, type_: str = "Normal") -> None:
-        md = involved.get("metadata") or {}
-        namespace = md.get("namespace") or "default"
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{md.get('name', 'object')}.", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": involved.get("apiVersion"),
-                "kind": involved.get("kind"),
-                "name": md.get("name"),
-                "namespace": md.get("namespace"),
-                "uid": md.get("uid"),
-                "resourceVersion": md.get("resourceVersion"),
-            },
-            "reason": reason,
-            "message": message[:1024],
-            "type": type_,
-            "source": {"component": self.component},
-            "reportingComponent": self.component,
-            "reportingInstance": "kubesim",
-            "firstTimestamp": stamp,
-            "lastTimestamp": stamp,
-            "count": 1,
-        }
+        event = event_object(involved, reason, message, type_, self.component, stamp)
         with contextlib.suppress(ApiError, aiohttp.ClientError):  # best effort, as with a real EventRecorder
-            await self.create("v1", "events", namespace, event)
+            await self.create("v1", "events", event["metadata"]["namespace"], event)
 
 
 def _error(code: int, text: str, headers: dict[str, str]) -> ApiError:
