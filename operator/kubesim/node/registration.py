@@ -18,6 +18,9 @@ log = logging.getLogger("kubesim.node")
 LEASE_SECONDS = 40
 RENEW_EVERY = 10.0
 STATUS_EVERY = 60.0
+# A real scheduler places at most this many pods on the node (a kubelet says 110): a process node
+# and the stand-in node run storms of hundreds of Deployments.
+MAX_PODS = 5000
 
 
 def _now(micro: bool = False) -> str:
@@ -33,7 +36,7 @@ def _memory() -> str:
 
 
 def node_object(name: str, version: str) -> Obj:
-    capacity = {"cpu": str(os.cpu_count() or 1), "memory": _memory(), "pods": "110", "ephemeral-storage": "100Gi"}
+    capacity = {"cpu": str(os.cpu_count() or 1), "memory": _memory(), "pods": str(MAX_PODS), "ephemeral-storage": "100Gi"}
     return {
         "apiVersion": "v1",
         "kind": "Node",
