@@ -116,6 +116,8 @@ class Cluster:
         return HttpClusterAPI.from_kubeconfig(self.sim.kubeconfig, component="bench")
 
     def stop(self) -> None:
+        if isinstance(self.api, HttpClusterAPI):
+            self.sim.call(self.api.close)
         self.sim.stop()
 
     def call(self, fn: Callable[[], Any], timeout: float = 30) -> Any:

@@ -36,7 +36,12 @@ def _memory() -> str:
 
 
 def node_object(name: str, version: str) -> Obj:
-    capacity = {"cpu": str(os.cpu_count() or 1), "memory": _memory(), "pods": str(MAX_PODS), "ephemeral-storage": "100Gi"}
+    capacity = {
+        "cpu": str(os.cpu_count() or 1),
+        "memory": _memory(),
+        "pods": str(MAX_PODS),
+        "ephemeral-storage": "100Gi",
+    }
     return {
         "apiVersion": "v1",
         "kind": "Node",

@@ -51,6 +51,7 @@ class RealCluster:
         self.node: ProcessNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fake_task: asyncio.Task[None] | None = None
+        self._fake_api: HttpClusterAPI | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -78,8 +79,8 @@ class RealCluster:
             asyncio.set_event_loop(loop)
             try:
                 if self.fake_node:
-                    fake = FakeNode(HttpClusterAPI.from_kubeconfig(self.kubeconfig, component="kubelet"))
-                    self._fake_task = loop.create_task(fake.run(), name="kubesim-fake-node")
+                    self._fake_api = HttpClusterAPI.from_kubeconfig(self.kubeconfig, component="kubelet")
+                    self._fake_task = loop.create_task(FakeNode(self._fake_api).run(), name="kubesim-fake-node")
                 else:
                     registry = ImageRegistry.load(self.images)
                     serving = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -124,6 +125,11 @@ class RealCluster:
             if self.node is not None and self._loop.is_running():
                 with contextlib.suppress(Exception):
                     asyncio.run_coroutine_threadsafe(self.node.close(), self._loop).result(timeout=30)
+            if self._fake_api is not None and self._loop.is_running():
+                if self._fake_task is not None:
+                    self._loop.call_soon_threadsafe(self._fake_task.cancel)
+                with contextlib.suppress(Exception):
+                    asyncio.run_coroutine_threadsafe(self._fake_api.close(), self._loop).result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
         self._loop = None
