@@ -1,5 +1,5 @@
-"""Render deploy/releaseguard.yaml: the Helm chart with its default values, plus the namespace and
-the CRD, as one file for `kubectl apply -f crds/ -f deploy/`. `make manifests` runs this, and a
+"""Render deploy/releaseguard.yaml: the Helm chart with its default values, plus the namespace (the
+CRDs stay in crds/), as one file for `kubectl apply -f crds/ -f deploy/`. `make manifests` runs this, and a
 test fails when the committed file differs, so the chart stays the one source of the install."""
 
 from __future__ import annotations

@@ -207,7 +207,7 @@ ContainerCommand = Callable[..., list[str]]
 
 
 def _container_command() -> ContainerCommand:
-    # P's runner owns how a single check runs inside an arbitrary image.
+    # The standalone check module owns how a single check runs inside an arbitrary image.
     module = importlib.import_module("releaseguard.checks.standalone")
     return cast(ContainerCommand, module.container_command)
 

@@ -1,6 +1,6 @@
 """The operator's Prometheus metrics, on a registry of their own (never the global one).
 
-Every metric is documented in deploy/METRICS.md.
+Every metric is documented in the README's Metrics section.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ Schema `releaseguard.io/v1alpha1`, kind `ProbeReport` (camelCase on the wire)::
 
 A check's `result` is final (retries and `onEmpty` already applied); `failOnFlaky` and
 `failOnInconclusive` carry the two spec settings the verdict still needs. `verdict_of` is the
-only place the verdict rule lives. `compact_json` renders a report that fits the kubelet's
+verdict rule; the in-image script (checks/_script.py), which cannot import this package, carries
+a copy that a test checks against it for every input. `compact_json` renders a report that fits the kubelet's
 4096-byte termination message; `parse_report` reads either form back.
 `releaseguard probe --report-schema` prints the JSON Schema of this document.
 """

@@ -91,3 +91,35 @@ def test_script_and_report_agree_on_what_fails(result: CheckResultKind, flaky: b
     """The script cannot import the report module, so it repeats the rule; they must not drift."""
     wire = {"name": "c", "result": result.value, "failOnFlaky": flaky, "failOnInconclusive": inconclusive}
     assert _script.counts_as_failure(wire) == CheckReport.model_validate(wire).counts_as_failure
+
+
+@pytest.mark.parametrize("result", list(CheckResultKind))
+@pytest.mark.parametrize("critical", [True, False])
+@pytest.mark.parametrize("fail_on_flaky", [True, False])
+@pytest.mark.parametrize("fail_on_inconclusive", [True, False])
+def test_the_in_image_scripts_verdict_is_the_one_rule(
+    result: CheckResultKind, critical: bool, fail_on_flaky: bool, fail_on_inconclusive: bool
+) -> None:
+    """The generated script cannot import releaseguard, so it carries its own copy of the verdict
+    rule: for every input it must agree with report.verdict_of, the rule the operator applies."""
+    from releaseguard.report import verdict_of
+
+    check = CheckReport(
+        name="c",
+        critical=critical,
+        result=result,
+        fail_on_flaky=fail_on_flaky,
+        fail_on_inconclusive=fail_on_inconclusive,
+    )
+    scripted = {
+        "name": "c",
+        "critical": critical,
+        "result": result.value,
+        "message": "",
+        "failOnFlaky": fail_on_flaky,
+        "failOnInconclusive": fail_on_inconclusive,
+    }
+    now = datetime.now(UTC)
+    report = _script.probe_report(scripted, now, now)
+    verdict, failed = verdict_of([check])
+    assert (report["verdict"], report["failedCritical"]) == (verdict.value, failed)
