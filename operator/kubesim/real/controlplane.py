@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import json
 import os
 import shutil
@@ -92,8 +93,6 @@ def free_port() -> int:
 
 
 def first_service_ip(network: str = SERVICE_NETWORK) -> str:
-    import ipaddress
-
     return str(next(ipaddress.IPv4Network(network).hosts()))
 
 
