@@ -67,6 +67,7 @@ from .outcome import (
     passed_of_total,
 )
 from .policy import Policy, policy_problems
+from .record import record_name
 from .rollback import RollbackRefused, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
@@ -193,10 +194,21 @@ def rollback_owner(rvs: Collection[Obj]) -> str | None:
     return age(min(rvs, key=age))[1]
 
 
+RERUN_ANNOTATION = "releaseguard.io/rerun"
+
+
 def decide(observed: Observed, settings: Settings) -> Plan:
     plan = _decide(observed, settings)
     plan.status.message = _summary(plan.status)
+    run = plan.status.last_run
+    if run is not None and run.start_time is not None and run.record is None:
+        run.record = record_name(str((observed.body.get("metadata") or {}).get("name") or ""), run)
     return plan
+
+
+def _rerun_token(body: Obj) -> str | None:
+    value = ((body.get("metadata") or {}).get("annotations") or {}).get(RERUN_ANNOTATION)
+    return str(value) if value else None
 
 
 def _summary(status: ReleaseVerificationStatus) -> str | None:
@@ -270,6 +282,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     digest = checks_digest(rv.spec.checks)
     run = status.last_run
     trigger = "TargetReplaced" if replaced else _trigger(run, revision, dep_uid, digest)
+    rerun = _rerun_token(observed.body)
+    if trigger is None and run is not None and run.verdict is not None and rerun != run.rerun:
+        trigger = "Rerun"  # someone asked for it (releaseguard rerun, or the annotation by hand)
     if run is None or trigger is not None:
         if run is not None and run.verdict is None:
             ctx.log(f"the run of revision {run.revision} is superseded ({trigger}); stopping its checks")
@@ -280,7 +295,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
                     f"revision {revision} ({trigger}) superseded revision {run.revision}",
                 )
             )
-        run = RunStatus(revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision")
+        run = RunStatus(
+            revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision", rerun=rerun
+        )
         status.last_run = run
         status.current_revision = revision
         status.checks = None
@@ -638,6 +655,15 @@ def _decide_rollback(
         )
         return None
     run = status.last_run
+    if run is not None and run.trigger == "Rerun":
+        skip(
+            "Rerun",
+            f"revision {revision} failed a re-run; a re-run reports and recommends, it does not roll back: "
+            f"to roll back, run: {undo_command(target, good, rv.namespace)}"
+            if good is not None and good < revision
+            else f"revision {revision} failed a re-run; a re-run reports, it does not roll back",
+        )
+        return None
     if run is not None and run.trigger == "ChecksChanged":
         skip(
             "ChecksChanged",

@@ -1,0 +1,150 @@
+"""Every verification on the record: VerificationRuns created by the operator, frozen at their
+verdict, kept by retention, read with `releaseguard history/report` and `kubectl releaseguard`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rg_harness import (
+    RELEASEGUARD,
+    Cluster,
+    Operator,
+    eventually,
+    release_verification,
+    shop_deployment,
+    shop_service,
+)
+
+pytestmark = pytest.mark.slow
+Obj = dict[str, Any]
+BIN = Path(RELEASEGUARD).parent
+
+
+def vruns(cluster: Cluster, rv: str = "shop") -> list[Obj]:
+    out = cluster.kubectl("get", "vrun", "-l", f"releaseguard.io/rv={rv}", "-o", "json").stdout
+    items: list[Obj] = json.loads(out)["items"]
+    return sorted(items, key=lambda r: (r["metadata"]["creationTimestamp"], r["spec"]["revision"]))
+
+
+def finished(cluster: Cluster, count: int, rv: str = "shop") -> list[Obj]:
+    def check() -> list[Obj] | None:
+        items = vruns(cluster, rv)
+        done = [r for r in items if (r.get("status") or {}).get("verdict")]
+        return items if len(done) >= count and len(done) == len(items) else None
+
+    return eventually(check, 90, f"{count} finished VerificationRuns of {rv}")
+
+
+def cli(cluster: Cluster, *args: str, plugin: bool = False) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user types it: `releaseguard ...`, or `kubectl releaseguard ...` found on PATH."""
+    env = dict(os.environ, KUBECONFIG=str(cluster.sim.kubeconfig), PATH=f"{BIN}:{os.environ.get('PATH', '')}")
+    argv = ["kubectl", "releaseguard", *args] if plugin else [RELEASEGUARD, *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_each_run_is_recorded_and_outlives_its_jobs(cluster: Cluster, operator: Operator) -> None:
+    ns = cluster.ns
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(ns, policy="Manual"))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    cluster.wait_phase("Failed", revision=2, timeout=90)
+    first, second = finished(cluster, 2)
+
+    rv = cluster.get("releaseverification", "shop") or {}
+    assert rv["status"]["lastRun"]["record"] == second["metadata"]["name"]
+    for record in (first, second):
+        meta = record["metadata"]
+        assert meta["labels"]["releaseguard.io/rv"] == "shop"
+        assert meta["ownerReferences"][0]["uid"] == rv["metadata"]["uid"]
+        assert record["spec"]["target"] == "shop"
+        assert record["spec"]["targetUID"] == rv["status"]["targetUID"]
+        assert record["spec"]["podTemplateHash"]
+        assert [c["name"] for c in record["spec"]["checks"]] == ["health", "orders"]
+    assert first["spec"]["revision"] == 1 and first["status"]["verdict"] == "Passed"
+    assert first["spec"]["image"] == "shop:1.0"
+    assert first["spec"]["images"][0]["digest"].startswith("shop:1.0@sha256:")
+    assert second["spec"]["revision"] == 2 and second["spec"]["trigger"] == "NewRevision"
+    assert second["spec"]["changes"] == {
+        "previousRevision": 1,
+        "images": ["shop: shop:1.0 -> shop:1.1-error500"],
+        "env": [],
+        "fields": [],
+    }
+    assert second["status"]["verdict"] == "Failed"
+    assert second["status"]["reason"] == "CriticalChecksFailed"
+    assert second["status"]["checksSummary"] == "1/2"
+    orders = next(c for c in second["status"]["checks"] if c["name"] == "orders")
+    assert orders["result"] == "Failed"
+    assert orders["expected"] == "HTTP 200"
+    assert orders["observed"] == "HTTP 500"
+    assert orders["attempts"] == 4  # retries: 3
+    assert len(orders["attemptDetails"]) == 4
+    assert second["status"]["rollback"] == {
+        "fromRevision": 2,
+        "toRevision": 1,
+        "reason": "CriticalChecksFailed",
+        "applied": False,
+    }
+    # the printer columns
+    table = cluster.kubectl("get", "vrun", "-l", "releaseguard.io/rv=shop").stdout.splitlines()
+    assert table[0].split() == ["NAME", "RV", "REVISION", "VERDICT", "CHECKS", "IMAGE", "DURATION", "AGE"]
+    assert any(line.split()[1:6] == ["shop", "2", "Failed", "1/2", "shop:1.1-error500"] for line in table[1:])
+
+    # the record is frozen: the spec is immutable, and outlives the Jobs
+    refused = cluster.kubectl(
+        "patch", "vrun", first["metadata"]["name"], "--type=merge", "-p", '{"spec":{"revision":9}}', check=False
+    )
+    assert refused.returncode != 0 and "immutable" in refused.stderr
+    cluster.kubectl("delete", "jobs", "--all", "--wait=true")
+    assert not cluster.jobs()
+    again = vruns(cluster)
+    assert [r["metadata"]["name"] for r in again] == [first["metadata"]["name"], second["metadata"]["name"]]
+    assert again[1]["status"] == second["status"]
+
+    # history and report, as a user types them, and as a kubectl plugin
+    history = cli(cluster, "history", "shop", "-n", ns)
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert lines[0].split()[:5] == ["RUN", "REVISION", "IMAGE", "VERDICT", "FAILED"]
+    assert lines[1].split()[1:5] == ["2", "shop:1.1-error500", "Failed", "orders"]
+    assert lines[2].split()[1:5] == ["1", "shop:1.0", "Passed", "-"]
+    as_plugin = cli(cluster, "history", "shop", "--namespace", ns, plugin=True)
+    assert as_plugin.returncode == 0, as_plugin.stderr
+    assert as_plugin.stdout == history.stdout
+    as_json = json.loads(cli(cluster, "history", "shop", "-n", ns, "-o", "json").stdout)
+    assert [r["revision"] for r in as_json["runs"]] == [2, 1]
+    report = cli(cluster, "report", second["metadata"]["name"], "-n", ns, plugin=True)
+    assert report.returncode == 0, report.stderr
+    assert "orders" in report.stdout and "expected: HTTP 200" in report.stdout and "observed: HTTP 500" in report.stdout
+    as_yaml = yaml.safe_load(cli(cluster, "report", second["metadata"]["name"], "-n", ns, "-o", "yaml").stdout)
+    assert as_yaml["status"] == second["status"]
+    missing = cli(cluster, "report", "nope", "-n", ns)
+    assert missing.returncode == 3 and "nope" in missing.stderr
+
+
+def test_retention_keeps_what_it_promises(cluster: Cluster, operator: Operator) -> None:
+    ns = cluster.ns
+    rv = release_verification(ns, policy="Never", retention={"count": 2})
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), rv)
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    cluster.wait_phase("Failed", revision=2, timeout=90)
+    for revision, image in ((3, "shop:1.0"), (4, "shop:1.0")):
+        dep = shop_deployment(image)
+        dep["spec"]["template"]["metadata"]["annotations"] = {"release": str(revision)}
+        cluster.apply(dep)
+        cluster.wait_phase("Verified", revision=revision, timeout=90)
+
+    def kept() -> list[int] | None:
+        items = vruns(cluster)
+        revisions = sorted(r["spec"]["revision"] for r in items)
+        return revisions if revisions == [2, 3, 4] else None
+
+    # count 2: revisions 4 and 3 (the newest two) and 2 (the last failed, always kept) stay; 1 goes
+    eventually(kept, 30, "retention to keep revisions 2, 3 and 4")
