@@ -1,0 +1,51 @@
+"""Show one VerificationRun in full: what was verified (target, revision, images and digests, what
+changed and who changed it), the verdict, and every check with expected vs observed and each
+attempt. Exit 0, or 3 when the cluster cannot be reached or the run does not exist."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import yaml
+
+from . import EXIT_BROKEN, EXIT_OK
+from ._cluster import add_cluster_options, connect
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the VerificationRun (releaseguard history NAME lists them)")
+    add_cluster_options(parser)
+    parser.add_argument("-o", "--output", choices=("text", "json", "yaml"), default="text", help="output format")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..core.history import report_text
+    from ..errors import KubeError, NotFoundError
+
+    connected = connect(args, "releaseguard report")
+    if connected is None:
+        return EXIT_BROKEN
+    kube, namespace = connected
+    try:
+        record = kube.call(
+            f"reading VerificationRun {namespace}/{args.name}",
+            "GET",
+            f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/verificationruns/{args.name}",
+        )
+    except NotFoundError:
+        print(f"releaseguard report: VerificationRun {args.name!r} not found in namespace {namespace}", file=sys.stderr)
+        return EXIT_BROKEN
+    except KubeError as exc:
+        print(f"releaseguard report: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
+    finally:
+        kube.close()
+    if args.output == "json":
+        print(json.dumps(record, indent=2))
+    elif args.output == "yaml":
+        sys.stdout.write(yaml.safe_dump(record, sort_keys=False))
+    else:
+        print("\n".join(report_text(record)))
+    return EXIT_OK
