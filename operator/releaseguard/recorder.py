@@ -25,6 +25,7 @@ from .core.record import (
     record_status,
     retention_victims,
     revision_replicaset,
+    template_hash_of,
 )
 from .core.rollout import TEMPLATE_HASH_LABEL
 from .errors import NotFoundError, SpecInvalidError
@@ -103,7 +104,7 @@ class Recorder:
         if deployment is not None:
             replicasets = await self.kube.replicasets_of(deployment)
             current = revision_replicaset(deployment, replicasets, run.revision)
-            template_hash = ((current or {}).get("metadata", {}).get("labels") or {}).get(TEMPLATE_HASH_LABEL)
+            template_hash = template_hash_of(current)
             selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
             if template_hash and selector:
                 pods = await self.kube.pods_matching(namespace, {**selector, TEMPLATE_HASH_LABEL: template_hash})

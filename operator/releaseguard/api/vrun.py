@@ -78,9 +78,9 @@ class VerificationRunSpec(StatusModel):
     """The images of the revision, comma-separated in container order (a printer column)."""
     images: list[ContainerImage] = []
     """Each container's image and the digest its running pods report."""
-    changes: TemplateChanges = TemplateChanges()
+    changes: TemplateChanges | None = None
     """What changed since the previous revision."""
-    changed_by: ChangedBy = ChangedBy()
+    changed_by: ChangedBy | None = None
     """Who changed it."""
     checks_digest: str
     """Digest of the checks below."""

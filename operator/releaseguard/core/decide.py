@@ -206,6 +206,11 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     return plan
 
 
+def _rerun_of(run: RunStatus) -> str | None:
+    """The re-run request a run answers (its Jobs are named apart from the earlier runs')."""
+    return run.rerun if run.trigger == "Rerun" else None
+
+
 def _rerun_token(body: Obj) -> str | None:
     value = ((body.get("metadata") or {}).get("annotations") or {}).get(RERUN_ANNOTATION)
     return str(value) if value else None
@@ -353,6 +358,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.runner_image,
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
+            _rerun_of(run),
         )
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
@@ -393,6 +399,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.runner_image,
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
+            _rerun_of(run),
         )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
@@ -407,7 +414,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         if (job := observed.jobs.get(n)) is not None and n not in stale and (n in problems or job_finished(job))
     }
     if len(done) == len(run.jobs):
-        groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks))
+        groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks, _rerun_of(run)))
         outcomes = [
             job_outcome(
                 done[n],
@@ -508,7 +515,7 @@ def _stuck_report(
 ) -> ProbeReport:
     """The run ended early because some Jobs can never start: their checks are Error with the pod's
     own words, those of Jobs cut short are Error too, and those that finished keep their results."""
-    groups = jobs_of_run(rv, run.revision, run_key(deployment, rv.spec.checks))
+    groups = jobs_of_run(rv, run.revision, run_key(deployment, rv.spec.checks, _rerun_of(run)))
     outcomes = []
     for name in run.jobs:
         job = observed.jobs.get(name)

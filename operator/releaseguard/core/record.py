@@ -58,6 +58,18 @@ def revision_replicaset(deployment: Obj, replicasets: Sequence[Obj], revision: i
     return next((rs for rs in owned if revision_of(rs) == revision), None)
 
 
+def template_hash_of(replicaset: Obj | None) -> str | None:
+    if not replicaset:
+        return None
+    for labels in (
+        (replicaset.get("metadata") or {}).get("labels"),
+        (((replicaset.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels"),
+    ):
+        if isinstance(labels, dict) and labels.get(TEMPLATE_HASH_LABEL):
+            return str(labels[TEMPLATE_HASH_LABEL])
+    return None
+
+
 def previous_replicaset(deployment: Obj, replicasets: Sequence[Obj], revision: int) -> Obj | None:
     owned = [rs for rs in replicasets if owned_by(rs, deployment) and (revision_of(rs) or 0) < revision]
     return max(owned, key=lambda rs: revision_of(rs) or 0, default=None)
@@ -171,7 +183,7 @@ def record_spec(
         target=target,
         target_uid=run.target_uid,
         revision=run.revision,
-        pod_template_hash=((current or {}).get("metadata", {}).get("labels") or {}).get(TEMPLATE_HASH_LABEL),
+        pod_template_hash=template_hash_of(current),
         trigger=run.trigger or "NewRevision",
         image=",".join(i.image for i in images),
         images=images,
