@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wait": ("releaseguard.commands.wait", "wait for the verdict on a revision (exit 0 verified, 1 failed, 2 timeout)"),
     "history": ("releaseguard.commands.history", "list an rv's runs (VerificationRuns) and its flaky checks"),
     "report": ("releaseguard.commands.report", "show one VerificationRun in full"),
+    "rerun": ("releaseguard.commands.rerun", "verify the current revision again (a new run, trigger Rerun)"),
+    "approve": ("releaseguard.commands.approve", "carry out the rollback recommended under rollback.policy Manual"),
     "crd": ("releaseguard.commands.crd", "print the ReleaseVerification CRD (YAML)"),
     "probe": ("releaseguard.commands.probe", "run release checks and print a probe report"),
     "validate": (

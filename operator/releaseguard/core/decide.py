@@ -46,6 +46,7 @@ from ..jobs import (
     uses_script,
 )
 from ..report import ProbeReport
+from .approve import approved_rollback
 from .conditions import (
     ROLLED_BACK,
     SPEC_VALID,
@@ -315,6 +316,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     ctx.delete_active_jobs(keep=run.jobs)
 
     if run.verdict is not None:
+        _carry_out_approval(ctx, rv, revision, settings)
         last = status.last_rollback
         if (
             last is not None
@@ -703,6 +705,29 @@ def _decide_rollback(
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
+
+
+def _carry_out_approval(ctx: _Run, rv: ReleaseVerification, revision: int, settings: Settings) -> None:
+    """A recommended rollback someone approved (releaseguard approve): do it, once."""
+    approval = approved_rollback(ctx.observed.body, ctx.status, revision)
+    last = ctx.status.last_rollback
+    if approval is None or settings.dry_run or last is None:
+        return
+    status, target = ctx.status, rv.spec.target_ref.name
+    last.applied, last.applied_by, last.time = True, f"approved:{approval.by}", ctx.now
+    for entry in status.history:
+        if entry.revision == approval.from_revision and entry.rolled_back_to is None:
+            entry.rolled_back_to = approval.to_revision
+            break
+    status.phase = Phase.ROLLED_BACK
+    text = (
+        f"rolled back Deployment {target} from revision {approval.from_revision} to revision "
+        f"{approval.to_revision}, approved by {approval.by}"
+    )
+    ctx.condition(ROLLED_BACK, "True", "RollbackApproved", text)
+    ctx.event("RolledBack", text, "Warning")
+    ctx.log(text)
+    ctx.plan.rollback = RollbackRequest(approval.from_revision, approval.to_revision, approval.reason)
 
 
 def _record_rollback_by_hand(ctx: _Run, target: str, revision: int) -> None:
