@@ -148,3 +148,45 @@ def test_retention_keeps_what_it_promises(cluster: Cluster, operator: Operator) 
 
     # count 2: revisions 4 and 3 (the newest two) and 2 (the last failed, always kept) stay; 1 goes
     eventually(kept, 30, "retention to keep revisions 2, 3 and 4")
+
+
+def test_rerun_and_approve_as_a_user_types_them(cluster: Cluster, operator: Operator) -> None:
+    ns = cluster.ns
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(ns, policy="Manual"))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    cluster.wait_phase("Failed", revision=2, timeout=90)
+    finished(cluster, 2)
+
+    # a re-run, asked twice before the operator acts: one new run of revision 2, trigger Rerun
+    first = cli(cluster, "rerun", "shop", "-n", ns, plugin=True)
+    second = cli(cluster, "rerun", "shop", "-n", ns)
+    assert first.returncode == 0 and "requested" in first.stdout, first.stderr
+    assert second.returncode == 0, second.stderr
+    records = finished(cluster, 3)
+    assert [(r["spec"]["revision"], r["spec"]["trigger"]) for r in records] == [
+        (1, "NewRevision"),
+        (2, "NewRevision"),
+        (2, "Rerun"),
+    ]
+    assert records[2]["status"]["verdict"] == "Failed"
+    status = cluster.wait_phase("Failed", revision=2)
+    assert status["lastRun"]["trigger"] == "Rerun"
+    assert cluster.condition("RolledBack")["reason"] == "Rerun"
+    assert cluster.deployment_revision() == 2  # a re-run never rolls back
+    assert len(vruns(cluster)) == 3  # and the second command asked for nothing more
+
+    # approve the recommended rollback: done once, recorded with who approved it
+    approved = cli(cluster, "approve", "shop", "-n", ns, plugin=True)
+    assert approved.returncode == 0, approved.stderr
+    status = cluster.wait_phase("Verified", revision=3, timeout=90)
+    assert cluster.image() == "shop:1.0"
+    last = status["lastRollback"]
+    assert (last["fromRevision"], last["toRevision"], last["applied"]) == (2, 1, True)
+    assert last["appliedBy"].startswith("approved:")
+    rolled = cluster.condition("RolledBack")
+    assert rolled["reason"] == "RollbackApproved" and "approved by" in rolled["message"]
+    again = cli(cluster, "approve", "shop", "-n", ns)
+    assert again.returncode == 1 and "already done" in again.stderr
+    assert cluster.deployment_revision() == 3
+    assert cluster.event_reasons("ReleaseVerification", "shop").count("RolledBack") == 1

@@ -211,3 +211,26 @@ def test_history_table_and_report() -> None:
     text = "\n".join(report_text(records[1]))
     assert "expected: HTTP 200" in text and "observed: HTTP 500" in text and "attempt 2: Failed" in text
     assert format_duration(3.21) == "3.2s" and format_duration(125) == "2m5s" and format_duration(7300) == "2h1m"
+
+
+def test_approve_refuses_stale_or_done_and_the_operator_acts_once() -> None:
+    from releaseguard.core.approve import APPROVE_ANNOTATION, APPROVED_BY_ANNOTATION, approval_problem
+
+    _, driver = _verified_status()
+    dep2 = deployment(revision=2, image="shop:1.1")
+    driver.body["spec"]["rollback"] = {"policy": "Manual"}
+    driver.verify(dep2, report([("home", "Failed", True)]))
+    assert driver.status["lastRollback"]["applied"] is False
+    assert approval_problem(driver.body, 2) is None
+    assert "stale" in (approval_problem(driver.body, 3) or "")
+    driver.body["metadata"]["annotations"] = {APPROVE_ANNOTATION: "2-9", APPROVED_BY_ANNOTATION: "alice"}
+    assert driver.step(dep2).rollback is None  # names another rollback: nothing
+    driver.body["metadata"]["annotations"][APPROVE_ANNOTATION] = "2-1"
+    plan = driver.step(dep2)
+    assert plan.rollback is not None and (plan.rollback.to_revision, plan.rollback.reapply) == (1, False)
+    assert driver.status["lastRollback"]["appliedBy"] == "approved:alice"
+    assert driver.status["history"][0]["rolledBackTo"] == 1
+    assert "already done" in (approval_problem(driver.body, 2) or "")
+    again = driver.step(dep2)  # the patch has not landed: re-applied, never a second decision
+    assert again.rollback is not None and again.rollback.reapply
+    assert "RolledBack" not in [e.reason for e in again.events]
