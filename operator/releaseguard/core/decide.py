@@ -319,7 +319,8 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         _carry_out_approval(ctx, rv, revision, settings)
         last = status.last_rollback
         if (
-            last is not None
+            plan.rollback is None  # not the approval just carried out
+            and last is not None
             and last.applied
             and last.from_revision == revision
             and rolled_back_from(deployment) != revision  # our patch has not landed yet
