@@ -97,8 +97,9 @@ $(STAMP): pyproject.toml constraints.txt
 venv: $(STAMP) ## Create .venv with pinned dependencies
 
 .PHONY: system-deps
-system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs (no install, no sudo)
+system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs; Debian's chromium (apt-get, when missing)
 	@tools/debs/fetch.sh .cache/debs
+	@tools/chromium.sh
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

@@ -190,3 +190,80 @@ def test_rerun_and_approve_as_a_user_types_them(cluster: Cluster, operator: Oper
     assert again.returncode == 1 and "already done" in again.stderr
     assert cluster.deployment_revision() == 3
     assert cluster.event_reasons("ReleaseVerification", "shop").count("RolledBack") == 1
+
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    profile = tmp / f"chromium-profile-{len(list(tmp.iterdir()))}"
+    argv = ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=True)
+
+
+def test_html_report_renders_in_chromium_with_the_records_numbers(
+    cluster: Cluster, operator: Operator, tmp_path: Path
+) -> None:
+    import re
+
+    ns = cluster.ns
+    cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(ns, policy="Never"))
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-flaky"))
+    cluster.wait_phase("Verified", revision=2, timeout=90)
+    cluster.apply(shop_deployment("shop:1.1-error500"))
+    cluster.wait_phase("Failed", revision=3, timeout=90)
+    records = finished(cluster, 3)
+    verdicts = [r["status"]["verdict"] for r in records]
+    assert verdicts == ["Passed", "Passed", "Failed"]
+
+    page = tmp_path / "shop.html"
+    made = cli(cluster, "report", "--html", str(page), "shop", "-n", ns)
+    assert made.returncode == 0, made.stderr
+    text = page.read_text()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text), "the page must not load anything"
+
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert 'data-rendered="true"' in dom  # the page's script ran in the browser
+    assert re.search(r'id="total">(\d+)<', dom).group(1) == str(len(records))  # type: ignore[union-attr]
+    for verdict in ("Passed", "Failed", "Error"):
+        shown = re.search(rf'id="count-{verdict}">(\d+)<', dom).group(1)  # type: ignore[union-attr]
+        assert int(shown) == verdicts.count(verdict), verdict
+    bars = re.findall(r'class="run-bar" data-verdict="(\w+)"', dom)
+    assert bars == verdicts  # oldest first
+    assert sorted(re.findall(r'class="duration-line" data-check="([\w-]+)"', dom)) == ["health", "orders"]
+    flaky_checks = {c["name"] for r in records for c in r["status"]["checks"] if c["result"] == "Flaky"}
+    assert flaky_checks, "shop:1.1-flaky makes a check pass only on a retry"
+    rows = re.findall(r'<tr class="flaky"><td>([\w-]+)</td><td>(\d+)/(\d+)</td>', dom)
+    assert {name for name, _, _ in rows} == flaky_checks
+    for name, flaky_runs, runs in rows:
+        assert int(flaky_runs) == sum(
+            1 for r in records for c in r["status"]["checks"] if c["name"] == name and c["result"] == "Flaky"
+        )
+        assert int(runs) == len(records)
+    assert len(re.findall(r'<tr class="run">', dom)) == len(records)
+    # the same flakiness in the rv's status, and a Warning once the check crossed the threshold (30%, 3 runs)
+    flakiness = eventually(lambda: cluster.status().get("flakiness"), 30, "status.flakiness")
+    assert {f["name"] for f in flakiness} == flaky_checks
+    warned = eventually(
+        lambda: [e for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "FlakyCheck"],
+        30,
+        "a FlakyCheck Event",
+    )
+    assert len(warned) == 1 and warned[0]["type"] == "Warning" and "passed only on a retry" in warned[0]["message"]
+
+    shot = tmp_path / "shop.png"
+    chromium(tmp_path, f"--screenshot={shot}", "--window-size=900,1100", "--hide-scrollbars", page.as_uri())
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    keep = os.environ.get("RG_KEEP_SCREENSHOT")
+    if keep:
+        Path(keep).write_bytes(shot.read_bytes())

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..kube import Kube
@@ -52,3 +52,28 @@ def _pod_namespace() -> str:
             return f.read().strip() or "default"
     except OSError:
         return "default"
+
+
+def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]:
+    """The VerificationRuns of one rv (labelled with its name and owned by its uid). Raises
+    NotFoundError when the rv does not exist."""
+    from ..api.vrun import RV_NAME_LABEL
+    from ..jobs import label_value
+
+    rv = kube.call(
+        f"reading ReleaseVerification {namespace}/{rv_name}",
+        "GET",
+        f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{rv_name}",
+    )
+    uid = (rv.get("metadata") or {}).get("uid")
+    listed = kube.call(
+        f"listing VerificationRuns of {namespace}/{rv_name}",
+        "GET",
+        f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/verificationruns",
+        query=[("labelSelector", f"{RV_NAME_LABEL}={label_value(rv_name)}")],
+    )
+    return [
+        r
+        for r in listed.get("items") or []
+        if any(o.get("uid") == uid for o in (r.get("metadata") or {}).get("ownerReferences") or [])
+    ]

@@ -11,7 +11,7 @@ import sys
 import yaml
 
 from . import EXIT_BROKEN, EXIT_OK
-from ._cluster import add_cluster_options, connect
+from ._cluster import add_cluster_options, connect, records_of
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -29,20 +29,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BROKEN
     kube, namespace = connected
     try:
-        rv = kube.call(
-            f"reading ReleaseVerification {namespace}/{args.name}",
-            "GET",
-            f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{args.name}",
-        )
-        uid = (rv.get("metadata") or {}).get("uid")
-        from ..jobs import label_value
-
-        listed = kube.call(
-            f"listing VerificationRuns of {namespace}/{args.name}",
-            "GET",
-            f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/verificationruns",
-            query=[("labelSelector", f"releaseguard.io/rv={label_value(args.name)}")],
-        )
+        records = records_of(kube, namespace, args.name)
     except NotFoundError:
         print(
             f"releaseguard history: ReleaseVerification {args.name!r} not found in namespace {namespace}",
@@ -54,11 +41,6 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BROKEN
     finally:
         kube.close()
-    records = [
-        r
-        for r in listed.get("items") or []
-        if any(o.get("uid") == uid for o in (r.get("metadata") or {}).get("ownerReferences") or [])
-    ]
     document = history_document(args.name, namespace, records)
     if args.output == "json":
         print(json.dumps(document, indent=2))
