@@ -117,6 +117,11 @@ def test_each_run_is_recorded_and_outlives_its_jobs(cluster: Cluster, operator: 
     as_plugin = cli(cluster, "history", "shop", "--namespace", ns, plugin=True)
     assert as_plugin.returncode == 0, as_plugin.stderr
     assert as_plugin.stdout == history.stdout
+    context = cluster.sim.kubectl("config", "current-context").stdout.strip()
+    with_context = cli(cluster, "history", "shop", "-n", ns, "--context", context, plugin=True)
+    assert with_context.returncode == 0 and with_context.stdout == history.stdout, with_context.stderr
+    no_context = cli(cluster, "history", "shop", "-n", ns, "--context", "nope", plugin=True)
+    assert no_context.returncode == 3 and "nope" in no_context.stderr
     as_json = json.loads(cli(cluster, "history", "shop", "-n", ns, "-o", "json").stdout)
     assert [r["revision"] for r in as_json["runs"]] == [2, 1]
     report = cli(cluster, "report", second["metadata"]["name"], "-n", ns, plugin=True)
