@@ -223,9 +223,9 @@ def test_approve_refuses_stale_or_done_and_the_operator_acts_once() -> None:
     assert driver.status["lastRollback"]["applied"] is False
     assert approval_problem(driver.body, 2) is None
     assert "stale" in (approval_problem(driver.body, 3) or "")
-    driver.body["metadata"]["annotations"] = {APPROVE_ANNOTATION: "2-9", APPROVED_BY_ANNOTATION: "alice"}
-    assert driver.step(dep2).rollback is None  # names another rollback: nothing
-    driver.body["metadata"]["annotations"][APPROVE_ANNOTATION] = "2-1"
+    driver.body["metadata"]["annotations"] = {APPROVE_ANNOTATION: "shop-r2-other", APPROVED_BY_ANNOTATION: "alice"}
+    assert driver.step(dep2).rollback is None  # names another run: nothing
+    driver.body["metadata"]["annotations"][APPROVE_ANNOTATION] = driver.status["lastRun"]["record"]
     plan = driver.step(dep2)
     assert plan.rollback is not None and (plan.rollback.to_revision, plan.rollback.reapply) == (1, False)
     assert driver.status["lastRollback"]["appliedBy"] == "approved:alice"

@@ -1,9 +1,10 @@
 """Carry out the rollback a ReleaseVerification recommends under rollback.policy Manual, recorded
 with who approved it (status.lastRollback.appliedBy: approved:USER). It refuses (exit 1) when there
 is nothing to approve or the recommendation is stale (the Deployment moved on). It sets the
-annotations releaseguard.io/approve-rollback=FROM-TO and releaseguard.io/approved-by=USER, which
-the operator acts on once (with kubectl alone: `kubectl annotate rv NAME
-releaseguard.io/approve-rollback=2-1 releaseguard.io/approved-by=alice --overwrite`).
+annotations releaseguard.io/approve-rollback=RUN (the failed run's VerificationRun,
+status.lastRun.record) and releaseguard.io/approved-by=USER, which the operator acts on once
+(with kubectl alone: `kubectl annotate rv NAME releaseguard.io/approve-rollback=RUN
+releaseguard.io/approved-by=alice --overwrite`).
 Exit 0 approved (or already approved), 1 refused, 3 no cluster or no such rv."""
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def who_am_i(kube: Kube) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..core.approve import APPROVE_ANNOTATION, APPROVED_BY_ANNOTATION, approval_problem, approval_value
+    from ..core.approve import APPROVE_ANNOTATION, APPROVED_BY_ANNOTATION, approval_problem
     from ..core.rollout import revision_of
     from ..errors import KubeError, NotFoundError
 
@@ -62,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         except NotFoundError:
             deployment = None
         last = (rv.get("status") or {}).get("lastRollback") or {}
-        value = approval_value(int(last.get("fromRevision") or 0), int(last.get("toRevision") or 0))
+        value = str(((rv.get("status") or {}).get("lastRun") or {}).get("record") or "")
         annotations = (rv.get("metadata") or {}).get("annotations") or {}
         problem = approval_problem(rv, revision_of(deployment))
         if problem is not None:
             print(f"releaseguard approve: {args.name}: {problem}; nothing done", file=sys.stderr)
             return EXIT_FAILED
         if annotations.get(APPROVE_ANNOTATION) == value:
-            print(f"{args.name}: the rollback {value} is already approved; the operator carries it out")
+            print(f"{args.name}: the rollback after {value} is already approved; the operator carries it out")
             return EXIT_OK
         user = who_am_i(kube)
         kube.call(

@@ -9,12 +9,10 @@ from typing import Any, Final
 from ..api import ReleaseVerificationStatus, Verdict
 
 Obj = dict[str, Any]
-APPROVE_ANNOTATION: Final = "releaseguard.io/approve-rollback"  # "FROM-TO", e.g. "2-1"
+# names the failed run's VerificationRun (status.lastRun.record): unique, so an approval can never
+# match a later recommendation (not even of a Deployment recreated under the same name)
+APPROVE_ANNOTATION: Final = "releaseguard.io/approve-rollback"
 APPROVED_BY_ANNOTATION: Final = "releaseguard.io/approved-by"
-
-
-def approval_value(from_revision: int, to_revision: int) -> str:
-    return f"{from_revision}-{to_revision}"
 
 
 @dataclass(frozen=True)
@@ -26,15 +24,15 @@ class Approval:
 
 
 def approved_rollback(body: Obj, status: ReleaseVerificationStatus, deployment_revision: int) -> Approval | None:
-    """The rollback to carry out now: the annotation names exactly the recommended, not yet applied
-    rollback of the failed revision the Deployment still runs. Anything else (stale, already
-    done, another recommendation) is not acted on."""
+    """The rollback to carry out now: the annotation names the record of the failed run whose
+    recommended rollback is not yet applied, and the Deployment still runs that revision. Anything
+    else (stale, already done, another run) is not acted on."""
     annotations = (body.get("metadata") or {}).get("annotations") or {}
     wanted = annotations.get(APPROVE_ANNOTATION)
     last, run = status.last_rollback, status.last_run
     if not wanted or last is None or last.applied or run is None:
         return None
-    if wanted != approval_value(last.from_revision, last.to_revision):
+    if run.record is None or wanted != run.record:
         return None
     if deployment_revision != last.from_revision or run.revision != last.from_revision:
         return None
@@ -54,9 +52,12 @@ def approval_problem(rv: Obj, deployment_revision: int | None) -> str | None:
     if last.get("applied"):
         by = last.get("appliedBy") or "someone"
         return f"the rollback of revision {last.get('fromRevision')} was already done (by {by})"
-    if deployment_revision != last.get("fromRevision"):
+    run = status.get("lastRun") or {}
+    if deployment_revision != last.get("fromRevision") or run.get("revision") != last.get("fromRevision"):
         return (
             f"the recommendation is stale: it rolls back revision {last.get('fromRevision')}, "
             f"but the Deployment is at revision {deployment_revision}"
         )
+    if run.get("verdict") != "Failed":
+        return f"the current run of revision {run.get('revision')} has no failed verdict ({run.get('verdict') or 'running'})"
     return None
