@@ -21,6 +21,8 @@ from rg_harness import (
     shop_service,
 )
 
+from kubesim.real.cluster import RealCluster
+
 pytestmark = pytest.mark.slow
 Obj = dict[str, Any]
 BIN = Path(RELEASEGUARD).parent
@@ -52,7 +54,9 @@ def test_each_run_is_recorded_and_outlives_its_jobs(cluster: Cluster, operator: 
     ns = cluster.ns
     cluster.apply(shop_service(), shop_deployment("shop:1.0"), release_verification(ns, policy="Manual"))
     cluster.wait_phase("Verified", revision=1)
-    cluster.apply(shop_deployment("shop:1.1-error500"))
+    v2 = shop_deployment("shop:1.1-error500")
+    v2["metadata"]["annotations"] = {"kubernetes.io/change-cause": "ship 1.1 (CHG-42)"}
+    cluster.apply(v2)
     cluster.wait_phase("Failed", revision=2, timeout=90)
     first, second = finished(cluster, 2)
 
@@ -76,6 +80,12 @@ def test_each_run_is_recorded_and_outlives_its_jobs(cluster: Cluster, operator: 
         "env": [],
         "fields": [],
     }
+    changed_by = second["spec"]["changedBy"]
+    assert changed_by["changeCause"] == "ship 1.1 (CHG-42)"
+    if isinstance(cluster.sim, RealCluster):  # kubesim keeps no managedFields
+        assert (changed_by["manager"], changed_by["operation"]) == ("kubectl-client-side-apply", "Update")
+    else:
+        assert "manager" not in changed_by
     assert second["status"]["verdict"] == "Failed"
     assert second["status"]["reason"] == "CriticalChecksFailed"
     assert second["status"]["checksSummary"] == "1/2"
