@@ -201,6 +201,9 @@ def test_rerun_and_approve_as_a_user_types_them(cluster: Cluster, operator: Oper
     assert last["appliedBy"].startswith("approved:")
     rolled = cluster.condition("RolledBack")
     assert rolled["reason"] == "RollbackApproved" and "approved by" in rolled["message"]
+    approved_run = next(r for r in finished(cluster, 4) if r["spec"]["revision"] == 3)
+    assert approved_run["spec"]["rollbackOf"]["fromRevision"] == 2
+    assert approved_run["spec"]["rollbackOf"]["appliedBy"] == last["appliedBy"]
     again = cli(cluster, "approve", "shop", "-n", ns)
     assert again.returncode == 1 and "already done" in again.stderr
     assert cluster.deployment_revision() == 3

@@ -88,6 +88,8 @@ class VerificationRunSpec(StatusModel):
     """The checks as they were when the run started (spec.checks of the ReleaseVerification)."""
     start_time: datetime | None = None
     """When the revision's rollout was seen complete."""
+    rollback_of: RollbackRecord | None = None
+    """Set when this revision is a rollback (by releaseguard, by hand, or approved): of what, and who did it."""
 
 
 class AttemptRecord(StatusModel):
@@ -166,3 +168,6 @@ class VerificationRunStatus(StatusModel):
     """The rollback taken or recommended after this run."""
     summary: str | None = None
     """The run in one line, failing checks first."""
+
+
+VerificationRunSpec.model_rebuild()

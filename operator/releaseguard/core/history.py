@@ -101,6 +101,12 @@ def report_text(record: Obj) -> list[str]:
         who = by.get("manager") or "unknown"
         cause = f", change-cause: {by['changeCause']}" if by.get("changeCause") else ""
         lines.append(f"  changed by: {who} ({by.get('operation') or '-'} at {by.get('time') or '-'}){cause}")
+    rollback_of = spec.get("rollbackOf")
+    if rollback_of:
+        lines.append(
+            f"  a rollback of revision {rollback_of.get('fromRevision')} to revision {rollback_of.get('toRevision')} "
+            f"({rollback_of.get('reason')}), applied by {rollback_of.get('appliedBy') or '-'}"
+        )
     lines.append(f"  checks digest: {spec.get('checksDigest')}")
     lines.append(
         f"  started: {spec.get('startTime') or '-'}  finished: {status.get('finishTime') or '-'}  "

@@ -196,6 +196,22 @@ def record_spec(
         checks_digest=run.checks_digest or "",
         checks=[c.to_wire() for c in checks],
         start_time=run.start_time,
+        rollback_of=_rollback_of(rv_body, run),
+    )
+
+
+def _rollback_of(rv_body: Obj, run: RunStatus) -> RollbackRecord | None:
+    """The applied rollback whose result is this run's revision (the deployment controller numbers
+    the re-used ReplicaSet max+1, so the result of rolling back revision N is N+1)."""
+    last = ReleaseVerificationStatus.model_validate(rv_body.get("status") or {}).last_rollback
+    if last is None or not last.applied or run.revision != last.from_revision + 1:
+        return None
+    return RollbackRecord(
+        from_revision=last.from_revision,
+        to_revision=last.to_revision,
+        reason=last.reason,
+        applied=True,
+        applied_by=last.applied_by,
     )
 
 
