@@ -49,6 +49,8 @@ typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
 manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the chart
 	$(BIN)/releaseguard crd > crds/releaseverifications.releaseguard.io.yaml
 	cp crds/releaseverifications.releaseguard.io.yaml charts/releaseguard/crds/
+	$(BIN)/releaseguard crd --kind VerificationRun > crds/verificationruns.releaseguard.io.yaml
+	cp crds/verificationruns.releaseguard.io.yaml charts/releaseguard/crds/
 	$(BIN)/python -m releaseguard.dashboard > dashboards/releaseguard.json
 	cp dashboards/releaseguard.json charts/releaseguard/files/dashboard.json
 	$(BIN)/python -m releaseguard.incident > schemas/incident.v1.json
@@ -58,6 +60,8 @@ manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the c
 .PHONY: manifests-check
 manifests-check: $(STAMP) ## Fail when crds/ or deploy/ differ from what the models and the chart generate
 	@$(BIN)/releaseguard crd | diff -u crds/releaseverifications.releaseguard.io.yaml - \
+		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
+	@$(BIN)/releaseguard crd --kind VerificationRun | diff -u crds/verificationruns.releaseguard.io.yaml - \
 		|| { echo "crds/ is stale: run 'make manifests' and commit the result" >&2; exit 1; }
 	@for f in dashboards/releaseguard.json charts/releaseguard/files/dashboard.json; do \
 		$(BIN)/python -m releaseguard.dashboard | diff -u $$f - \
@@ -93,8 +97,9 @@ $(STAMP): pyproject.toml operator/kubesim/pyproject.toml constraints.txt
 venv: $(STAMP) ## Create .venv with pinned dependencies
 
 .PHONY: system-deps
-system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs (no install, no sudo)
+system-deps: ## Unpack Debian's prometheus, promtool and alertmanager into .cache/debs; Debian's chromium (apt-get, when missing)
 	@tools/debs/fetch.sh .cache/debs
+	@tools/chromium.sh
 
 .PHONY: lock
 lock: ## Re-pin constraints.txt from a fresh resolve of pyproject.toml

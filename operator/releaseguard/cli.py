@@ -18,6 +18,10 @@ from . import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("releaseguard.commands.run", "run the operator: verify every rollout, roll back failures"),
     "wait": ("releaseguard.commands.wait", "wait for the verdict on a revision (exit 0 verified, 1 failed, 2 timeout)"),
+    "history": ("releaseguard.commands.history", "list an rv's runs (VerificationRuns) and its flaky checks"),
+    "report": ("releaseguard.commands.report", "show one VerificationRun in full"),
+    "rerun": ("releaseguard.commands.rerun", "verify the current revision again (a new run, trigger Rerun)"),
+    "approve": ("releaseguard.commands.approve", "carry out the rollback recommended under rollback.policy Manual"),
     "crd": ("releaseguard.commands.crd", "print the ReleaseVerification CRD (YAML)"),
     "probe": ("releaseguard.commands.probe", "run release checks and print a probe report"),
     "validate": (
@@ -45,9 +49,9 @@ class CommandModule(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "releaseguard") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="releaseguard",
+        prog=prog,
         description="Verify every rollout of a Kubernetes Deployment and roll back what breaks.",
     )
     parser.add_argument("--version", action="version", version=f"releaseguard {__version__}")
@@ -64,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+def plugin_main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl releaseguard ...`: kubectl runs the executable kubectl-releaseguard found on PATH
+    with the arguments after the plugin's name (its own flags: -n, --context, --kubeconfig)."""
+    args = build_parser("kubectl releaseguard").parse_args(argv)
     code: int = args.run(args)
     return code
 

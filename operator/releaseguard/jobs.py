@@ -78,11 +78,13 @@ def template_hash(deployment: Obj) -> str:
     return _digest(((deployment.get("spec") or {}).get("template")) or {})
 
 
-def run_key(deployment: Obj, checks: Sequence[Check]) -> str:
-    """What a run verifies: the target's uid, its pod template and the checks. Part of every Job
-    name, so a recreated Deployment or changed checks never meet the Jobs of another run."""
+def run_key(deployment: Obj, checks: Sequence[Check], rerun: str | None = None) -> str:
+    """What a run verifies: the target's uid, its pod template and the checks (and, for a re-run,
+    its request). Part of every Job name, so a recreated Deployment, changed checks or a re-run
+    never meet the Jobs of another run."""
     uid = str((deployment.get("metadata") or {}).get("uid") or "")
-    return f"{uid}/{template_hash(deployment)}/{checks_digest(checks)}"
+    key = f"{uid}/{template_hash(deployment)}/{checks_digest(checks)}"
+    return f"{key}/{rerun}" if rerun else key
 
 
 def job_name(rv_name: str, revision: int, group_key: str, key: str = "") -> str:
@@ -318,12 +320,13 @@ def build_jobs(
     runner_image: str = DEFAULT_RUNNER_IMAGE,
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     denied_networks: Sequence[str] = (),
+    rerun: str | None = None,
 ) -> list[Obj]:
     """The probe Jobs verifying `revision` of `deployment`, owned by the RV.
 
     Finished Jobs are kept at least as long as the verification can last (`ttl_seconds` or the
     rv's timeout plus a minute, whichever is longer), so none vanishes mid-run and is recreated."""
-    key = run_key(deployment, rv.spec.checks)
+    key = run_key(deployment, rv.spec.checks, rerun)
     ttl = max(ttl_seconds, rv.spec.timeout_seconds + rv.spec.delay_seconds + 60)
     image = (rv.spec.runner.image if rv.spec.runner and rv.spec.runner.image else None) or runner_image
     labels = labels_for(rv.name, revision)

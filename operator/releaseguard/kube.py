@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from .api import GROUP as RV_GROUP
 from .api import PLURAL, VERSION
+from .api.vrun import RUN_PLURAL, RV_NAME_LABEL
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import REVISION_LABEL, RV_LABEL, label_value
 
@@ -169,6 +170,66 @@ class Kube:
     async def get_rv(self, namespace: str, name: str) -> Obj:
         path = f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}"
         result: Obj = await self.request(f"reading ReleaseVerification {namespace}/{name}", "GET", path)
+        return result
+
+    # --- VerificationRuns (the record) ----------------------------------------------------
+
+    def _vrun_path(self, namespace: str, name: str = "") -> str:
+        path = f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{RUN_PLURAL}"
+        return f"{path}/{name}" if name else path
+
+    async def get_vrun(self, namespace: str, name: str) -> Obj:
+        result: Obj = await self.request(
+            f"reading VerificationRun {namespace}/{name}", "GET", self._vrun_path(namespace, name)
+        )
+        return result
+
+    async def create_vrun(self, namespace: str, vrun: Obj) -> Obj | None:
+        """Create the record; None when it exists already (written before a restart)."""
+        name = vrun["metadata"]["name"]
+        try:
+            result: Obj = await self.request(
+                f"creating VerificationRun {namespace}/{name}", "POST", self._vrun_path(namespace), vrun
+            )
+        except ConflictError:
+            return None
+        return result
+
+    async def patch_vrun_status(self, namespace: str, name: str, status: Obj) -> Obj:
+        result: Obj = await self.request(
+            f"writing the verdict of VerificationRun {namespace}/{name}",
+            "PATCH",
+            f"{self._vrun_path(namespace, name)}/status",
+            {"status": status},
+            content_type="application/merge-patch+json",
+        )
+        return result
+
+    async def list_vruns(self, namespace: str, rv_name: str) -> list[Obj]:
+        result = await self.request(
+            f"listing VerificationRuns of {namespace}/{rv_name}",
+            "GET",
+            self._vrun_path(namespace),
+            query=[("labelSelector", f"{RV_NAME_LABEL}={label_value(rv_name)}")],
+        )
+        items: list[Obj] = result.get("items") or []
+        return items
+
+    async def delete_vrun(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFoundError):
+            await self.request(
+                f"deleting VerificationRun {namespace}/{name}", "DELETE", self._vrun_path(namespace, name)
+            )
+
+    async def patch_rv_flakiness(self, namespace: str, name: str, flakiness: list[Obj]) -> Obj:
+        """Merge-patch status.flakiness alone (the record's summary; no decision depends on it)."""
+        result: Obj = await self.request(
+            f"patching the flakiness of ReleaseVerification {namespace}/{name}",
+            "PATCH",
+            f"/apis/{RV_GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}/{name}/status",
+            {"status": {"flakiness": flakiness}},
+            content_type="application/merge-patch+json",
+        )
         return result
 
     # --- Jobs and their pods ------------------------------------------------------------

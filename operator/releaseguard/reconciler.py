@@ -28,6 +28,7 @@ from .jobs import RV_LABEL, job_finished
 from .kube import Kube
 from .metrics import Metrics
 from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
+from .recorder import Recorder
 
 if TYPE_CHECKING:
     from .notify.hook import NotificationHook
@@ -209,6 +210,7 @@ class Reconciler:
         self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
         self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
+        self.records = Recorder(kube, clock)  # the VerificationRuns
 
     # --- workers ------------------------------------------------------------------------
 
@@ -333,6 +335,7 @@ class Reconciler:
             self.queue.add_after(key, plan.requeue_after)
         if self.notifications is not None:
             await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
+        await self.records.sync(self.cache.rvs.get(key) or body, deployment, messages)
         return plan
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:

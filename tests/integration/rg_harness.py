@@ -33,6 +33,7 @@ Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "examples" / "kubesim-images.yaml"
 CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
+RUN_CRD = ROOT / "crds" / "verificationruns.releaseguard.io.yaml"
 DEPLOY = ROOT / "deploy" / "releaseguard.yaml"
 RELEASEGUARD = str(Path(sys.executable).parent / "releaseguard")
 
@@ -305,12 +306,17 @@ def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """The cluster under test: a KubeSim per module, or the session's real control plane."""
     if request.param == "real":
         real: RealCluster = request.getfixturevalue("real_cluster")
-        real.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD))
-        real.kubectl("wait", "--for=condition=Established", "crd/releaseverifications.releaseguard.io")
+        real.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD), "-f", str(RUN_CRD))
+        real.kubectl(
+            "wait",
+            "--for=condition=Established",
+            "crd/releaseverifications.releaseguard.io",
+            "crd/verificationruns.releaseguard.io",
+        )
         yield real
         return
     with KubeSim(tmp_path_factory.mktemp("kubesim"), images=IMAGES, rollout_delay_seconds=0.2) as server:
-        server.kubectl("apply", "-f", str(CRD))
+        server.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
         yield server
 
 

@@ -131,6 +131,26 @@ def test_crd_schema_problems_the_real_server_rejects() -> None:
     }
 
 
+def test_crd_defaults_must_satisfy_their_schema_as_on_the_real_server() -> None:
+    from kubesim.apiserver.validation import crd_schema_problems
+
+    person = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "who": {**person, "default": {"name": None, "age": 3}},
+            "count": {"type": "integer", "default": "three"},
+            "fine": {**person, "default": {"name": "x"}},
+        },
+    }
+    crd = {"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": schema}}]}}
+    root = "spec.versions[0].schema.openAPIV3Schema"
+    assert dict(crd_schema_problems(crd)) == {
+        f"{root}.properties[who].default.name": 'Invalid value: "null": name in body must be of type string: "null"',
+        f"{root}.properties[count].default": 'Invalid value: "string": <root> in body must be of type integer: "string"',
+    }
+
+
 def _rules(schema: Any) -> list[str]:
     if isinstance(schema, dict):
         found = [r["rule"] for r in schema.get("x-kubernetes-validations") or []]

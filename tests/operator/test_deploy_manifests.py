@@ -27,6 +27,7 @@ def _render_module() -> Any:
 @pytest.fixture(scope="module")
 def manifests() -> list[Obj]:
     docs = list(yaml.safe_load_all((ROOT / "crds" / "releaseverifications.releaseguard.io.yaml").read_text()))
+    docs += yaml.safe_load_all((ROOT / "crds" / "verificationruns.releaseguard.io.yaml").read_text())
     docs += yaml.safe_load_all((DEPLOY / "releaseguard.yaml").read_text())
     docs += yaml.safe_load_all((DEPLOY / "admission-policy.yaml").read_text())
     return [d for d in docs if d]
@@ -112,6 +113,11 @@ NEEDED = [
     ("releaseguard.io", "releaseverifications", "list"),
     ("releaseguard.io", "releaseverifications", "watch"),
     ("releaseguard.io", "releaseverifications/status", "patch"),
+    ("releaseguard.io", "verificationruns", "create"),  # the record of each run
+    ("releaseguard.io", "verificationruns", "get"),
+    ("releaseguard.io", "verificationruns", "list"),  # retention
+    ("releaseguard.io", "verificationruns", "delete"),
+    ("releaseguard.io", "verificationruns/status", "patch"),  # the verdict, once
     ("apps", "deployments", "watch"),
     ("apps", "deployments", "patch"),
     ("apps", "replicasets", "list"),
@@ -140,6 +146,8 @@ def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) ->
         ("apps", "deployments", "update"),
         ("", "pods", "delete"),
         ("releaseguard.io", "releaseverifications", "patch"),
+        ("releaseguard.io", "verificationruns", "patch"),
+        ("releaseguard.io", "verificationruns", "update"),
     ]:
         assert not _allowed(rules, *forbidden), forbidden
     binding = _one(manifests, "ClusterRoleBinding", "releaseguard")

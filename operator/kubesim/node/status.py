@@ -7,6 +7,7 @@ the pod Pending; a running one makes it Running; when all have stopped, the rest
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,11 +66,19 @@ class ContainerView:
             waiting["message"] = self.message
         return {"waiting": waiting}
 
+    def image_id(self) -> str:
+        """What the kubelet reports once the image is pulled: the image resolved to a digest. Here
+        there is no registry, so the digest is that of the reference (stable per image name)."""
+        if self.state == "waiting" and not self.last_state:
+            return ""
+        name = self.image.split("@", 1)[0]
+        return f"{name}@sha256:{hashlib.sha256(self.image.encode()).hexdigest()}"
+
     def to_status(self) -> Obj:
         status: Obj = {
             "name": self.name,
             "image": self.image,
-            "imageID": "",
+            "imageID": self.image_id(),
             "state": self.state_dict(),
             "lastState": self.last_state,
             "ready": self.ready,

@@ -521,6 +521,15 @@ class RunnerSpec(SpecModel):
 # --- the spec --------------------------------------------------------------------------------
 
 
+class RetentionSpec(SpecModel):
+    """Which VerificationRuns are kept. The last verified and the last failed run are always kept."""
+
+    count: Annotated[int, Field(ge=1, le=1000)] = 30
+    """Runs kept at most (the newest)."""
+    max_age_hours: Annotated[int, Field(ge=1, le=87600)] = 720
+    """Runs older than this (by finish time) are deleted; 720 hours is 30 days."""
+
+
 class ReleaseVerificationSpec(SpecModel):
     target_ref: TargetRef
     """The Deployment whose every new revision is verified."""
@@ -537,5 +546,7 @@ class ReleaseVerificationSpec(SpecModel):
     runner: RunnerSpec | None = None
     """Overrides for the probe Jobs."""
     history_limit: Annotated[int, Field(ge=1, le=50, description="Runs kept in status.history")] = 10
+    retention: RetentionSpec = RetentionSpec()
+    """How many VerificationRuns (kubectl get vrun) are kept, and for how long."""
     notifications: Annotated[list[NotificationSubscription], Field(max_length=16)] = []
     """Channels (configured by the cluster admin) to notify, and on which events."""

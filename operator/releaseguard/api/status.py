@@ -102,7 +102,11 @@ class RunStatus(StatusModel):
     checks_digest: str | None = None
     """Digest of the checks this run runs."""
     trigger: str | None = None
-    """Why this run started: NewRevision, ChecksChanged or TargetReplaced."""
+    """Why this run started: NewRevision, ChecksChanged, TargetReplaced or Rerun."""
+    record: str | None = None
+    """The VerificationRun that records this run (kubectl get vrun NAME)."""
+    rerun: str | None = None
+    """The releaseguard.io/rerun annotation value this run answered, when it is a re-run."""
 
 
 class RunSummary(StatusModel):
@@ -143,6 +147,19 @@ class RollbackStatus(StatusModel):
     """Who rolled back: releaseguard, or user when someone did it by hand (e.g. kubectl rollout undo)."""
 
 
+class FlakyCheck(StatusModel):
+    """How often a check passed only on a retry, across the retained VerificationRuns."""
+
+    name: str
+    """The check's name."""
+    flaky_runs: int
+    """Runs in which it was Flaky (failed, then passed on a retry)."""
+    runs: int
+    """Retained runs in which it ran."""
+    rate: float
+    """flakyRuns / runs."""
+
+
 class ReleaseVerificationStatus(StatusModel):
     """What was verified, the verdict, and what was done about it."""
 
@@ -172,6 +189,8 @@ class ReleaseVerificationStatus(StatusModel):
     """The last historyLimit runs, newest first."""
     target_uid: str | None = Field(default=None, alias="targetUID")
     """uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to."""
+    flakiness: list[FlakyCheck] | None = None
+    """Checks that were Flaky in at least one retained VerificationRun, most flaky first."""
     notifications: list[NotificationRecord] | None = Field(
         default=None, description="Deliveries of the current run's notifications, so none is sent twice"
     )

@@ -46,6 +46,7 @@ from ..jobs import (
     uses_script,
 )
 from ..report import ProbeReport
+from .approve import approved_rollback
 from .conditions import (
     ROLLED_BACK,
     SPEC_VALID,
@@ -67,6 +68,7 @@ from .outcome import (
     passed_of_total,
 )
 from .policy import Policy, policy_problems
+from .record import record_name
 from .rollback import RollbackRefused, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
@@ -193,10 +195,26 @@ def rollback_owner(rvs: Collection[Obj]) -> str | None:
     return age(min(rvs, key=age))[1]
 
 
+RERUN_ANNOTATION = "releaseguard.io/rerun"
+
+
 def decide(observed: Observed, settings: Settings) -> Plan:
     plan = _decide(observed, settings)
     plan.status.message = _summary(plan.status)
+    run = plan.status.last_run
+    if run is not None and run.start_time is not None and run.record is None:
+        run.record = record_name(str((observed.body.get("metadata") or {}).get("name") or ""), run)
     return plan
+
+
+def _rerun_of(run: RunStatus) -> str | None:
+    """The re-run request a run answers (its Jobs are named apart from the earlier runs')."""
+    return run.rerun if run.trigger == "Rerun" else None
+
+
+def _rerun_token(body: Obj) -> str | None:
+    value = ((body.get("metadata") or {}).get("annotations") or {}).get(RERUN_ANNOTATION)
+    return str(value) if value else None
 
 
 def _summary(status: ReleaseVerificationStatus) -> str | None:
@@ -270,6 +288,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     digest = checks_digest(rv.spec.checks)
     run = status.last_run
     trigger = "TargetReplaced" if replaced else _trigger(run, revision, dep_uid, digest)
+    rerun = _rerun_token(observed.body)
+    if trigger is None and run is not None and run.verdict is not None and rerun != run.rerun:
+        trigger = "Rerun"  # someone asked for it (releaseguard rerun, or the annotation by hand)
     if run is None or trigger is not None:
         if run is not None and run.verdict is None:
             ctx.log(f"the run of revision {run.revision} is superseded ({trigger}); stopping its checks")
@@ -280,7 +301,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
                     f"revision {revision} ({trigger}) superseded revision {run.revision}",
                 )
             )
-        run = RunStatus(revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision")
+        run = RunStatus(
+            revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision", rerun=rerun
+        )
         status.last_run = run
         status.current_revision = revision
         status.checks = None
@@ -293,9 +316,11 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     ctx.delete_active_jobs(keep=run.jobs)
 
     if run.verdict is not None:
+        _carry_out_approval(ctx, rv, revision, settings)
         last = status.last_rollback
         if (
-            last is not None
+            plan.rollback is None  # not the approval just carried out
+            and last is not None
             and last.applied
             and last.from_revision == revision
             and rolled_back_from(deployment) != revision  # our patch has not landed yet
@@ -336,6 +361,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.runner_image,
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
+            _rerun_of(run),
         )
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
@@ -376,6 +402,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.runner_image,
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
+            _rerun_of(run),
         )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
@@ -390,7 +417,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         if (job := observed.jobs.get(n)) is not None and n not in stale and (n in problems or job_finished(job))
     }
     if len(done) == len(run.jobs):
-        groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks))
+        groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks, _rerun_of(run)))
         outcomes = [
             job_outcome(
                 done[n],
@@ -491,7 +518,7 @@ def _stuck_report(
 ) -> ProbeReport:
     """The run ended early because some Jobs can never start: their checks are Error with the pod's
     own words, those of Jobs cut short are Error too, and those that finished keep their results."""
-    groups = jobs_of_run(rv, run.revision, run_key(deployment, rv.spec.checks))
+    groups = jobs_of_run(rv, run.revision, run_key(deployment, rv.spec.checks, _rerun_of(run)))
     outcomes = []
     for name in run.jobs:
         job = observed.jobs.get(name)
@@ -638,6 +665,15 @@ def _decide_rollback(
         )
         return None
     run = status.last_run
+    if run is not None and run.trigger == "Rerun":
+        skip(
+            "Rerun",
+            f"revision {revision} failed a re-run; a re-run reports and recommends, it does not roll back: "
+            f"to roll back, run: {undo_command(target, good, rv.namespace)}"
+            if good is not None and good < revision
+            else f"revision {revision} failed a re-run; a re-run reports, it does not roll back",
+        )
+        return None
     if run is not None and run.trigger == "ChecksChanged":
         skip(
             "ChecksChanged",
@@ -670,6 +706,29 @@ def _decide_rollback(
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
+
+
+def _carry_out_approval(ctx: _Run, rv: ReleaseVerification, revision: int, settings: Settings) -> None:
+    """A recommended rollback someone approved (releaseguard approve): do it, once."""
+    approval = approved_rollback(ctx.observed.body, ctx.status, revision)
+    last = ctx.status.last_rollback
+    if approval is None or settings.dry_run or last is None:
+        return
+    status, target = ctx.status, rv.spec.target_ref.name
+    last.applied, last.applied_by, last.time = True, f"approved:{approval.by}", ctx.now
+    for entry in status.history:
+        if entry.revision == approval.from_revision and entry.rolled_back_to is None:
+            entry.rolled_back_to = approval.to_revision
+            break
+    status.phase = Phase.ROLLED_BACK
+    text = (
+        f"rolled back Deployment {target} from revision {approval.from_revision} to revision "
+        f"{approval.to_revision}, approved by {approval.by}"
+    )
+    ctx.condition(ROLLED_BACK, "True", "RollbackApproved", text)
+    ctx.event("RolledBack", text, "Warning")
+    ctx.log(text)
+    ctx.plan.rollback = RollbackRequest(approval.from_revision, approval.to_revision, approval.reason)
 
 
 def _record_rollback_by_hand(ctx: _Run, target: str, revision: int) -> None:
