@@ -306,7 +306,7 @@ def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     """The cluster under test: a KubeSim per module, or the session's real control plane."""
     if request.param == "real":
         real: RealCluster = request.getfixturevalue("real_cluster")
-        real.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(CRD), "-f", str(RUN_CRD))
+        real.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
         real.kubectl(
             "wait",
             "--for=condition=Established",
