@@ -264,6 +264,12 @@ class Kube:
         items: list[Obj] = result.get("items") or []
         return items
 
+    async def get_deployment(self, namespace: str, name: str) -> Obj:
+        result: Obj = await self.request(
+            f"reading Deployment {namespace}/{name}", "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        )
+        return result
+
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj:
         result: Obj = await self.request(
             f"rolling back Deployment {namespace}/{name}",

@@ -10,6 +10,7 @@ every start; it is never the only copy of anything.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .api import ReleaseVerificationStatus
-from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
+from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .core.rollout import images_of
@@ -38,6 +39,8 @@ Key = tuple[str, str]
 logger = logging.getLogger("releaseguard")
 MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
 REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
+STUB = "releaseguard.io/stub"  # marks a cached Deployment kept only as a name (no RV targets it)
+EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to 10 s: about 1.5 min)
 
 
 def _rv_number(obj: Obj) -> int | None:
@@ -46,6 +49,26 @@ def _rv_number(obj: Obj) -> int | None:
         return int(str(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+def slim_deployment(body: Obj) -> Obj:
+    """A Deployment as the cache keeps it: without managedFields (often the biggest part of it on a
+    real API server), which no decision reads."""
+    meta = body.get("metadata") or {}
+    if "managedFields" not in meta:
+        return copy.deepcopy(body)
+    return copy.deepcopy({**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}})
+
+
+def _stub(body: Obj) -> Obj:
+    """What the cache keeps of a Deployment no RV targets: that it exists, and its version."""
+    meta = body.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "resourceVersion")
+    return {"metadata": {k: meta[k] for k in keep if k in meta}, STUB: True}
+
+
+def is_stub(body: Obj | None) -> bool:
+    return body is not None and bool(body.get(STUB))
 
 
 def key_of(obj: Obj) -> Key:
@@ -95,10 +118,13 @@ class Cache:
             self.messages.pop((key[0], name), None)
 
     def put_deployment(self, body: Obj) -> list[Key]:
+        """Keep the Deployment whole when an RV targets it, else only as a stub (10,000 Deployments
+        nobody verifies cost a few MB, not their templates); a stub is read whole when needed."""
         key = key_of(body)
+        targeted = self.rvs_targeting(key)
         if self._newer(self.deployments.get(key), body):
-            self.deployments[key] = body
-        return self.rvs_targeting(key)
+            self.deployments[key] = body if targeted else _stub(body)
+        return targeted
 
     def drop_deployment(self, key: Key) -> list[Key]:
         self.deployments.pop(key, None)
@@ -209,6 +235,7 @@ class Reconciler:
         self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
         self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
+        self._event_retries: set[asyncio.Task[None]] = set()  # Events being posted again
 
     # --- workers ------------------------------------------------------------------------
 
@@ -222,6 +249,13 @@ class Reconciler:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        # Events still being retried get a short last chance, then are given up
+        retries = list(self._event_retries)
+        if retries:
+            await asyncio.wait(retries, timeout=2.0)
+            for task in retries:
+                task.cancel()
+            await asyncio.gather(*retries, return_exceptions=True)
 
     async def _work(self) -> None:
         while True:
@@ -253,7 +287,7 @@ class Reconciler:
         if body is None:
             return None
         namespace, name = key
-        deployment = self.cache.deployments.get((namespace, _target(body)))
+        deployment = await self._deployment(namespace, _target(body))
         jobs = dict(self.cache.jobs.get(key, {}))
         stuck = await self._stuck_jobs(key, body, jobs)  # before _messages marks Jobs as still running
         reports = await self._messages(key, body, jobs)
@@ -334,6 +368,20 @@ class Reconciler:
         if self.notifications is not None:
             await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
         return plan
+
+    async def _deployment(self, namespace: str, name: str) -> Obj | None:
+        """The target from the cache; one kept only as a stub (no RV targeted it when it was last
+        seen) is read whole once, then kept whole by the watch."""
+        found = self.cache.deployments.get((namespace, name))
+        if not is_stub(found):
+            return found
+        try:
+            whole = slim_deployment(await self.kube.get_deployment(namespace, name))
+        except NotFoundError:
+            return None  # deleted meanwhile: its DELETED event drops the stub
+        self.cache.put_deployment(whole)
+        cached = self.cache.deployments.get((namespace, name))
+        return None if cached is None or is_stub(cached) else cached
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:
         """The reports of the current run's finished Jobs, read once per Job (see core.trust).
@@ -428,11 +476,53 @@ class Reconciler:
         return status
 
     async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
+        """Post the plan's Events. One that fails for a reason that can pass (5xx, 429, a cut
+        connection) is posted again in the background until it lands, its object is gone, or
+        EVENT_RETRY_LIMIT attempts: the decision that wanted it is already recorded and will not be
+        made again, so nothing else would ever post it."""
         posts = []
         for event in plan.events:
             involved = body if event.on == "rv" else deployment
             if involved is not None:
-                posts.append(self.kube.post_event(involved, event.reason, event.message, event.type))
-        for result in await asyncio.gather(*posts, return_exceptions=True):
-            if isinstance(result, Exception):
+                posts.append((involved, event))
+        results = await asyncio.gather(
+            *(self.kube.post_event(o, e.reason, e.message, e.type) for o, e in posts), return_exceptions=True
+        )
+        for (involved, event), result in zip(posts, results, strict=True):
+            if isinstance(result, TransientKubeError | ConflictError):
+                task = asyncio.create_task(self._post_again(involved, event), name=f"event-{event.reason}")
+                self._event_retries.add(task)
+                task.add_done_callback(self._event_retries.discard)
+            elif isinstance(result, Exception):
                 logger.warning("could not post an Event: %s", result)
+
+    async def _post_again(self, involved: Obj, event: Event) -> None:
+        delay = 0.25
+        for attempt in range(2, EVENT_RETRY_LIMIT + 1):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            if not self._still_there(involved):
+                logger.info("Event %s not posted: %s is gone", event.reason, key_of(involved))
+                return
+            try:
+                await self.kube.post_event(involved, event.reason, event.message, event.type)
+            except (TransientKubeError, ConflictError) as exc:
+                logger.info("posting Event %s again (attempt %d): %s", event.reason, attempt, exc)
+                continue
+            except KubeError as exc:
+                logger.warning("could not post an Event: %s", exc)
+                return
+            return
+        logger.warning(
+            "gave up posting Event %s on %s after %d attempts", event.reason, key_of(involved), EVENT_RETRY_LIMIT
+        )
+
+    def _still_there(self, involved: Obj) -> bool:
+        key = key_of(involved)
+        uid = (involved.get("metadata") or {}).get("uid")
+        cached = (
+            self.cache.rvs.get(key)
+            if involved.get("kind") == "ReleaseVerification"
+            else self.cache.deployments.get(key)
+        )
+        return cached is not None and (cached.get("metadata") or {}).get("uid") == uid

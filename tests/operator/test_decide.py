@@ -447,3 +447,23 @@ def test_the_stall_of_the_rolled_back_release_does_not_fail_the_rollback() -> No
     assert driver.status["lastRun"]["revision"] == 3
     plan = driver.step(_rolled_back(3))
     assert driver.status["phase"] == "Verifying"
+
+
+def test_a_recorded_verdict_sets_the_phase_whatever_was_written_meanwhile() -> None:
+    # a restarted operator that once saw the RV before its Deployment wrote Pending; the recorded
+    # run alone decides the phase and the Verified condition from then on
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.step(None)
+    assert driver.status["phase"] == "Pending"
+    plan = driver.step(deployment())
+    assert driver.status["phase"] == "Verified"
+    assert driver.condition("Verified")["status"] == "True"
+    assert not plan.events and not plan.create_jobs and plan.verdict is None
+    failed = Driver(rv_body())
+    failed.verify(deployment(), PASS)
+    failed.verify(deployment(revision=2, image="shop:2.0"), FAIL)
+    failed.body["status"]["phase"] = "Pending"
+    plan = failed.step(deployment(revision=2, image="shop:2.0", annotations={ROLLBACK_FROM_ANNOTATION: "2"}))
+    assert failed.status["phase"] == "RolledBack"
+    assert plan.rollback is None and not plan.events
