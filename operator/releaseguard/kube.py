@@ -282,7 +282,8 @@ class Kube:
 
     # --- Events -------------------------------------------------------------------------
 
-    async def post_event(self, involved: Obj, reason: str, message: str, type_: str) -> None:
+    async def post_event(self, involved: Obj, reason: str, message: str, type_: str, name: str | None = None) -> None:
+        """Post an Event; with `name`, one that exists already (posted before a restart) is left as is."""
         meta = involved.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -308,9 +309,15 @@ class Kube:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self.request(
-            f"posting Event {reason} on {involved.get('kind')} {namespace}/{meta.get('name')}",
-            "POST",
-            f"/api/v1/namespaces/{namespace}/events",
-            event,
-        )
+        if name is not None:
+            event["metadata"] = {"name": name, "namespace": namespace}
+        try:
+            await self.request(
+                f"posting Event {reason} on {involved.get('kind')} {namespace}/{meta.get('name')}",
+                "POST",
+                f"/api/v1/namespaces/{namespace}/events",
+                event,
+            )
+        except ConflictError:
+            if name is None:
+                raise

@@ -15,11 +15,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .api import ReleaseVerificationStatus
 from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
+from .core.events import event_name, verdict_events
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .core.rollout import images_of
@@ -40,6 +41,7 @@ logger = logging.getLogger("releaseguard")
 MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
 REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
 STUB = "releaseguard.io/stub"  # marks a cached Deployment kept only as a name (no RV targets it)
+CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Events again after a restart
 EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to 10 s: about 1.5 min)
 
 
@@ -236,6 +238,7 @@ class Reconciler:
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
         self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
         self._event_retries: set[asyncio.Task[None]] = set()  # Events being posted again
+        self._caught_up: set[Key] = set()  # rvs whose last verdict's Events were posted again since start
 
     # --- workers ------------------------------------------------------------------------
 
@@ -332,30 +335,39 @@ class Reconciler:
             body = updated
         if self.notifications is not None:
             self.notifications.written(key, plan.status.notifications)
-        if plan.rollback is not None and deployment is not None and replicasets is not None:
-            refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
-            if refused is not None:
-                # the decision's RolledBack Events and phase did not happen; the refusal's stand
-                plan.events = [e for e in plan.events if e.reason != "RolledBack"]
-                plan.status = refused
-        for configmap in plan.apply_configmaps:
-            await self.kube.apply_configmap(namespace, configmap)
-        for job in plan.create_jobs:
-            try:
-                created = await self.kube.create_job(namespace, job)
-            except KubeError as exc:
-                if exc.status not in REFUSED:
-                    raise
-                # the server will refuse it again: the next decision ends the run with its words
-                self._refused[(namespace, job["metadata"]["name"])] = str(exc)
-                self.queue.add(key)
-                continue
-            if created is not None:  # else it existed already, and its watch event has or will come
-                self.cache.put_job(key, created)
-        for job_name in plan.delete_jobs:
-            await self.kube.delete_job(namespace, job_name)
-            self.cache.drop_job(key, job_name)
-        await self._post(body, deployment, plan)
+        if key not in self._caught_up:
+            # the first look at this rv in this process: the last verdict's Events again, in case a
+            # crash came between its status write and its Events (the ones that landed are kept)
+            self._caught_up.add(key)
+            plan.events += self._missed_events(body, plan)
+        # From here on the decision is recorded and will not be made again: its Events are posted
+        # whatever fails next (the failure is retried by the next reconcile, the Events are not).
+        try:
+            if plan.rollback is not None and deployment is not None and replicasets is not None:
+                refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
+                if refused is not None:
+                    # the decision's RolledBack Events and phase did not happen; the refusal's stand
+                    plan.events = [e for e in plan.events if e.reason != "RolledBack"]
+                    plan.status = refused
+            for configmap in plan.apply_configmaps:
+                await self.kube.apply_configmap(namespace, configmap)
+            for job in plan.create_jobs:
+                try:
+                    created = await self.kube.create_job(namespace, job)
+                except KubeError as exc:
+                    if exc.status not in REFUSED:
+                        raise
+                    # the server will refuse it again: the next decision ends the run with its words
+                    self._refused[(namespace, job["metadata"]["name"])] = str(exc)
+                    self.queue.add(key)
+                    continue
+                if created is not None:  # else it existed already, and its watch event has or will come
+                    self.cache.put_job(key, created)
+            for job_name in plan.delete_jobs:
+                await self.kube.delete_job(namespace, job_name)
+                self.cache.drop_job(key, job_name)
+        finally:
+            await self._post(body, deployment, plan)
         if plan.verdict is not None:
             v = plan.verdict
             self.metrics.record_verdict(
@@ -443,7 +455,9 @@ class Reconciler:
             try:
                 updated = await self.kube.json_patch_deployment(namespace, dep_name, outcome.patch)
             except KubeError as exc:
-                if exc.status not in (409, 422):
+                if exc.status != 422:
+                    # a 409 on a patch without resourceVersion is the server's own retry giving up:
+                    # the next reconcile applies the recorded rollback again (reapply)
                     raise
                 if request.reapply:
                     return None  # the earlier patch landed and the revision already moved on
@@ -475,28 +489,37 @@ class Reconciler:
         await self._post(updated_rv, deployment, Plan(status=status, events=events))
         return status
 
+    def _missed_events(self, body: Obj, plan: Plan) -> list[Event]:
+        run = plan.status.last_run
+        if run is None or run.finish_time is None or self.clock() - run.finish_time > CATCH_UP_WINDOW:
+            return []
+        planned = {(e.reason, e.on) for e in plan.events}
+        derived = verdict_events(plan.status, key_of(body)[1], _target(body))
+        return [e for e in derived if (e.reason, e.on) not in planned]
+
     async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
         """Post the plan's Events. One that fails for a reason that can pass (5xx, 429, a cut
         connection) is posted again in the background until it lands, its object is gone, or
         EVENT_RETRY_LIMIT attempts: the decision that wanted it is already recorded and will not be
         made again, so nothing else would ever post it."""
         posts = []
+        rv_uid = str((body.get("metadata") or {}).get("uid") or "")
         for event in plan.events:
             involved = body if event.on == "rv" else deployment
             if involved is not None:
-                posts.append((involved, event))
+                posts.append((involved, event, event_name(key_of(involved)[1], rv_uid, plan.status, event)))
         results = await asyncio.gather(
-            *(self.kube.post_event(o, e.reason, e.message, e.type) for o, e in posts), return_exceptions=True
+            *(self.kube.post_event(o, e.reason, e.message, e.type, n) for o, e, n in posts), return_exceptions=True
         )
-        for (involved, event), result in zip(posts, results, strict=True):
+        for (involved, event, named), result in zip(posts, results, strict=True):
             if isinstance(result, TransientKubeError | ConflictError):
-                task = asyncio.create_task(self._post_again(involved, event), name=f"event-{event.reason}")
+                task = asyncio.create_task(self._post_again(involved, event, named), name=f"event-{event.reason}")
                 self._event_retries.add(task)
                 task.add_done_callback(self._event_retries.discard)
             elif isinstance(result, Exception):
                 logger.warning("could not post an Event: %s", result)
 
-    async def _post_again(self, involved: Obj, event: Event) -> None:
+    async def _post_again(self, involved: Obj, event: Event, name: str | None) -> None:
         delay = 0.25
         for attempt in range(2, EVENT_RETRY_LIMIT + 1):
             await asyncio.sleep(delay)
@@ -505,7 +528,7 @@ class Reconciler:
                 logger.info("Event %s not posted: %s is gone", event.reason, key_of(involved))
                 return
             try:
-                await self.kube.post_event(involved, event.reason, event.message, event.type)
+                await self.kube.post_event(involved, event.reason, event.message, event.type, name)
             except (TransientKubeError, ConflictError) as exc:
                 logger.info("posting Event %s again (attempt %d): %s", event.reason, attempt, exc)
                 continue

@@ -80,4 +80,6 @@ def test_sigkill_at_random_moments_changes_no_outcome(cluster: Cluster, own_oper
 
 def _behind(fleet: Fleet) -> list[str]:
     rvs = fleet.rvs()
-    return [n for n in fleet.names if (rvs[n].get("currentRevision"), rvs[n].get("phase")) != (fleet.revision, "Verified")]
+    return [
+        n for n in fleet.names if (rvs[n].get("currentRevision"), rvs[n].get("phase")) != (fleet.revision, "Verified")
+    ]
