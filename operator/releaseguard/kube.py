@@ -325,6 +325,12 @@ class Kube:
         items: list[Obj] = result.get("items") or []
         return items
 
+    async def get_deployment(self, namespace: str, name: str) -> Obj:
+        result: Obj = await self.request(
+            f"reading Deployment {namespace}/{name}", "GET", f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+        )
+        return result
+
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj:
         result: Obj = await self.request(
             f"rolling back Deployment {namespace}/{name}",
@@ -337,7 +343,8 @@ class Kube:
 
     # --- Events -------------------------------------------------------------------------
 
-    async def post_event(self, involved: Obj, reason: str, message: str, type_: str) -> None:
+    async def post_event(self, involved: Obj, reason: str, message: str, type_: str, name: str | None = None) -> None:
+        """Post an Event; with `name`, one that exists already (posted before a restart) is left as is."""
         meta = involved.get("metadata") or {}
         namespace = str(meta.get("namespace") or "default")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -363,9 +370,15 @@ class Kube:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self.request(
-            f"posting Event {reason} on {involved.get('kind')} {namespace}/{meta.get('name')}",
-            "POST",
-            f"/api/v1/namespaces/{namespace}/events",
-            event,
-        )
+        if name is not None:
+            event["metadata"] = {"name": name, "namespace": namespace}
+        try:
+            await self.request(
+                f"posting Event {reason} on {involved.get('kind')} {namespace}/{meta.get('name')}",
+                "POST",
+                f"/api/v1/namespaces/{namespace}/events",
+                event,
+            )
+        except ConflictError:
+            if name is None:
+                raise

@@ -10,15 +10,17 @@ every start; it is never the only copy of anything.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .api import ReleaseVerificationStatus
-from .core.decide import Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
+from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
+from .core.events import event_name, verdict_events
 from .core.patch import merge_patch
 from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .core.rollout import images_of
@@ -39,6 +41,9 @@ Key = tuple[str, str]
 logger = logging.getLogger("releaseguard")
 MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
 REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
+STUB = "releaseguard.io/stub"  # marks a cached Deployment kept only as a name (no RV targets it)
+CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Events again after a restart
+EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to 10 s: about 1.5 min)
 
 
 def _rv_number(obj: Obj) -> int | None:
@@ -47,6 +52,26 @@ def _rv_number(obj: Obj) -> int | None:
         return int(str(raw)) if raw is not None else None
     except ValueError:
         return None
+
+
+def slim_deployment(body: Obj) -> Obj:
+    """A Deployment as the cache keeps it: without managedFields (often the biggest part of it on a
+    real API server), which no decision reads."""
+    meta = body.get("metadata") or {}
+    if "managedFields" not in meta:
+        return copy.deepcopy(body)
+    return copy.deepcopy({**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}})
+
+
+def _stub(body: Obj) -> Obj:
+    """What the cache keeps of a Deployment no RV targets: that it exists, and its version."""
+    meta = body.get("metadata") or {}
+    keep = ("name", "namespace", "uid", "resourceVersion")
+    return {"metadata": {k: meta[k] for k in keep if k in meta}, STUB: True}
+
+
+def is_stub(body: Obj | None) -> bool:
+    return body is not None and bool(body.get(STUB))
 
 
 def key_of(obj: Obj) -> Key:
@@ -96,10 +121,13 @@ class Cache:
             self.messages.pop((key[0], name), None)
 
     def put_deployment(self, body: Obj) -> list[Key]:
+        """Keep the Deployment whole when an RV targets it, else only as a stub (10,000 Deployments
+        nobody verifies cost a few MB, not their templates); a stub is read whole when needed."""
         key = key_of(body)
+        targeted = self.rvs_targeting(key)
         if self._newer(self.deployments.get(key), body):
-            self.deployments[key] = body
-        return self.rvs_targeting(key)
+            self.deployments[key] = body if targeted else _stub(body)
+        return targeted
 
     def drop_deployment(self, key: Key) -> list[Key]:
         self.deployments.pop(key, None)
@@ -211,6 +239,8 @@ class Reconciler:
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
         self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
         self.records = Recorder(kube, clock)  # the VerificationRuns
+        self._event_retries: set[asyncio.Task[None]] = set()  # Events being posted again
+        self._caught_up: set[Key] = set()  # rvs whose last verdict's Events were posted again since start
 
     # --- workers ------------------------------------------------------------------------
 
@@ -224,6 +254,13 @@ class Reconciler:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
+        # Events still being retried get a short last chance, then are given up
+        retries = list(self._event_retries)
+        if retries:
+            await asyncio.wait(retries, timeout=2.0)
+            for task in retries:
+                task.cancel()
+            await asyncio.gather(*retries, return_exceptions=True)
 
     async def _work(self) -> None:
         while True:
@@ -255,7 +292,7 @@ class Reconciler:
         if body is None:
             return None
         namespace, name = key
-        deployment = self.cache.deployments.get((namespace, _target(body)))
+        deployment = await self._deployment(namespace, _target(body))
         jobs = dict(self.cache.jobs.get(key, {}))
         stuck = await self._stuck_jobs(key, body, jobs)  # before _messages marks Jobs as still running
         reports = await self._messages(key, body, jobs)
@@ -300,30 +337,39 @@ class Reconciler:
             body = updated
         if self.notifications is not None:
             self.notifications.written(key, plan.status.notifications)
-        if plan.rollback is not None and deployment is not None and replicasets is not None:
-            refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
-            if refused is not None:
-                # the decision's RolledBack Events and phase did not happen; the refusal's stand
-                plan.events = [e for e in plan.events if e.reason != "RolledBack"]
-                plan.status = refused
-        for configmap in plan.apply_configmaps:
-            await self.kube.apply_configmap(namespace, configmap)
-        for job in plan.create_jobs:
-            try:
-                created = await self.kube.create_job(namespace, job)
-            except KubeError as exc:
-                if exc.status not in REFUSED:
-                    raise
-                # the server will refuse it again: the next decision ends the run with its words
-                self._refused[(namespace, job["metadata"]["name"])] = str(exc)
-                self.queue.add(key)
-                continue
-            if created is not None:  # else it existed already, and its watch event has or will come
-                self.cache.put_job(key, created)
-        for job_name in plan.delete_jobs:
-            await self.kube.delete_job(namespace, job_name)
-            self.cache.drop_job(key, job_name)
-        await self._post(body, deployment, plan)
+        if key not in self._caught_up:
+            # the first look at this rv in this process: the last verdict's Events again, in case a
+            # crash came between its status write and its Events (the ones that landed are kept)
+            self._caught_up.add(key)
+            plan.events += self._missed_events(body, plan)
+        # From here on the decision is recorded and will not be made again: its Events are posted
+        # whatever fails next (the failure is retried by the next reconcile, the Events are not).
+        try:
+            if plan.rollback is not None and deployment is not None and replicasets is not None:
+                refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
+                if refused is not None:
+                    # the decision's RolledBack Events and phase did not happen; the refusal's stand
+                    plan.events = [e for e in plan.events if e.reason != "RolledBack"]
+                    plan.status = refused
+            for configmap in plan.apply_configmaps:
+                await self.kube.apply_configmap(namespace, configmap)
+            for job in plan.create_jobs:
+                try:
+                    created = await self.kube.create_job(namespace, job)
+                except KubeError as exc:
+                    if exc.status not in REFUSED:
+                        raise
+                    # the server will refuse it again: the next decision ends the run with its words
+                    self._refused[(namespace, job["metadata"]["name"])] = str(exc)
+                    self.queue.add(key)
+                    continue
+                if created is not None:  # else it existed already, and its watch event has or will come
+                    self.cache.put_job(key, created)
+            for job_name in plan.delete_jobs:
+                await self.kube.delete_job(namespace, job_name)
+                self.cache.drop_job(key, job_name)
+        finally:
+            await self._post(body, deployment, plan)
         if plan.verdict is not None:
             v = plan.verdict
             self.metrics.record_verdict(
@@ -337,6 +383,20 @@ class Reconciler:
             await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
         await self.records.sync(self.cache.rvs.get(key) or body, deployment, messages)
         return plan
+
+    async def _deployment(self, namespace: str, name: str) -> Obj | None:
+        """The target from the cache; one kept only as a stub (no RV targeted it when it was last
+        seen) is read whole once, then kept whole by the watch."""
+        found = self.cache.deployments.get((namespace, name))
+        if not is_stub(found):
+            return found
+        try:
+            whole = slim_deployment(await self.kube.get_deployment(namespace, name))
+        except NotFoundError:
+            return None  # deleted meanwhile: its DELETED event drops the stub
+        self.cache.put_deployment(whole)
+        cached = self.cache.deployments.get((namespace, name))
+        return None if cached is None or is_stub(cached) else cached
 
     async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:
         """The reports of the current run's finished Jobs, read once per Job (see core.trust).
@@ -398,7 +458,9 @@ class Reconciler:
             try:
                 updated = await self.kube.json_patch_deployment(namespace, dep_name, outcome.patch)
             except KubeError as exc:
-                if exc.status not in (409, 422):
+                if exc.status != 422:
+                    # a 409 on a patch without resourceVersion is the server's own retry giving up:
+                    # the next reconcile applies the recorded rollback again (reapply)
                     raise
                 if request.reapply:
                     return None  # the earlier patch landed and the revision already moved on
@@ -430,12 +492,63 @@ class Reconciler:
         await self._post(updated_rv, deployment, Plan(status=status, events=events))
         return status
 
+    def _missed_events(self, body: Obj, plan: Plan) -> list[Event]:
+        run = plan.status.last_run
+        if run is None or run.finish_time is None or self.clock() - run.finish_time > CATCH_UP_WINDOW:
+            return []
+        planned = {(e.reason, e.on) for e in plan.events}
+        derived = verdict_events(plan.status, key_of(body)[1], _target(body))
+        return [e for e in derived if (e.reason, e.on) not in planned]
+
     async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
+        """Post the plan's Events. One that fails for a reason that can pass (5xx, 429, a cut
+        connection) is posted again in the background until it lands, its object is gone, or
+        EVENT_RETRY_LIMIT attempts: the decision that wanted it is already recorded and will not be
+        made again, so nothing else would ever post it."""
         posts = []
+        rv_uid = str((body.get("metadata") or {}).get("uid") or "")
         for event in plan.events:
             involved = body if event.on == "rv" else deployment
             if involved is not None:
-                posts.append(self.kube.post_event(involved, event.reason, event.message, event.type))
-        for result in await asyncio.gather(*posts, return_exceptions=True):
-            if isinstance(result, Exception):
+                posts.append((involved, event, event_name(key_of(involved)[1], rv_uid, plan.status, event)))
+        results = await asyncio.gather(
+            *(self.kube.post_event(o, e.reason, e.message, e.type, n) for o, e, n in posts), return_exceptions=True
+        )
+        for (involved, event, named), result in zip(posts, results, strict=True):
+            if isinstance(result, TransientKubeError | ConflictError):
+                task = asyncio.create_task(self._post_again(involved, event, named), name=f"event-{event.reason}")
+                self._event_retries.add(task)
+                task.add_done_callback(self._event_retries.discard)
+            elif isinstance(result, Exception):
                 logger.warning("could not post an Event: %s", result)
+
+    async def _post_again(self, involved: Obj, event: Event, name: str | None) -> None:
+        delay = 0.25
+        for attempt in range(2, EVENT_RETRY_LIMIT + 1):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            if not self._still_there(involved):
+                logger.info("Event %s not posted: %s is gone", event.reason, key_of(involved))
+                return
+            try:
+                await self.kube.post_event(involved, event.reason, event.message, event.type, name)
+            except (TransientKubeError, ConflictError) as exc:
+                logger.info("posting Event %s again (attempt %d): %s", event.reason, attempt, exc)
+                continue
+            except KubeError as exc:
+                logger.warning("could not post an Event: %s", exc)
+                return
+            return
+        logger.warning(
+            "gave up posting Event %s on %s after %d attempts", event.reason, key_of(involved), EVENT_RETRY_LIMIT
+        )
+
+    def _still_there(self, involved: Obj) -> bool:
+        key = key_of(involved)
+        uid = (involved.get("metadata") or {}).get("uid")
+        cached = (
+            self.cache.rvs.get(key)
+            if involved.get("kind") == "ReleaseVerification"
+            else self.cache.deployments.get(key)
+        )
+        return cached is not None and (cached.get("metadata") or {}).get("uid") == uid

@@ -37,6 +37,20 @@ def test_partial_error_rate_is_roughly_that_rate() -> None:
     assert 450 < hits < 750
 
 
+def test_conflicts_hit_writes_of_the_named_user_agents_only(sim: KubeSim) -> None:
+    url = f"{sim.url}/api/v1/namespaces/default/configmaps"
+    assert httpx.post(url, json={"metadata": {"name": "c"}}).status_code == 201
+    sim.faults.conflict_rate = 1.0
+    sim.faults.user_agents = ("operator/",)
+    body = b'{"data": {"a": "b"}}'
+    merge = {"Content-Type": "application/merge-patch+json"}
+    mine = httpx.patch(f"{url}/c", content=body, headers={**merge, "User-Agent": "operator/1"})
+    assert mine.status_code == 409 and mine.json()["reason"] == "Conflict"
+    assert httpx.get(f"{url}/c", headers={"User-Agent": "operator/1"}).status_code == 200  # reads are not conflicts
+    assert httpx.patch(f"{url}/c", content=body, headers=merge).status_code == 200  # another client is not faulted
+    assert sim.faults.injected == {409: 1}
+
+
 def test_latency_is_added_to_each_request(sim: KubeSim) -> None:
     sim.faults.latency_seconds = 0.3
     start = time.monotonic()

@@ -447,3 +447,61 @@ def test_the_stall_of_the_rolled_back_release_does_not_fail_the_rollback() -> No
     assert driver.status["lastRun"]["revision"] == 3
     plan = driver.step(_rolled_back(3))
     assert driver.status["phase"] == "Verifying"
+
+
+def test_a_recorded_verdict_sets_the_phase_whatever_was_written_meanwhile() -> None:
+    # a restarted operator that once saw the RV before its Deployment wrote Pending; the recorded
+    # run alone decides the phase and the Verified condition from then on
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.step(None)
+    assert driver.status["phase"] == "Pending"
+    plan = driver.step(deployment())
+    assert driver.status["phase"] == "Verified"
+    assert driver.condition("Verified")["status"] == "True"
+    assert not plan.events and not plan.create_jobs and plan.verdict is None
+    failed = Driver(rv_body())
+    failed.verify(deployment(), PASS)
+    failed.verify(deployment(revision=2, image="shop:2.0"), FAIL)
+    failed.body["status"]["phase"] = "Pending"
+    plan = failed.step(deployment(revision=2, image="shop:2.0", annotations={ROLLBACK_FROM_ANNOTATION: "2"}))
+    assert failed.status["phase"] == "RolledBack"
+    assert plan.rollback is None and not plan.events
+
+
+def test_the_target_changed_by_others_during_a_verification_starts_no_fight() -> None:
+    # scaled to zero and paused mid-run: the same revision, the run goes on and ends once
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.step(deployment(revision=2, image="shop:2.0"))
+    running = list(driver.jobs)
+    for dep in (
+        deployment(revision=2, image="shop:2.0", replicas=0, generation=2),
+        deployment(revision=2, image="shop:2.0", paused=True, generation=3),
+    ):
+        plan = driver.step(dep)
+        assert not plan.delete_jobs and not plan.create_jobs and plan.rollback is None
+        assert driver.status["lastRun"]["revision"] == 2 and driver.status["lastRun"]["jobs"] == running[-1:]
+    driver.finish_all(FAIL)
+    plan = driver.step(deployment(revision=2, image="shop:2.0", paused=True, generation=3))
+    assert plan.rollback is not None and (plan.rollback.from_revision, plan.rollback.to_revision) == (2, 1)
+    # deleted mid-run: Pending, its Jobs stopped, no rollback, no crash; back again: a fresh start
+    started = driver.step(deployment(revision=3, image="shop:3.0"))
+    assert started.create_jobs
+    plan = driver.step(None)
+    assert driver.status["phase"] == "Pending" and plan.rollback is None
+    assert plan.delete_jobs == [j["metadata"]["name"] for j in started.create_jobs]
+
+
+def test_someone_else_rolling_out_during_our_rollback_wins_without_a_second_rollback() -> None:
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    first = driver.verify(deployment(revision=2, image="shop:2.0"), FAIL)
+    assert first.rollback is not None
+    # our patch did not land yet; someone rolled out revision 3 meanwhile: verified on its own, no reapply
+    plan = driver.step(deployment(revision=3, image="shop:3.0"))
+    assert plan.rollback is None
+    driver.finish_all(PASS)
+    plan = driver.step(deployment(revision=3, image="shop:3.0"))
+    assert plan.rollback is None and driver.status["phase"] == "Verified"
+    assert [h.get("rolledBackTo") for h in driver.status["history"]].count(1) == 1

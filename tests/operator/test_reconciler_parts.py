@@ -7,7 +7,7 @@ import asyncio
 from operator_factories import deployment, rv_body
 
 from releaseguard.core.patch import merge_patch
-from releaseguard.reconciler import Cache, WorkQueue, rv_of_job
+from releaseguard.reconciler import Cache, WorkQueue, is_stub, rv_of_job, slim_deployment
 
 
 def _versioned(obj: dict, version: int) -> dict:
@@ -87,3 +87,16 @@ def test_merge_patch_removes_and_replaces() -> None:
         "lastRun": {"revision": 2, "verdict": None, "jobs": []},
     }
     assert merge_patch(new, new) == {}
+
+
+def test_a_deployment_no_rv_targets_is_kept_only_as_a_stub() -> None:
+    cache = Cache()
+    whole = _versioned(deployment(), 3)
+    cache.put_deployment(whole)
+    stub = cache.deployments[("default", "shop")]
+    assert is_stub(stub) and "spec" not in stub and stub["metadata"]["resourceVersion"] == "3"
+    cache.put_rv(rv_body())
+    cache.put_deployment(_versioned(deployment(), 4))
+    assert not is_stub(cache.deployments[("default", "shop")])
+    with_fields = {**deployment(), "metadata": {**deployment()["metadata"], "managedFields": [{"manager": "x"}]}}
+    assert "managedFields" not in slim_deployment(with_fields)["metadata"]

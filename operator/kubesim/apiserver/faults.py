@@ -21,9 +21,16 @@ class Faults:
     # probability of answering 429 TooManyRequests with Retry-After: retry_after_seconds.
     throttle_rate: float = 0.0
     retry_after_seconds: int = 1
+    # probability of answering 409 Conflict to an update or patch (as a stale resourceVersion would).
+    conflict_rate: float = 0.0
     # watch streams end after this many seconds (None: never).
     watch_cut_seconds: float | None = None
+    # only requests whose User-Agent starts with one of these are faulted (empty: every request), so
+    # a test can make the operator's API server flaky while its own kubectl calls are not.
+    user_agents: tuple[str, ...] = ()
     seed: int | None = None
+    injected: dict[int, int] = field(default_factory=dict)  # answers injected so far, by status code
+    faultable: int = 0  # requests the faults applied to so far (an estimate: not locked)
     _rng: random.Random = field(default_factory=random.Random, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -35,7 +42,15 @@ class Faults:
         self.error_rate = {}
         self.latency_seconds = 0.0
         self.throttle_rate = 0.0
+        self.conflict_rate = 0.0
         self.watch_cut_seconds = None
+        self.user_agents = ()
+
+    def applies_to(self, user_agent: str) -> bool:
+        if self.user_agents and not user_agent.startswith(self.user_agents):
+            return False
+        self.faultable += 1
+        return True
 
     def _roll(self, p: float) -> bool:
         if p <= 0:
@@ -47,6 +62,13 @@ class Faults:
 
     def check(self, verb: str) -> ApiError | None:
         """The error to answer this request with, if any."""
+        error = self._draw(verb)
+        if error is not None:
+            with self._lock:
+                self.injected[error.code] = self.injected.get(error.code, 0) + 1
+        return error
+
+    def _draw(self, verb: str) -> ApiError | None:
         if self._roll(self.throttle_rate):
             return ApiError(
                 429,
@@ -54,6 +76,13 @@ class Faults:
                 "TooManyRequests",
                 {"retryAfterSeconds": self.retry_after_seconds},
                 headers={"Retry-After": str(self.retry_after_seconds)},
+            )
+        if verb in ("update", "patch") and self._roll(self.conflict_rate):
+            return ApiError(
+                409,
+                "kubesim: injected conflict: the object has been modified; please apply your changes "
+                "to the latest version and try again",
+                "Conflict",
             )
         rate = self.error_rate.get(verb, self.error_rate.get("*", 0.0))
         if self._roll(rate):
@@ -76,10 +105,14 @@ def parse_cli(specs: list[str], faults: Faults) -> Faults:
             faults.retry_after_seconds = int(value)
         elif name == "watch-cut":
             faults.watch_cut_seconds = float(value)
+        elif name == "conflict":
+            faults.conflict_rate = float(value)
+        elif name == "user-agent":
+            faults.user_agents = (*faults.user_agents, value)
         elif name == "error-code":
             faults.error_code = int(value)
         else:
             raise ValueError(
-                f"unknown fault {spec!r}: expected error-rate=VERB:P, latency=S, throttle=P, retry-after=S, watch-cut=S, error-code=N"
+                f"unknown fault {spec!r}: expected error-rate=VERB:P, latency=S, throttle=P, retry-after=S, conflict=P, watch-cut=S, user-agent=PREFIX, error-code=N"
             )
     return faults

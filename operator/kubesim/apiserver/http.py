@@ -115,8 +115,9 @@ class Api:
         target = self._target(parts)
         verb = self._verb(method, target, request)
         self.counts[(verb, target.rt.plural + (f"/{target.subresource}" if target.subresource else ""))] += 1
-        fault = self.faults.check(verb)
-        if self.faults.latency_seconds:
+        faulted = self.faults.applies_to(request.headers.get("User-Agent", ""))
+        fault = self.faults.check(verb) if faulted else None
+        if faulted and self.faults.latency_seconds:
             await asyncio.sleep(self.faults.latency_seconds)
         if fault is not None:
             raise fault
@@ -408,7 +409,7 @@ class Api:
     async def _watch(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         q = request.query
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-        cut = self.faults.watch_cut_seconds
+        cut = self.faults.watch_cut_seconds if self.faults.applies_to(request.headers.get("User-Agent", "")) else None
         if cut is not None:
             timeout = min(timeout, cut) if timeout is not None else cut
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")

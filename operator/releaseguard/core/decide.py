@@ -316,6 +316,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     ctx.delete_active_jobs(keep=run.jobs)
 
     if run.verdict is not None:
+        _settle(ctx, run)
         _carry_out_approval(ctx, rv, revision, settings)
         last = status.last_rollback
         if (
@@ -440,6 +441,32 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     status.phase = Phase.VERIFYING
     plan.requeue_after = min((deadline - observed.now).total_seconds(), settings.pod_poll_seconds)
     return plan
+
+
+def _by_operator(applied_by: str | None) -> bool:
+    """Whether the operator itself carried the rollback out (on its own, or approved)."""
+    return applied_by == "releaseguard" or (applied_by or "").startswith("approved:")
+
+
+def _settle(ctx: _Run, run: RunStatus) -> None:
+    """Phase and Verified condition of a run that has its verdict, derived from the recorded run
+    alone: whatever an earlier decision wrote meanwhile (say Pending, before a restarted
+    operator's caches were filled), a verified revision reads Verified."""
+    status = ctx.status
+    last = status.last_rollback
+    if run.verdict is Verdict.PASSED:
+        status.phase = Phase.VERIFIED
+    elif run.verdict is Verdict.ERROR:
+        status.phase = Phase.ERROR
+    elif last is not None and last.applied and _by_operator(last.applied_by) and last.from_revision == run.revision:
+        status.phase = Phase.ROLLED_BACK
+    else:
+        status.phase = Phase.FAILED
+    verdict = run.verdict or Verdict.ERROR
+    want: Status = "True" if verdict is Verdict.PASSED else "False"
+    verified = get_condition(status.conditions, VERIFIED)
+    if verified is None or verified.status != want:
+        ctx.condition(VERIFIED, want, run.reason or verdict.value, f"revision {run.revision}: {run.message or ''}")
 
 
 def _trigger(run: RunStatus | None, revision: int, dep_uid: str | None, digest: str) -> str | None:
