@@ -55,12 +55,19 @@ def _rv_number(obj: Obj) -> int | None:
 
 
 def slim_deployment(body: Obj) -> Obj:
-    """A Deployment as the cache keeps it: without managedFields (often the biggest part of it on a
-    real API server), which no decision reads."""
+    """A Deployment as the cache keeps it: its managedFields (often the biggest part of it on a real
+    API server) cut down to who last wrote the pod template, which a run's record names
+    (core.record.changed_by); nothing else reads them."""
     meta = body.get("metadata") or {}
     if "managedFields" not in meta:
         return copy.deepcopy(body)
-    return copy.deepcopy({**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}})
+    writers = [
+        {k: entry[k] for k in ("manager", "operation", "time") if k in entry}
+        | {"fieldsV1": {"f:spec": {"f:template": {}}}}
+        for entry in meta["managedFields"] or []
+        if isinstance(entry, dict) and "f:template" in (((entry.get("fieldsV1") or {}).get("f:spec")) or {})
+    ]
+    return copy.deepcopy({**body, "metadata": {**meta, "managedFields": writers}})
 
 
 def _stub(body: Obj) -> Obj:

@@ -98,5 +98,17 @@ def test_a_deployment_no_rv_targets_is_kept_only_as_a_stub() -> None:
     cache.put_rv(rv_body())
     cache.put_deployment(_versioned(deployment(), 4))
     assert not is_stub(cache.deployments[("default", "shop")])
-    with_fields = {**deployment(), "metadata": {**deployment()["metadata"], "managedFields": [{"manager": "x"}]}}
-    assert "managedFields" not in slim_deployment(with_fields)["metadata"]
+    fields = [
+        {"manager": "x", "operation": "Update", "time": "t1", "fieldsV1": {"f:metadata": {"f:labels": {}}}},
+        {
+            "manager": "kubectl",
+            "operation": "Update",
+            "time": "t2",
+            "fieldsV1": {"f:spec": {"f:template": {"f:x": {}}}},
+        },
+    ]
+    with_fields = {**deployment(), "metadata": {**deployment()["metadata"], "managedFields": fields}}
+    # only who wrote the pod template is kept, and not what they wrote
+    assert slim_deployment(with_fields)["metadata"]["managedFields"] == [
+        {"manager": "kubectl", "operation": "Update", "time": "t2", "fieldsV1": {"f:spec": {"f:template": {}}}}
+    ]
