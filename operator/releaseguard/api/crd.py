@@ -128,15 +128,10 @@ def _json_type(value: Any) -> str:
     return "string"
 
 
-def open_api_schema() -> dict[str, Any]:
-    spec = structural(ReleaseVerificationSpec.model_json_schema(by_alias=True, mode="validation"))
-    status = structural(ReleaseVerificationStatus.model_json_schema(by_alias=True, mode="validation"))
-    status["properties"]["conditions"].update({"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
-    spec["description"] = "What to verify after each rollout of the target, and what to do on failure."
-    status["description"] = "The verification of the target's current revision and its recent history."
+def _object_schema(description: str, spec: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "Smoke checks run after every rollout of a Deployment, with a verdict and rollback.",
+        "description": description,
         "required": ["spec"],
         "properties": {
             "apiVersion": {"type": "string"},
@@ -146,6 +141,17 @@ def open_api_schema() -> dict[str, Any]:
             "status": status,
         },
     }
+
+
+def open_api_schema() -> dict[str, Any]:
+    spec = structural(ReleaseVerificationSpec.model_json_schema(by_alias=True, mode="validation"))
+    status = structural(ReleaseVerificationStatus.model_json_schema(by_alias=True, mode="validation"))
+    status["properties"]["conditions"].update({"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]})
+    spec["description"] = "What to verify after each rollout of the target, and what to do on failure."
+    status["description"] = "The verification of the target's current revision and its recent history."
+    return _object_schema(
+        "Smoke checks run after every rollout of a Deployment, with a verdict and rollback.", spec, status
+    )
 
 
 def run_open_api_schema() -> dict[str, Any]:
@@ -154,18 +160,9 @@ def run_open_api_schema() -> dict[str, Any]:
     spec["description"] = "What the run verifies, as it was when it started. Immutable."
     spec["x-kubernetes-validations"] = [{"rule": "self == oldSelf", "message": "a VerificationRun's spec is immutable"}]
     status["description"] = "The verdict, written once when the run finishes."
-    return {
-        "type": "object",
-        "description": "One verification of one revision by a ReleaseVerification, kept after its Jobs are gone.",
-        "required": ["spec"],
-        "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": status,
-        },
-    }
+    return _object_schema(
+        "One verification of one revision by a ReleaseVerification, kept after its Jobs are gone.", spec, status
+    )
 
 
 def crd() -> dict[str, Any]:

@@ -54,6 +54,10 @@ def _pod_namespace() -> str:
         return "default"
 
 
+def rv_path(namespace: str, name: str) -> str:
+    return f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{name}"
+
+
 def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]:
     """The VerificationRuns of one rv (labelled with its name and owned by its uid). Raises
     NotFoundError when the rv does not exist."""
@@ -63,7 +67,7 @@ def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]
     rv = kube.call(
         f"reading ReleaseVerification {namespace}/{rv_name}",
         "GET",
-        f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{rv_name}",
+        rv_path(namespace, rv_name),
     )
     uid = (rv.get("metadata") or {}).get("uid")
     listed = kube.call(

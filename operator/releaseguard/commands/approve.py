@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from . import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
-from ._cluster import add_cluster_options, connect
+from ._cluster import add_cluster_options, connect, rv_path
 
 if TYPE_CHECKING:
     from ..kube import Kube
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if connected is None:
         return EXIT_BROKEN
     kube, namespace = connected
-    path = f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{args.name}"
+    path = rv_path(namespace, args.name)
     try:
         rv = kube.call(f"reading ReleaseVerification {namespace}/{args.name}", "GET", path)
         target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from . import EXIT_BROKEN, EXIT_OK
-from ._cluster import add_cluster_options, connect
+from ._cluster import add_cluster_options, connect, rv_path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if connected is None:
         return EXIT_BROKEN
     kube, namespace = connected
-    path = f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/releaseverifications/{args.name}"
+    path = rv_path(namespace, args.name)
     try:
         rv = kube.call(f"reading ReleaseVerification {namespace}/{args.name}", "GET", path)
         run_ = (rv.get("status") or {}).get("lastRun") or {}
