@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kubesim.apiserver import jsonbody
 from kubesim.apiserver.faults import Faults
 from kubesim.apiserver.http import Api
 from kubesim.apiserver.store import Store, StoreClusterAPI
@@ -60,6 +61,7 @@ class Server:
         self._closers: list[Any] = []
 
     async def start(self) -> str:
+        jsonbody.allow_deep_json()
         self._runner = web.AppRunner(self.http.app(), access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)

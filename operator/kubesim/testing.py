@@ -21,6 +21,7 @@ from kubesim.server import Server
 
 T = TypeVar("T")
 KUBECTL = "/usr/bin/kubectl"
+SERVER_STACK_BYTES = 32 * 1024 * 1024
 
 
 class KubectlError(subprocess.CalledProcessError):
@@ -102,7 +103,11 @@ class KubeSim:
             self._loop.close()
 
         self._thread = threading.Thread(target=run, name="kubesim", daemon=True)
-        self._thread.start()
+        previous = threading.stack_size(SERVER_STACK_BYTES)  # room for the deepest JSON it takes
+        try:
+            self._thread.start()
+        finally:
+            threading.stack_size(previous)
         ready.result(timeout=30)
         assert self.server is not None
         self.server.write_kubeconfig(self.kubeconfig)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from . import __version__
+from .jsondepth import decode_what_the_api_server_stores
 
 # name -> (module, one-line help). Add a line here to add a subcommand.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -68,6 +69,7 @@ def build_parser(prog: str = "releaseguard") -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    decode_what_the_api_server_stores()
     code: int = args.run(args)
     return code
 
@@ -76,6 +78,7 @@ def plugin_main(argv: Sequence[str] | None = None) -> int:
     """`kubectl releaseguard ...`: kubectl runs the executable kubectl-releaseguard found on PATH
     with the arguments after the plugin's name (its own flags: -n, --context, --kubeconfig)."""
     args = build_parser("kubectl releaseguard").parse_args(argv)
+    decode_what_the_api_server_stores()
     code: int = args.run(args)
     return code
 

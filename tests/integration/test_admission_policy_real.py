@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import ROOT, Backend
+from rg_harness import ROOT, Backend, eventually
 
 from kubesim.real.cluster import RealCluster
+from releaseguard.api import parse_release_verification
+from releaseguard.api.spec import MAX_JSON_DEPTH
+from releaseguard.errors import SpecInvalidError
 
 pytestmark = pytest.mark.slow
 POLICY = ROOT / "deploy" / "admission-policy.yaml"
@@ -45,9 +48,18 @@ def real(sim: Backend) -> Iterator[RealCluster]:
         _binding("admin-admin", "ClusterRole", "admin", ADMIN),
     ]
     sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([rv_writer, *bindings]))
+    eventually(lambda: _enforced(sim), 30, "the policy enforced (the API server compiles it in the background)")
     yield sim
     sim.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
     sim.kubectl("delete", "-f", str(POLICY), check=False)
+
+
+def _enforced(cluster: RealCluster) -> bool:
+    obj, _, _ = ROUTES["runner"]
+    result = cluster.kubectl(
+        "create", "--dry-run=server", f"--as={AUTHOR}", "-f", "-", input=json.dumps(obj), check=False
+    )
+    return "ValidatingAdmissionPolicy" in result.stderr
 
 
 def _binding(name: str, kind: str, role: str, user: str) -> dict[str, Any]:
@@ -120,3 +132,42 @@ def test_a_user_who_may_do_it_themselves_is_allowed(real: RealCluster, route: st
 def test_plain_network_checks_need_no_more_than_rv_rights(real: RealCluster) -> None:
     result = create_as(real, AUTHOR, rv("plain"))
     assert result.returncode == 0, result.stderr
+
+
+def json_of_depth(depth: int, kind: str) -> Any:
+    """A value `depth` levels deep as the models count them (the value itself is level 1)."""
+    value: Any = {} if kind == "jsonSchema" else "x"
+    for _ in range(depth - 1):
+        value = {"not": value} if kind == "jsonSchema" else [value]
+    return value
+
+
+def deep_check(depth: int, kind: str) -> dict[str, Any]:
+    http: dict[str, Any] = {"url": "http://shop:8080/api/orders"}
+    if kind == "jsonSchema":
+        http["jsonSchema"] = json_of_depth(depth, kind)
+    else:
+        http["json"] = [{"path": "$.items", kind: json_of_depth(depth, kind)}]
+    return {"name": "orders", "http": http}
+
+
+@pytest.mark.parametrize("kind", ["equals", "oneOf", "jsonSchema"])
+@pytest.mark.parametrize("depth", [MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 900])
+def test_the_policy_and_the_models_take_json_exactly_as_deep(real: RealCluster, kind: str, depth: int) -> None:
+    """The API server refuses what the operator would refuse, and only that: the server alone
+    stores JSON up to 10,000 levels deep, which one rv could use to stall everyone's watch."""
+    obj = rv(f"deep-{kind.lower()}-{depth}", deep_check(depth, kind))
+    try:
+        parse_release_verification(obj)
+        model_refuses = False
+    except SpecInvalidError as exc:
+        model_refuses = True
+        assert "deeper than 32 levels" in str(exc), str(exc)
+    result = create_as(real, ADMIN, obj)
+    assert model_refuses == (depth > MAX_JSON_DEPTH)
+    if model_refuses:
+        assert result.returncode != 0, result.stdout
+        assert "is invalid" in result.stderr and "nested deeper than 32 levels" in result.stderr, result.stderr
+        assert "the JSON of checks orders" in result.stderr, result.stderr
+    else:
+        assert result.returncode == 0, result.stderr

@@ -80,3 +80,18 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
   resources: [kopfpeerings]
   verbs: [get, list, watch, patch]
 {{- end -}}
+
+{{/*
+A CEL expression that is true when the JSON value `.value` holds nothing more than `.levels`
+levels below it. CEL has no recursion, so the walk is unrolled: each level takes the values of a
+map or the items of a list and asks the same of each. Call with (dict "value" EXPR "levels" N).
+*/}}
+{{- define "releaseguard.jsonWithin" -}}
+{{- $v := .value -}}
+{{- if le (int .levels) 0 -}}
+(type({{ $v }}) == map || type({{ $v }}) == list ? size({{ $v }}) == 0 : true)
+{{- else -}}
+{{- $child := printf "l%d" (int .levels) -}}
+(type({{ $v }}) == map ? {{ $v }}.map(k, {{ $v }}[k]) : type({{ $v }}) == list ? {{ $v }} : []).all({{ $child }}, {{ include "releaseguard.jsonWithin" (dict "value" $child "levels" (sub (int .levels) 1)) }})
+{{- end -}}
+{{- end -}}

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -14,13 +15,15 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim.apiserver import discovery, events, openapi, protobuf, subresources, tables, validation, warnings
+from kubesim.apiserver import discovery, events, jsonbody, openapi, protobuf, subresources, tables, validation, warnings
 from kubesim.apiserver.faults import Faults
 from kubesim.apiserver.resources import ResourceType
 from kubesim.apiserver.selectors import selector_to_string
 from kubesim.apiserver.store import Store
 from kubesim.cluster import Obj
 from kubesim.errors import ApiError, bad_request
+
+log = logging.getLogger(__name__)
 
 LogReader = Callable[[str, str, str | None, int | None, bool], str | None]
 JSON = "application/json"
@@ -98,6 +101,7 @@ class Api:
         except (ConnectionResetError, asyncio.CancelledError):
             raise
         except Exception as exc:  # surface bugs as 500 Status, like an apiserver panic handler
+            log.exception("kubesim internal error on %s %s", request.method, request.path)
             return _error(ApiError(500, f"kubesim internal error: {type(exc).__name__}: {exc}"))
         if found and not resp.prepared:
             for message in found:
@@ -233,7 +237,7 @@ class Api:
         if protobuf.is_protobuf(request.headers.get("Content-Type", "")):
             return protobuf.decode_body(raw)  # what `kubectl create` sends; 415 for what we cannot decode
         try:
-            return json.loads(raw)
+            return jsonbody.loads(raw)
         except ValueError:
             ctype = request.headers.get("Content-Type", "")
             if "yaml" in ctype:

@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import re
+import sys
 from typing import Any
 
 from kubesim.apiserver import warnings
@@ -254,7 +255,9 @@ def validate(value: Any, schema: Obj, path: str, causes: Causes) -> None:
 def _program(rule: str) -> Any:
     import celpy
 
-    env = celpy.Environment()
+    limit = sys.getrecursionlimit()
+    env = celpy.Environment()  # sets the recursion limit to 2,500, for every thread
+    sys.setrecursionlimit(max(limit, sys.getrecursionlimit()))
     return env.program(env.compile(rule))
 
 
