@@ -16,12 +16,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from . import reasons
 from .api import CheckResultKind, ReleaseVerification, ReleaseVerificationStatus, RunSummary, Verdict
 from .api.notifications import NotifyEvent
 from .notify.message import Release, action_of, expected_of, links_for
 
 SCHEMA_VERSION = 1
-CRITICAL_REASONS = ("CriticalChecksFailed", "NonCriticalChecksFailed", "RolloutStalled")
+CRITICAL_REASONS = (reasons.CRITICAL_CHECKS_FAILED, reasons.NON_CRITICAL_CHECKS_FAILED, reasons.ROLLOUT_STALLED)
 
 
 class _Model(BaseModel):
@@ -148,7 +149,7 @@ def _opened(
         status.last_rollback if status.last_rollback and status.last_rollback.from_revision == run.revision else None
     )
     timeline: list[TimelineEntry] = []
-    if run.start_time is not None and run.reason != "RolloutStalled":
+    if run.start_time is not None and run.reason != reasons.ROLLOUT_STALLED:
         timeline.append(
             TimelineEntry(time=run.start_time, event="RolloutCompleted", detail=f"revision {run.revision} rolled out")
         )
@@ -159,7 +160,7 @@ def _opened(
             TimelineEntry(time=run.finish_time, event="Verdict", detail=f"{run.verdict}: {run.message or ''}")
         )
     if rollback is not None:
-        what = "RolledBack" if rollback.applied else "RollbackRecommended"
+        what = reasons.ROLLED_BACK if rollback.applied else reasons.ROLLBACK_RECOMMENDED
         timeline.append(TimelineEntry(time=rollback.time, event=what, detail=f"to revision {rollback.to_revision}"))
     applied = rollback is not None and rollback.applied
     return Incident(

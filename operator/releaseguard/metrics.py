@@ -12,6 +12,7 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
+from . import reasons
 from .api import Phase
 from .api.status import CheckStatus
 
@@ -20,7 +21,7 @@ DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 18
 # Counter and histogram series created at 0 when an rv is first seen, so that increase() and
 # rate() see its first verdict and rollback (a series born at 1 has no increase) and alert on it.
 VERDICTS: Final = ("Passed", "Failed", "Error")
-ROLLBACK_REASONS: Final = ("CriticalChecksFailed", "NonCriticalChecksFailed", "RolloutStalled")
+ROLLBACK_REASONS: Final = (reasons.CRITICAL_CHECKS_FAILED, reasons.NON_CRITICAL_CHECKS_FAILED, reasons.ROLLOUT_STALLED)
 OVERHEAD_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
 

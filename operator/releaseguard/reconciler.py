@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import reasons
 from .api import ReleaseVerificationStatus
 from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
 from .core.events import event_name, verdict_events
@@ -356,7 +357,7 @@ class Reconciler:
                 refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
                 if refused is not None:
                     # the decision's RolledBack Events and phase did not happen; the refusal's stand
-                    plan.events = [e for e in plan.events if e.reason != "RolledBack"]
+                    plan.events = [e for e in plan.events if e.reason != reasons.ROLLED_BACK]
                     plan.status = refused
             for configmap in plan.apply_configmaps:
                 await self.kube.apply_configmap(namespace, configmap)
@@ -471,7 +472,9 @@ class Reconciler:
                     raise
                 if request.reapply:
                     return None  # the earlier patch landed and the revision already moved on
-                outcome = RollbackRefused("DeploymentChanged", f"Deployment {dep_name} changed meanwhile ({exc})")
+                outcome = RollbackRefused(
+                    reasons.DEPLOYMENT_CHANGED, f"Deployment {dep_name} changed meanwhile ({exc})"
+                )
             else:
                 self.cache.put_deployment(updated)
                 if not request.reapply:
@@ -484,7 +487,7 @@ class Reconciler:
                     request.to_revision,
                 )
                 return None
-        if request.reapply and outcome.reason in ("TemplateAlreadyMatches", "RevisionNotFound"):
+        if request.reapply and outcome.reason in (reasons.TEMPLATE_ALREADY_MATCHES, reasons.REVISION_NOT_FOUND):
             # the recorded rollback already happened: the template matches, or the controller has
             # already given the re-used ReplicaSet its new revision number
             return None

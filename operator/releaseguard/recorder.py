@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from . import reasons
 from .api import ReleaseVerificationSpec, parse_spec
 from .api.status import status_from_wire
 from .core.record import (
@@ -158,7 +159,7 @@ class Recorder:
                 f"({check.rate:.0%}); see releaseguard history {rv_name}"
             )
             try:
-                await self.kube.post_event(body, "FlakyCheck", text, "Warning")
+                await self.kube.post_event(body, reasons.FLAKY_CHECK, text, "Warning")
             except Exception as exc:  # an Event is best effort, as every other Event
                 logger.warning("could not post an Event: %s", exc)
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from .. import reasons
 from ..api import (
     CheckResultKind,
     CheckStatus,
@@ -236,8 +237,8 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         previous = get_condition(status.conditions, SPEC_VALID)
         if previous is None or previous.status != "False" or previous.message != message:
             ctx.log(f"invalid spec: {message}")
-            ctx.event("InvalidSpec", f"invalid spec: {message}", "Warning")
-        ctx.condition(SPEC_VALID, "False", "InvalidSpec", message)
+            ctx.event(reasons.INVALID_SPEC, f"invalid spec: {message}", "Warning")
+        ctx.condition(SPEC_VALID, "False", reasons.INVALID_SPEC, message)
         status.phase = Phase.ERROR
         ctx.delete_active_jobs()
         return plan
@@ -246,7 +247,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         message = "; ".join(str(e) for e in refused)
         if get_condition(status.conditions, SPEC_VALID) is None or status.phase is not Phase.ERROR:
             ctx.log(f"refused by the operator's policy: {message}")
-        ctx.condition(SPEC_VALID, "False", "PolicyViolation", message)
+        ctx.condition(SPEC_VALID, "False", reasons.POLICY_VIOLATION, message)
         status.phase = Phase.ERROR
         ctx.delete_active_jobs()
         return plan
@@ -260,22 +261,22 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         ctx.condition(
             TARGET_FOUND,
             "False",
-            "DeploymentNotFound",
+            reasons.DEPLOYMENT_NOT_FOUND,
             f"Deployment {target} not found in namespace {rv.namespace}; verification starts when it appears",
         )
         verified = get_condition(status.conditions, VERIFIED)
         if verified is not None and verified.status != "Unknown":
-            ctx.condition(VERIFIED, "Unknown", "DeploymentNotFound", f"Deployment {target} does not exist")
+            ctx.condition(VERIFIED, "Unknown", reasons.DEPLOYMENT_NOT_FOUND, f"Deployment {target} does not exist")
         status.phase = Phase.PENDING
         ctx.delete_active_jobs()
         return plan
 
     revision = revision_of(deployment)
     if revision is None:
-        ctx.condition(TARGET_FOUND, "True", "DeploymentFound", f"Deployment {target} has no revision yet")
+        ctx.condition(TARGET_FOUND, "True", reasons.DEPLOYMENT_FOUND, f"Deployment {target} has no revision yet")
         status.phase = status.phase or Phase.PENDING
         return plan
-    ctx.condition(TARGET_FOUND, "True", "DeploymentFound", f"Deployment {target} is at revision {revision}")
+    ctx.condition(TARGET_FOUND, "True", reasons.DEPLOYMENT_FOUND, f"Deployment {target} is at revision {revision}")
 
     dep_uid = str((deployment.get("metadata") or {}).get("uid") or "") or None
     if status.target_uid is not None and dep_uid is not None and status.target_uid != dep_uid:
@@ -287,7 +288,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     status.target_uid = dep_uid or status.target_uid
     digest = checks_digest(rv.spec.checks)
     run = status.last_run
-    trigger = "TargetReplaced" if replaced else _trigger(run, revision, dep_uid, digest)
+    trigger = reasons.TARGET_REPLACED if replaced else _trigger(run, revision, dep_uid, digest)
     rerun = _rerun_token(observed.body)
     if trigger is None and run is not None and run.verdict is not None and rerun != run.rerun:
         trigger = "Rerun"  # someone asked for it (releaseguard rerun, or the annotation by hand)
@@ -297,12 +298,16 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             ctx.plan.events.append(
                 Event(
                     "rv",
-                    "VerificationSuperseded",
+                    reasons.VERIFICATION_SUPERSEDED,
                     f"revision {revision} ({trigger}) superseded revision {run.revision}",
                 )
             )
         run = RunStatus(
-            revision=revision, target_uid=dep_uid, checks_digest=digest, trigger=trigger or "NewRevision", rerun=rerun
+            revision=revision,
+            target_uid=dep_uid,
+            checks_digest=digest,
+            trigger=trigger or reasons.NEW_REVISION,
+            rerun=rerun,
         )
         status.last_run = run
         status.current_revision = revision
@@ -310,7 +315,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         if not _is_rollback_result(revision, deployment, status):
             rolled = get_condition(status.conditions, ROLLED_BACK)
             if rolled is not None and rolled.status == "True":
-                ctx.condition(ROLLED_BACK, "False", "NewRevision", f"revision {revision} replaced the rollback")
+                ctx.condition(ROLLED_BACK, "False", reasons.NEW_REVISION, f"revision {revision} replaced the rollback")
         ctx.log(f"revision {revision} of Deployment {target}: a new run ({run.trigger}); waiting for its rollout")
         _record_rollback_by_hand(ctx, target, revision)
     ctx.delete_active_jobs(keep=run.jobs)
@@ -338,11 +343,11 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             if state is RolloutState.STALLED:
                 trouble = "".join(f"; {line}" for line in observed.rollout_trouble)
                 message = f"rollout stalled: {why}{trouble}"
-                _finish(ctx, rv, run, settings, Verdict.FAILED, "RolloutStalled", message, None)
+                _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.ROLLOUT_STALLED, message, None)
                 return plan
             if state is not RolloutState.COMPLETE:
                 status.phase = Phase.WAITING
-                reason = "RolloutPaused" if state is RolloutState.PAUSED else "RolloutInProgress"
+                reason = reasons.ROLLOUT_PAUSED if state is RolloutState.PAUSED else reasons.ROLLOUT_IN_PROGRESS
                 ctx.condition(VERIFIED, "Unknown", reason, f"revision {revision}: {why}")
                 return plan
             run.start_time = observed.now
@@ -374,7 +379,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         status.phase = Phase.VERIFYING
         message = f"running {len(rv.spec.checks)} checks on revision {revision} in {len(jobs)} Jobs"
         ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
-        ctx.event("VerificationStarted", message)
+        ctx.event(reasons.VERIFICATION_STARTED, message)
         ctx.log(message)
         plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
         return plan
@@ -391,7 +396,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         if report.verdict is Verdict.FAILED:  # a check that did run and fail still counts
             _finish_with_report(ctx, rv, run, settings, report)
         else:
-            _finish(ctx, rv, run, settings, Verdict.ERROR, "ProbeCannotStart", message, report)
+            _finish(ctx, rv, run, settings, Verdict.ERROR, reasons.PROBE_CANNOT_START, message, report)
         return plan
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
@@ -472,11 +477,11 @@ def _settle(ctx: _Run, run: RunStatus) -> None:
 def _trigger(run: RunStatus | None, revision: int, dep_uid: str | None, digest: str) -> str | None:
     """Why a new run must start, or None when `run` still verifies the target as it is."""
     if run is None or run.revision != revision:
-        return "NewRevision"
+        return reasons.NEW_REVISION
     if run.target_uid is not None and dep_uid is not None and run.target_uid != dep_uid:
-        return "TargetReplaced"
+        return reasons.TARGET_REPLACED
     if run.checks_digest is not None and run.checks_digest != digest:
-        return "ChecksChanged"
+        return reasons.CHECKS_CHANGED
     return None
 
 
@@ -492,7 +497,7 @@ def _forget_target(ctx: _Run) -> None:
     status.checks = None
     rolled = get_condition(status.conditions, ROLLED_BACK)
     if rolled is not None and rolled.status == "True":
-        ctx.condition(ROLLED_BACK, "False", "TargetReplaced", "the Deployment was replaced")
+        ctx.condition(ROLLED_BACK, "False", reasons.TARGET_REPLACED, "the Deployment was replaced")
 
 
 def _unfit_jobs(observed: Observed, run: RunStatus, rv_uid: str) -> tuple[list[str], list[str]]:
@@ -576,13 +581,13 @@ def _finish_with_report(
     verdict, reason = report.verdict, "ChecksPassed"
     soft = non_critical_failures(report)
     if verdict is Verdict.FAILED:
-        reason = "CriticalChecksFailed"
+        reason = reasons.CRITICAL_CHECKS_FAILED
     elif verdict is Verdict.ERROR:
-        reason = "RunnerError"
+        reason = reasons.RUNNER_ERROR
     elif soft and rv.spec.rollback.on_non_critical_failure:
-        verdict, reason = Verdict.FAILED, "NonCriticalChecksFailed"
+        verdict, reason = Verdict.FAILED, reasons.NON_CRITICAL_CHECKS_FAILED
     message = report.message
-    if verdict is Verdict.FAILED and reason == "NonCriticalChecksFailed":
+    if verdict is Verdict.FAILED and reason == reasons.NON_CRITICAL_CHECKS_FAILED:
         message = f"non-critical checks failed (rollback.onNonCriticalFailure is set): {', '.join(soft)}"
     _finish(ctx, rv, run, settings, verdict, reason, message, report)
 
@@ -629,14 +634,16 @@ def _finish(
         status.last_good_revision = revision
         status.phase = Phase.VERIFIED
         ctx.condition(VERIFIED, "True", reason, f"revision {revision}: {message}")
-        ctx.event("VerificationSucceeded", f"revision {revision} verified: {message}")
+        ctx.event(reasons.VERIFICATION_SUCCEEDED, f"revision {revision} verified: {message}")
         ctx.log(f"revision {revision} verified: {message}")
     else:
         status.phase = Phase.ERROR if verdict is Verdict.ERROR else Phase.FAILED
         ctx.condition(VERIFIED, "False", reason, f"revision {revision}: {message}")
-        if reason == "RolloutStalled":
-            ctx.event("RolloutStalled", f"revision {revision}: {message}", "Warning")
-        ctx.event("VerificationFailed", f"revision {revision} failed verification ({reason}): {message}", "Warning")
+        if reason == reasons.ROLLOUT_STALLED:
+            ctx.event(reasons.ROLLOUT_STALLED, f"revision {revision}: {message}", "Warning")
+        ctx.event(
+            reasons.VERIFICATION_FAILED, f"revision {revision} failed verification ({reason}): {message}", "Warning"
+        )
         ctx.log(f"revision {revision} failed verification ({reason}): {message}")
         if verdict is Verdict.FAILED:
             summary.rolled_back_to = _decide_rollback(ctx, rv, revision, reason, message, settings, was_rollback)
@@ -671,22 +678,23 @@ def _decide_rollback(
     def skip(why: str, text: str, event: bool = True) -> None:
         ctx.condition(ROLLED_BACK, "False", why, text)
         if event:
-            ctx.event("RollbackSkipped", text, "Warning")
+            ctx.event(reasons.ROLLBACK_SKIPPED, text, "Warning")
         ctx.log(f"rollback skipped ({why}): {text}")
 
     if was_rollback:
         to = status.last_rollback.to_revision if status.last_rollback else good
         skip(
-            "RollbackResultFailed", f"revision {revision} is the rollback to revision {to}; it is not rolled back again"
+            reasons.ROLLBACK_RESULT_FAILED,
+            f"revision {revision} is the rollback to revision {to}; it is not rolled back again",
         )
         return None
     if policy is RollbackPolicy.NEVER:
-        skip("PolicyNever", "rollback policy is Never: the failure is recorded, nothing is changed", event=False)
+        skip(reasons.POLICY_NEVER, "rollback policy is Never: the failure is recorded, nothing is changed", event=False)
         return None
     owner = ctx.observed.rollback_owner
     if owner is not None and owner != ctx.name:
         skip(
-            "RollbackOwnedElsewhere",
+            reasons.ROLLBACK_OWNED_ELSEWHERE,
             f"ReleaseVerification {owner} also targets Deployment {target} and owns its rollbacks "
             "(the oldest one does); this one reports only",
         )
@@ -701,21 +709,22 @@ def _decide_rollback(
             else f"revision {revision} failed a re-run; a re-run reports, it does not roll back",
         )
         return None
-    if run is not None and run.trigger == "ChecksChanged":
+    if run is not None and run.trigger == reasons.CHECKS_CHANGED:
         skip(
-            "ChecksChanged",
+            reasons.CHECKS_CHANGED,
             f"revision {revision} was re-verified because the checks changed; a release already judged "
             "under the old checks is reported, not rolled back",
         )
         return None
     if good is None or good >= revision:
         skip(
-            "NoGoodRevision", f"no earlier revision of Deployment {target} passed verification; nothing to roll back to"
+            reasons.NO_GOOD_REVISION,
+            f"no earlier revision of Deployment {target} passed verification; nothing to roll back to",
         )
         return None
     record = RollbackStatus(from_revision=revision, to_revision=good, time=ctx.now, reason=reason, applied=False)
     if policy is RollbackPolicy.MANUAL or settings.dry_run:
-        why = "ManualPolicy" if policy is RollbackPolicy.MANUAL else "DryRun"
+        why = reasons.MANUAL_POLICY if policy is RollbackPolicy.MANUAL else reasons.DRY_RUN
         status.last_rollback = record
         command = undo_command(target, good, rv.namespace)
         skip(
@@ -729,7 +738,7 @@ def _decide_rollback(
     status.phase = Phase.ROLLED_BACK
     text = f"rolled back Deployment {target} from revision {revision} to revision {good}: {message}"
     ctx.condition(ROLLED_BACK, "True", reason, text)
-    ctx.event("RolledBack", text, "Warning")
+    ctx.event(reasons.ROLLED_BACK, text, "Warning")
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
@@ -752,8 +761,8 @@ def _carry_out_approval(ctx: _Run, rv: ReleaseVerification, revision: int, setti
         f"rolled back Deployment {target} from revision {approval.from_revision} to revision "
         f"{approval.to_revision}, approved by {approval.by}"
     )
-    ctx.condition(ROLLED_BACK, "True", "RollbackApproved", text)
-    ctx.event("RolledBack", text, "Warning")
+    ctx.condition(ROLLED_BACK, "True", reasons.ROLLBACK_APPROVED, text)
+    ctx.event(reasons.ROLLED_BACK, text, "Warning")
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(approval.from_revision, approval.to_revision, approval.reason)
 
@@ -772,8 +781,8 @@ def _record_rollback_by_hand(ctx: _Run, target: str, revision: int) -> None:
         f"Deployment {target} was rolled back by hand from revision {last.from_revision} to revision "
         f"{last.to_revision} (now revision {revision})"
     )
-    ctx.condition(ROLLED_BACK, "True", "RolledBackByHand", text)
-    ctx.event("RolledBackByHand", text)
+    ctx.condition(ROLLED_BACK, "True", reasons.ROLLED_BACK_BY_HAND, text)
+    ctx.event(reasons.ROLLED_BACK_BY_HAND, text)
     ctx.log(text)
 
 
@@ -820,6 +829,9 @@ def rollback_refused(
     status.message = _summary(status)
     return (
         status,
-        [Event("rv", "RollbackSkipped", text, "Warning"), Event("deployment", "RollbackSkipped", text, "Warning")],
+        [
+            Event("rv", reasons.ROLLBACK_SKIPPED, text, "Warning"),
+            Event("deployment", reasons.ROLLBACK_SKIPPED, text, "Warning"),
+        ],
         text,
     )

@@ -10,12 +10,19 @@ from __future__ import annotations
 import hashlib
 from typing import Literal
 
+from .. import reasons
 from ..api import ReleaseVerificationStatus, Verdict
 from .decide import Event
 
 # reasons posted at most once per run, named after it
 KEYED_REASONS = frozenset(
-    {"VerificationStarted", "VerificationSucceeded", "VerificationFailed", "RolloutStalled", "RolledBack"}
+    {
+        reasons.VERIFICATION_STARTED,
+        reasons.VERIFICATION_SUCCEEDED,
+        reasons.VERIFICATION_FAILED,
+        reasons.ROLLOUT_STALLED,
+        reasons.ROLLED_BACK,
+    }
 )
 
 
@@ -37,15 +44,15 @@ def verdict_events(status: ReleaseVerificationStatus, rv_name: str, target: str)
     rev, reason, message = run.revision, run.reason or run.verdict.value, run.message or ""
     found: list[tuple[str, str, bool]] = []  # reason, message, warning
     if run.verdict is Verdict.PASSED:
-        found.append(("VerificationSucceeded", f"revision {rev} verified: {message}", False))
+        found.append((reasons.VERIFICATION_SUCCEEDED, f"revision {rev} verified: {message}", False))
     else:
-        if reason == "RolloutStalled":
-            found.append(("RolloutStalled", f"revision {rev}: {message}", True))
-        found.append(("VerificationFailed", f"revision {rev} failed verification ({reason}): {message}", True))
+        if reason == reasons.ROLLOUT_STALLED:
+            found.append((reasons.ROLLOUT_STALLED, f"revision {rev}: {message}", True))
+        found.append((reasons.VERIFICATION_FAILED, f"revision {rev} failed verification ({reason}): {message}", True))
         last = status.last_rollback
         if last is not None and last.applied and last.applied_by == "releaseguard" and last.from_revision == rev:
             text = f"rolled back Deployment {target} from revision {rev} to revision {last.to_revision}: {message}"
-            found.append(("RolledBack", text, True))
+            found.append((reasons.ROLLED_BACK, text, True))
     events: list[Event] = []
     for why, text, warning in found:
         kind: Literal["Normal", "Warning"] = "Warning" if warning else "Normal"

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from .. import reasons
 from ..api import API_VERSION, KIND, Check, RunStatus, Verdict
 from ..api.spec import RetentionSpec
 from ..api.status import CheckResultKind, FlakyCheck, ReleaseVerificationStatus
@@ -184,7 +185,7 @@ def record_spec(
         target_uid=run.target_uid,
         revision=run.revision,
         pod_template_hash=template_hash_of(current),
-        trigger=run.trigger or "NewRevision",
+        trigger=run.trigger or reasons.NEW_REVISION,
         image=",".join(i.image for i in images),
         images=images,
         changes=template_changes(

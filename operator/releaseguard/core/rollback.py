@@ -14,6 +14,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .. import reasons
 from .rollout import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, TEMPLATE_HASH_LABEL, pod_template, revision_of
 
 Obj = dict[str, Any]
@@ -76,18 +77,21 @@ def plan_rollback(
     name = (deployment.get("metadata") or {}).get("name", "")
     current = revision_of(deployment)
     if current is None:
-        return RollbackRefused("NoRevision", f"Deployment {name} has no revision annotation yet")
+        return RollbackRefused(reasons.NO_REVISION, f"Deployment {name} has no revision annotation yet")
     if (deployment.get("spec") or {}).get("paused"):
-        return RollbackRefused("DeploymentPaused", f"cannot roll back the paused Deployment {name}; resume it first")
+        return RollbackRefused(
+            reasons.DEPLOYMENT_PAUSED, f"cannot roll back the paused Deployment {name}; resume it first"
+        )
     source = next((rs for rs in replicasets if owned_by(rs, deployment) and revision_of(rs) == to_revision), None)
     if source is None:
         return RollbackRefused(
-            "RevisionNotFound", f"no ReplicaSet of Deployment {name} has revision {to_revision} any more"
+            reasons.REVISION_NOT_FOUND, f"no ReplicaSet of Deployment {name} has revision {to_revision} any more"
         )
     template = template_without_hash(pod_template(source))
     if template == template_without_hash(pod_template(deployment)):
         return RollbackRefused(
-            "TemplateAlreadyMatches", f"the template of Deployment {name} already matches revision {to_revision}"
+            reasons.TEMPLATE_ALREADY_MATCHES,
+            f"the template of Deployment {name} already matches revision {to_revision}",
         )
     own = (deployment.get("metadata") or {}).get("annotations") or {}
     annotations = {k: v for k, v in own.items() if k in SKIPPED_ANNOTATIONS}

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import reasons
 from ..api import ReleaseVerificationStatus, parse_release_verification
 from ..api.notifications import DeliveryResult, NotificationRecord, NotifyEvent
 from ..api.status import status_from_wire
@@ -113,7 +114,7 @@ class NotificationHook:
         self.requeue(key)
         body = self.rv_of(key)
         if body is not None:
-            reason = "NotificationSent" if delivered else "NotificationFailed"
+            reason = reasons.NOTIFICATION_SENT if delivered else reasons.NOTIFICATION_FAILED
             await self.kube.post_event(body, reason, text, "Normal" if delivered else "Warning")
 
     async def stop(self) -> None:

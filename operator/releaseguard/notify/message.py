@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from .. import reasons
 from ..api import CheckResultKind, ReleaseVerification, ReleaseVerificationStatus, RunStatus, Verdict
 from ..api.notifications import NotificationRecord, NotificationSubscription, NotifyEvent
 from ..api.spec import Check
@@ -17,7 +18,7 @@ from ..core.conditions import ROLLED_BACK, get_condition
 # was down for long) is not notified late.
 MAX_AGE = timedelta(hours=1)
 MAX_MESSAGE_CHECKS = 10
-RECOMMENDED_REASONS = ("ManualPolicy", "DryRun")
+RECOMMENDED_REASONS = (reasons.MANUAL_POLICY, reasons.DRY_RUN)
 
 NotifyType = Literal["info", "success", "warning", "failure"]
 
