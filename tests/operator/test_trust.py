@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from operator_factories import RV_UID, deployment, finished_job, http_check, report, rv_body
+from operator_factories import NOW, RV_UID, deployment, finished_job, http_check, report, rv_body
 from test_decide import FAIL, PASS, Driver
 
 from releaseguard.api import CheckResultKind, Verdict, parse_release_verification
@@ -76,7 +76,9 @@ def _checks(*checks: Obj) -> Any:
 
 
 def test_a_problem_makes_the_jobs_checks_error_never_failed() -> None:
-    out = job_outcome(finished_job(_job(), succeeded=False), None, _checks(http_check("a")), False, "never ran")
+    out = job_outcome(
+        finished_job(_job(), succeeded=False), None, _checks(http_check("a")), False, "never ran", now=NOW
+    )
     assert out.broken
     assert [c.result for c in out.report.checks] == [CheckResultKind.ERROR]
     assert out.report.verdict is Verdict.ERROR
@@ -84,7 +86,7 @@ def test_a_problem_makes_the_jobs_checks_error_never_failed() -> None:
 
 def test_a_report_is_filtered_to_its_checks_and_critical_comes_from_the_spec() -> None:
     text = json.loads(report([("a", "Failed", False), ("intruder", "Failed", True)]))
-    out = job_outcome(_job(), json.dumps(text), _checks(http_check("a", critical=True)), in_runner=True)
+    out = job_outcome(_job(), json.dumps(text), _checks(http_check("a", critical=True)), in_runner=True, now=NOW)
     assert [c.name for c in out.report.checks] == ["a"]
     assert out.report.checks[0].critical is True
     assert out.report.verdict is Verdict.FAILED and out.report.failed_critical == ["a"]
@@ -92,7 +94,7 @@ def test_a_report_is_filtered_to_its_checks_and_critical_comes_from_the_spec() -
 
 
 def test_a_check_missing_from_its_report_is_an_error() -> None:
-    out = job_outcome(_job(), report([("a", "Passed", True)]), _checks(http_check("a"), http_check("b")), True)
+    out = job_outcome(_job(), report([("a", "Passed", True)]), _checks(http_check("a"), http_check("b")), True, now=NOW)
     assert out.broken
     assert {c.name: c.result for c in out.report.checks} == {"a": CheckResultKind.PASSED, "b": CheckResultKind.ERROR}
 
@@ -101,7 +103,7 @@ def test_strings_from_a_report_are_capped() -> None:
     doc = json.loads(report([("a", "Failed", True)]))
     doc["checks"][0].update(message="m" * 100_000, observed="o" * 100_000, type="x" * 10_000)
     doc["checks"][0]["attempts"] = [{"result": "Failed", "message": "z" * 10_000}] * 1000
-    out = job_outcome(_job(), json.dumps(doc), _checks(http_check("a")), True)
+    out = job_outcome(_job(), json.dumps(doc), _checks(http_check("a")), True, now=NOW)
     [check] = out.report.checks
     assert len(check.message) <= 512 and len(check.observed) <= 256 and check.type == "http"
     assert len(check.attempts) == 1 and check.attempts[0].message == ""

@@ -110,7 +110,7 @@ def test_a_jobs_outcome_covers_exactly_its_checks_with_capped_strings(
 ) -> None:
     message = build_report(claimed, NOW, NOW).model_copy(update={"truncated": truncated}).to_json()
     job = {"metadata": {"name": "j"}, "status": {"conditions": [{"type": "Complete", "status": "True"}]}}
-    out = job_outcome(job, message, spec_checks, in_runner=True, problem=problem)
+    out = job_outcome(job, message, spec_checks, in_runner=True, problem=problem, now=NOW)
     assert [c.name for c in out.report.checks] == [c.name for c in spec_checks]
     for check in out.report.checks:
         assert check.critical is True and check.type == "http"  # from the spec, whatever the report said

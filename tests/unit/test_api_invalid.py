@@ -252,3 +252,17 @@ def test_base_is_valid() -> None:
 def test_non_object_is_rejected_with_a_sentence() -> None:
     with pytest.raises(SpecInvalidError, match="expected a ReleaseVerification object, got a list"):
         parse_release_verification([])
+
+
+def test_a_key_of_unicode_digits_is_a_field_error_not_a_crash() -> None:
+    """Found by hypothesis: '¹'.isdigit() is True, and sorting the errors by path called int() on it."""
+    with pytest.raises(SpecInvalidError) as refused:
+        parse_release_verification(
+            {
+                "apiVersion": "releaseguard.io/v1alpha1",
+                "kind": "ReleaseVerification",
+                "metadata": {"name": "x"},
+                "spec": {"targetRef": {"¹": None}, "checks": [{"name": "٣", "tcp": {"port": "²"}}]},
+            }
+        )
+    assert any(e.path.startswith("spec.targetRef") for e in refused.value.errors)

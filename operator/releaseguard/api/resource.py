@@ -93,7 +93,11 @@ def parse_checks(obj: Any) -> list[Check]:
 
 def _path_order(error: FieldError) -> list[tuple[int, int | str]]:
     """Sort key: field paths in document order (spec.checks[2] before spec.checks[10])."""
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"[.\[\]]+", error.path) if part]
+    return [
+        (0, int(part)) if part.isascii() and part.isdigit() else (1, part)
+        for part in re.split(r"[.\[\]]+", error.path)
+        if part
+    ]
 
 
 def _validate(model: type[M], obj: Any, prefix: str, duplicates: list[FieldError]) -> M:

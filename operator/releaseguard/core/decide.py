@@ -431,6 +431,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
                 groups[n].checks if n in groups else (),
                 in_runner=n in groups and groups[n].is_runner,
                 problem=problems.get(n),
+                now=observed.now,
             )
             for n in run.jobs
         ]
@@ -540,6 +541,7 @@ def _refused_outcomes(rv: ReleaseVerification, deployment: Obj, now: datetime) -
             (by_name[name],),
             in_runner=False,
             problem=f"PodSecurityRestricted: {exc} (the probe pod must satisfy the restricted Pod Security profile)",
+            now=now,
         )
         for name, exc in refused.items()
     ]
@@ -564,6 +566,7 @@ def _stuck_report(
                 groups[name].checks if name in groups else (),
                 in_runner=name in groups and groups[name].is_runner,
                 problem=problem,
+                now=observed.now,
             )
         )
     outcomes += _refused_outcomes(rv, deployment, observed.now)

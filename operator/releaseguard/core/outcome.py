@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from ..api import Check, CheckResultKind, CheckStatus, Verdict
@@ -38,7 +39,13 @@ def cap(text: str, limit: int) -> str:
 
 
 def job_outcome(
-    job: Obj, message: str | None, checks: Sequence[Check], in_runner: bool, problem: str | None = None
+    job: Obj,
+    message: str | None,
+    checks: Sequence[Check],
+    in_runner: bool,
+    problem: str | None = None,
+    *,
+    now: datetime,
 ) -> JobOutcome:
     """The report of one finished Job about `checks`, the checks the spec assigned to it.
 
@@ -48,25 +55,26 @@ def job_outcome(
     failed without a report is an Error (the verification broke); a check in the target's image
     whose container ran and failed without reporting is Failed (the release cannot run it). A Job
     whose pod cannot be trusted or never ran its container (`problem`) makes its checks Error.
-    Every Error that is not a check's own result marks the outcome broken: it never rolls back."""
+    Every Error that is not a check's own result marks the outcome broken: it never rolls back.
+    `now` dates a stand-in report whose Job shows no time of its own."""
     name = str((job.get("metadata") or {}).get("name", ""))
     if problem is not None:
-        return _stand_in(name, job, checks, R.ERROR, cap(problem, MESSAGE_LIMIT))
+        return _stand_in(name, job, checks, R.ERROR, cap(problem, MESSAGE_LIMIT), now)
     reason = ""
     if message:
         try:
-            return _from_report(name, parse_report(message), checks)
+            return _from_report(name, parse_report(message), checks, job, now)
         except ReportError as exc:
             reason = f" ({cap(str(exc), 200)})"
     if job_finished(job) == "Complete":
-        return _stand_in(name, job, checks, R.ERROR, f"the Job succeeded without a report{reason}")
+        return _stand_in(name, job, checks, R.ERROR, f"the Job succeeded without a report{reason}", now)
     text = cap(job_failure_message(job), 300) + reason
-    return _stand_in(name, job, checks, R.ERROR if in_runner else R.FAILED, text)
+    return _stand_in(name, job, checks, R.ERROR if in_runner else R.FAILED, text, now)
 
 
-def _stand_in(name: str, job: Obj, checks: Sequence[Check], result: R, text: str) -> JobOutcome:
+def _stand_in(name: str, job: Obj, checks: Sequence[Check], result: R, text: str, now: datetime) -> JobOutcome:
     reports = [_spec_fields(CheckReport(name=c.name, result=result, message=text), c) for c in checks]
-    start = finish = _job_time(job)
+    start = finish = _job_time(job, now)
     forced = Verdict.ERROR if result is R.ERROR else None
     report = build_report(reports, start, finish, verdict=forced, message=text if forced else None)
     return JobOutcome(name, report, False, broken=forced is not None)
@@ -91,7 +99,7 @@ def _spec_fields(report: CheckReport, check: Check) -> CheckReport:
     )
 
 
-def _from_report(name: str, report: ProbeReport, checks: Sequence[Check]) -> JobOutcome:
+def _from_report(name: str, report: ProbeReport, checks: Sequence[Check], job: Obj, now: datetime) -> JobOutcome:
     found: dict[str, CheckReport] = {}
     for reported in report.checks:
         found.setdefault(reported.name, reported)
@@ -115,7 +123,7 @@ def _from_report(name: str, report: ProbeReport, checks: Sequence[Check]) -> Job
                 name=check.name, result=R.ERROR, message=f"check {check.name} is missing from the report of Job {name}"
             )
         out.append(_spec_fields(got, check))
-    start = report.start_time or _job_time({})
+    start = report.start_time or _job_time(job, now)
     finish = report.finish_time or start
     broken = bool(missing) or report.verdict is Verdict.ERROR
     if broken:
@@ -128,16 +136,14 @@ def _from_report(name: str, report: ProbeReport, checks: Sequence[Check]) -> Job
     return JobOutcome(name, rebuilt, True, broken=broken)
 
 
-def _job_time(job: Obj) -> Any:
-    from datetime import UTC, datetime
-
+def _job_time(job: Obj, now: datetime) -> datetime:
     raw = (job.get("status") or {}).get("completionTime") or (job.get("status") or {}).get("startTime")
     if isinstance(raw, str):
         try:
             return datetime.fromisoformat(raw.replace("Z", "+00:00"))
         except ValueError:
             pass
-    return datetime.now(UTC)
+    return now
 
 
 def merged_outcome(outcomes: Sequence[JobOutcome]) -> ProbeReport:
