@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -18,12 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import reasons
-from .api import ReleaseVerificationStatus
-from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner, rollback_refused
+from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
 from .core.events import event_name, verdict_events
 from .core.patch import merge_patch
-from .core.rollback import RollbackPlan, RollbackRefused, plan_rollback
 from .core.rollout import images_of
 from .core.trust import PodReport, pod_report
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
@@ -40,7 +38,6 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 
 logger = logging.getLogger("releaseguard")
-MESSAGE_GRACE = 2.0  # seconds a finished Job's pod may take to show its termination message
 REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
 STUB = "releaseguard.io/stub"  # marks a cached Deployment kept only as a name (no RV targets it)
 CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Events again after a restart
@@ -242,13 +239,14 @@ class Reconciler:
         self.clock = clock
         self._failures: dict[Key, int] = {}
         self._workers: list[asyncio.Task[None]] = []
-        self._finished_at: dict[Key, float] = {}
+        self._finished_at: dict[Key, datetime] = {}  # (namespace, Job) -> first seen finished without a report
         self._refused: dict[Key, str] = {}  # (namespace, Job) -> why the API server refused to create it
         self._pods_read_at: dict[Key, float] = {}  # RV -> when its probe pods were last looked at
         self.notifications: NotificationHook | None = None  # set by the operator when channels are configured
         self.records = Recorder(kube, clock)  # the VerificationRuns
         self._event_retries: set[asyncio.Task[None]] = set()  # Events being posted again
         self._caught_up: set[Key] = set()  # rvs whose last verdict's Events were posted again since start
+        self._rollback_failures: dict[Key, str] = {}  # rv -> the API's refusal of its last rollback patch
 
     # --- workers ------------------------------------------------------------------------
 
@@ -302,8 +300,8 @@ class Reconciler:
         namespace, name = key
         deployment = await self._deployment(namespace, _target(body))
         jobs = dict(self.cache.jobs.get(key, {}))
-        stuck = await self._stuck_jobs(key, body, jobs)  # before _messages marks Jobs as still running
-        reports = await self._messages(key, body, jobs)
+        stuck = await self._stuck_jobs(key, body, jobs)
+        reports, unreported = await self._messages(key, body, jobs)
         messages = {n: r.message for n, r in reports.items()}
         problems = {n: r.problem for n, r in reports.items() if r.problem is not None}
         siblings = [
@@ -322,16 +320,17 @@ class Reconciler:
             stuck_jobs=stuck,
             rollout_trouble=trouble,
             rolled_back_by_hand=by_hand,
+            rollback_failure=self._rollback_failures.get(key),
+            unreported_since=unreported,
         )
         plan = decide(observed, self.settings)
+        if plan.needs_replicasets and deployment is not None:
+            # read only for a rollback, right before the status write it follows
+            replicasets = await self.kube.replicasets_of(deployment)
+            plan = decide(dataclasses.replace(observed, replicasets=replicasets), self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
-        # The ReplicaSets are read before the status is written, so that the rollback patch
-        # follows the verdict's status write immediately.
-        replicasets = None
-        if plan.rollback is not None and deployment is not None:
-            replicasets = await self.kube.replicasets_of(deployment)
         if self.notifications is not None:
             plan.status.notifications = self.notifications.records(key, plan.status)
         old_status = body.get("status") or {}
@@ -343,6 +342,7 @@ class Reconciler:
             )
             self.cache.put_rv(updated)
             body = updated
+        self._rollback_failures.pop(key, None)  # decided on and written: the refusal is in the status
         if self.notifications is not None:
             self.notifications.written(key, plan.status.notifications)
         if key not in self._caught_up:
@@ -352,13 +352,10 @@ class Reconciler:
             plan.events += self._missed_events(body, plan)
         # From here on the decision is recorded and will not be made again: its Events are posted
         # whatever fails next (the failure is retried by the next reconcile, the Events are not).
+        refused = False  # the rollback patch was refused, so its Events tell of nothing that happened
         try:
-            if plan.rollback is not None and deployment is not None and replicasets is not None:
-                refused = await self._rollback(key, body, deployment, plan.rollback, replicasets)
-                if refused is not None:
-                    # the decision's RolledBack Events and phase did not happen; the refusal's stand
-                    plan.events = [e for e in plan.events if e.reason != reasons.ROLLED_BACK]
-                    plan.status = refused
+            if plan.rollback is not None and deployment is not None:
+                refused = await self._rollback(key, deployment, plan.rollback)
             for configmap in plan.apply_configmaps:
                 await self.kube.apply_configmap(namespace, configmap)
             for job in plan.create_jobs:
@@ -377,7 +374,7 @@ class Reconciler:
                 await self.kube.delete_job(namespace, job_name)
                 self.cache.drop_job(key, job_name)
         finally:
-            await self._post(body, deployment, plan)
+            await self._post(body, deployment, plan, rollback_refused=refused)
         if plan.verdict is not None:
             v = plan.verdict
             self.metrics.record_verdict(
@@ -406,32 +403,35 @@ class Reconciler:
         cached = self.cache.deployments.get((namespace, name))
         return None if cached is None or is_stub(cached) else cached
 
-    async def _messages(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, PodReport]:
-        """The reports of the current run's finished Jobs, read once per Job (see core.trust).
-
-        A finished Job whose pod shows no message yet is given MESSAGE_GRACE seconds (pod status
-        can trail the Job's) before its outcome stands in for the report; meanwhile it is shown
-        to the core as still running. Mutates `jobs` for that purpose.
-        """
+    async def _messages(
+        self, key: Key, body: Obj, jobs: dict[str, Obj]
+    ) -> tuple[dict[str, PodReport], dict[str, datetime]]:
+        """The reports of the current run's finished Jobs (see core.trust): a final one is read
+        once and kept; one whose pod shows no message yet is read again each time, with when its
+        Job was first seen finished (the core gives it Settings.message_grace_seconds)."""
         run = (body.get("status") or {}).get("lastRun") or {}
         names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
-        if not names or run.get("verdict"):
-            return {}
         namespace = key[0]
+        if not names or run.get("verdict"):
+            for name in names:
+                self._finished_at.pop((namespace, name), None)
+            return {}, {}
         unread = [n for n in names if n in jobs and job_finished(jobs[n]) and (namespace, n) not in self.cache.messages]
+        pending: dict[str, PodReport] = {}
+        unreported: dict[str, datetime] = {}
         if unread:
             pods = await self.kube.probe_pods(namespace, key[1], int(run.get("revision") or 0))
-            now = time.monotonic()
+            now = self.clock()
             for job_name in unread:
                 report = pod_report(jobs[job_name], pods)
-                first = self._finished_at.setdefault((namespace, job_name), now)
-                if not report.final and now - first < MESSAGE_GRACE:
-                    jobs[job_name] = {**jobs[job_name], "status": {}}
-                    self.queue.add_after(key, 0.25)
-                    continue
-                self._finished_at.pop((namespace, job_name), None)
-                self.cache.messages[(namespace, job_name)] = report
-        return {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
+                if report.final:
+                    self._finished_at.pop((namespace, job_name), None)
+                    self.cache.messages[(namespace, job_name)] = report
+                else:
+                    pending[job_name] = report
+                    unreported[job_name] = self._finished_at.setdefault((namespace, job_name), now)
+        kept = {n: self.cache.messages[(namespace, n)] for n in names if (namespace, n) in self.cache.messages}
+        return kept | pending, unreported
 
     async def _stuck_jobs(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
         """The current run's Jobs that can never finish: refused by the API server (remembered
@@ -453,54 +453,36 @@ class Reconciler:
         running = {n: j for n, j in jobs.items() if n in names and n not in refused}
         return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
 
-    async def _rollback(
-        self, key: Key, body: Obj, deployment: Obj, request: RollbackRequest, replicasets: list[Obj]
-    ) -> ReleaseVerificationStatus | None:
-        """Apply a recorded rollback. Returns the status written instead when it was refused."""
+    async def _rollback(self, key: Key, deployment: Obj, request: RollbackRequest) -> bool:
+        """Apply the plan's rollback patch; True when the API server refused it for good. A 422 (the
+        Deployment changed under the patch's test) is remembered for the next decision, which
+        records the refusal; on a reapply it means the earlier patch landed and the revision moved
+        on. Other errors raise: the next reconcile applies the recorded rollback again."""
         namespace, name = key
         dep_name = key_of(deployment)[1]
-        outcome: RollbackPlan | RollbackRefused = plan_rollback(
-            deployment, replicasets, request.to_revision, request.reason
+        try:
+            updated = await self.kube.json_patch_deployment(namespace, dep_name, list(request.patch or ()))
+        except KubeError as exc:
+            if exc.status != 422:
+                # a 409 on a patch without resourceVersion is the server's own retry giving up:
+                # the next reconcile applies the recorded rollback again (reapply)
+                raise
+            if request.reapply:
+                return False
+            self._rollback_failures[key] = str(exc)
+            self.queue.add(key)
+            return True
+        self.cache.put_deployment(updated)
+        if not request.reapply:
+            self.metrics.record_rollback(namespace, name, request.reason)
+        logger.info(
+            "%s/%s: patched Deployment %s back to the template of revision %d",
+            namespace,
+            name,
+            dep_name,
+            request.to_revision,
         )
-        if isinstance(outcome, RollbackPlan):
-            try:
-                updated = await self.kube.json_patch_deployment(namespace, dep_name, outcome.patch)
-            except KubeError as exc:
-                if exc.status != 422:
-                    # a 409 on a patch without resourceVersion is the server's own retry giving up:
-                    # the next reconcile applies the recorded rollback again (reapply)
-                    raise
-                if request.reapply:
-                    return None  # the earlier patch landed and the revision already moved on
-                outcome = RollbackRefused(
-                    reasons.DEPLOYMENT_CHANGED, f"Deployment {dep_name} changed meanwhile ({exc})"
-                )
-            else:
-                self.cache.put_deployment(updated)
-                if not request.reapply:
-                    self.metrics.record_rollback(namespace, name, request.reason)
-                logger.info(
-                    "%s/%s: patched Deployment %s back to the template of revision %d",
-                    namespace,
-                    name,
-                    dep_name,
-                    request.to_revision,
-                )
-                return None
-        if request.reapply and outcome.reason in (reasons.TEMPLATE_ALREADY_MATCHES, reasons.REVISION_NOT_FOUND):
-            # the recorded rollback already happened: the template matches, or the controller has
-            # already given the re-used ReplicaSet its new revision number
-            return None
-        status, events, text = rollback_refused(body, outcome, self.clock())
-        logger.info("%s/%s: %s", namespace, name, text)
-        old = body.get("status") or {}
-        version = (body.get("metadata") or {}).get("resourceVersion")
-        updated_rv = await self.kube.patch_rv_status(
-            namespace, name, merge_patch(old, status.to_wire()), resource_version=version
-        )
-        self.cache.put_rv(updated_rv)
-        await self._post(updated_rv, deployment, Plan(status=status, events=events))
-        return status
+        return False
 
     def _missed_events(self, body: Obj, plan: Plan) -> list[Event]:
         run = plan.status.last_run
@@ -510,7 +492,7 @@ class Reconciler:
         derived = verdict_events(plan.status, key_of(body)[1], _target(body))
         return [e for e in derived if (e.reason, e.on) not in planned]
 
-    async def _post(self, body: Obj, deployment: Obj | None, plan: Plan) -> None:
+    async def _post(self, body: Obj, deployment: Obj | None, plan: Plan, rollback_refused: bool = False) -> None:
         """Post the plan's Events. One that fails for a reason that can pass (5xx, 429, a cut
         connection) is posted again in the background until it lands, its object is gone, or
         EVENT_RETRY_LIMIT attempts: the decision that wanted it is already recorded and will not be
@@ -518,6 +500,8 @@ class Reconciler:
         posts = []
         rv_uid = str((body.get("metadata") or {}).get("uid") or "")
         for event in plan.events:
+            if event.if_rolled_back and rollback_refused:
+                continue
             involved = body if event.on == "rv" else deployment
             if involved is not None:
                 posts.append((involved, event, event_name(key_of(involved)[1], rv_uid, plan.status, event)))

@@ -3,13 +3,14 @@ written back into the RV body the next step reads."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from operator_factories import NOW, deployment, finished_job, http_check, report, rv_body
 
-from releaseguard.core.decide import Observed, Plan, Settings, decide, rollback_refused
-from releaseguard.core.rollback import ROLLBACK_FROM_ANNOTATION, RollbackRefused
+from releaseguard.core.decide import Observed, Plan, Settings, decide
+from releaseguard.core.rollback import ROLLBACK_FROM_ANNOTATION
 from releaseguard.jobs import REVISION_LABEL
 
 Obj = dict[str, Any]
@@ -395,21 +396,71 @@ def test_deployment_deleted_mid_run_deletes_the_jobs() -> None:
 
 
 def test_rollback_refused_records_why() -> None:
+    """The Deployment refuses the rollback (paused): one decision records why, in place of the
+    rollback (phase Failed, RolledBack=False with kubectl's reason, no RolledBack Event)."""
     driver = Driver(rv_body())
     driver.verify(deployment(), PASS)
-    driver.verify(deployment(revision=2, image="b"), FAIL)
-    status, events, text = rollback_refused(driver.body, RollbackRefused("DeploymentPaused", "paused"), NOW)
-    wire = status.to_wire()
+    paused = deployment(revision=2, image="b")
+    paused["spec"]["paused"] = True
+    driver.step(paused)
+    driver.finish_all(FAIL)
+    observed = Observed(driver.body, paused, dict(driver.jobs), dict(driver.messages), NOW)
+    first = decide(observed, SETTINGS)
+    assert first.needs_replicasets and first.rollback is not None
+    plan = decide(replace(observed, replicasets=[]), SETTINGS)
+    assert plan.rollback is None and not plan.needs_replicasets
+    wire = plan.status.to_wire()
     assert wire["phase"] == "Failed"
     assert wire["lastRollback"]["applied"] is False
     assert "rolledBackTo" not in wire["history"][0]
     rolled = next(c for c in wire["conditions"] if c["type"] == "RolledBack")
     assert (rolled["status"], rolled["reason"]) == ("False", "DeploymentPaused")
-    assert [e.reason for e in events] == ["RollbackSkipped", "RollbackSkipped"]
-    assert "paused" in text
+    assert "RolledBack" not in reasons(plan) and reasons(plan).count("RollbackSkipped") == 1
+    assert "paused" in rolled["message"]
     # and a refused rollback is not re-applied
     driver.body["status"] = wire
-    assert driver.step(deployment(revision=2, image="b")).rollback is None
+    assert driver.step(paused).rollback is None
+
+
+def test_a_rollback_patch_the_api_refused_is_recorded_by_the_next_decision() -> None:
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    bad = deployment(revision=2, image="b")
+    driver.step(bad)
+    driver.finish_all(FAIL)
+    rolling = driver.step(bad)
+    assert rolling.rollback is not None and driver.status["phase"] == "RolledBack"
+    observed = Observed(
+        driver.body, bad, dict(driver.jobs), dict(driver.messages), NOW, rollback_failure="422 test failed"
+    )
+    plan = decide(observed, SETTINGS)
+    assert plan.rollback is None
+    rolled = next(c for c in plan.status.to_wire()["conditions"] if c["type"] == "RolledBack")
+    assert (rolled["status"], rolled["reason"]) == ("False", "DeploymentChanged")
+    assert "422 test failed" in rolled["message"]
+
+
+def test_the_patch_comes_with_the_replicasets() -> None:
+    driver = Driver(rv_body())
+    good = deployment()
+    driver.verify(good, PASS)
+    bad = deployment(revision=2, image="b")
+    driver.step(bad)
+    driver.finish_all(FAIL)
+    observed = Observed(driver.body, bad, dict(driver.jobs), dict(driver.messages), NOW)
+    replicaset = {
+        "metadata": {
+            "name": "shop-1",
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [{"kind": "Deployment", "uid": bad["metadata"]["uid"], "controller": True}],
+        },
+        "spec": {"template": good["spec"]["template"]},
+    }
+    plan = decide(replace(observed, replicasets=[replicaset]), SETTINGS)
+    assert plan.rollback is not None and plan.rollback.patch is not None
+    ops = [op["op"] for op in plan.rollback.patch]
+    assert ops == ["test", "replace", "replace"]
+    assert [e.reason for e in plan.events if e.if_rolled_back] == ["RolledBack", "RolledBack"]
 
 
 def test_transition_times_survive_repeated_steps() -> None:

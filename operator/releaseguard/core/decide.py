@@ -13,8 +13,8 @@ before the Deployment is patched.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -70,7 +70,7 @@ from .outcome import (
 )
 from .policy import Policy, policy_problems
 from .record import record_name
-from .rollback import RollbackRefused, rolled_back_from, undo_command
+from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
 
@@ -87,6 +87,9 @@ class Settings:
     timeout_grace_seconds: float = 30.0
     policy: Policy = field(default_factory=Policy)
     pod_poll_seconds: float = 2.0  # how often a running verification's probe pods are looked at
+    # how long a finished Job's pod may take to show its termination message (pod status can
+    # trail the Job's) before the Job's own outcome stands in for the report
+    message_grace_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,12 @@ class Observed:
     rollout_trouble: tuple[str, ...] = ()
     # the Deployment's new revision is someone's by-hand rollback to the recommended revision
     rolled_back_by_hand: bool = False
+    # the Deployment's ReplicaSets, read only when a plan asks for them (Plan.needs_replicasets)
+    replicasets: Sequence[Obj] | None = None
+    # the API server's refusal (422) of this rv's last rollback patch, which then did not happen
+    rollback_failure: str | None = None
+    # finished Jobs whose pod shows no termination message yet, with when they were first seen finished
+    unreported_since: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class Event:
     reason: str
     message: str
     type: Literal["Normal", "Warning"] = "Normal"
+    if_rolled_back: bool = False  # posted only when the plan's rollback patch lands
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,7 @@ class RollbackRequest:
     to_revision: int
     reason: str
     reapply: bool = False  # a rollback already recorded; "template already matches" means done
+    patch: tuple[Obj, ...] | None = None  # the JSON patch, once the ReplicaSets were observed
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,11 @@ class Plan:
     log: list[str] = field(default_factory=list)
     verdict: VerdictRecord | None = None
 
+    @property
+    def needs_replicasets(self) -> bool:
+        """The plan rolls back, and only the ReplicaSets can say how: decide again with them."""
+        return self.rollback is not None and self.rollback.patch is None
+
 
 class _Run:
     """Helpers bound to one decision: the status being built and the plan."""
@@ -170,10 +186,12 @@ class _Run:
     def log(self, line: str) -> None:
         self.plan.log.append(f"{self.namespace}/{self.name}: {line}")
 
-    def event(self, reason: str, message: str, type_: Literal["Normal", "Warning"] = "Normal") -> None:
-        self.plan.events.append(Event("rv", reason, message, type_))
+    def event(
+        self, reason: str, message: str, type_: Literal["Normal", "Warning"] = "Normal", if_rolled_back: bool = False
+    ) -> None:
+        self.plan.events.append(Event("rv", reason, message, type_, if_rolled_back))
         if self.observed.deployment is not None:
-            self.plan.events.append(Event("deployment", reason, f"{self.name}: {message}", type_))
+            self.plan.events.append(Event("deployment", reason, f"{self.name}: {message}", type_, if_rolled_back))
 
     def delete_active_jobs(self, keep: Collection[str] = ()) -> None:
         """Stop every running Job of this rv that is not one of `keep` (the current run's)."""
@@ -200,7 +218,10 @@ RERUN_ANNOTATION = "releaseguard.io/rerun"
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
+    """The plan for what is observed. One that rolls back without the Deployment's ReplicaSets
+    observed has `needs_replicasets`: decide again with them to get the patch, or the refusal."""
     plan = _decide(observed, settings)
+    _plan_rollback(plan, observed)
     plan.status.message = _summary(plan.status)
     run = plan.status.last_run
     if run is not None and run.start_time is not None and run.record is None:
@@ -417,10 +438,18 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     problems = dict(observed.problems)
     for name in foreign:
         problems[name] = f"Job {name} exists but is not controlled by this ReleaseVerification; no report trusted"
+    awaited = {
+        n: grace
+        for n, since in observed.unreported_since.items()
+        if n not in problems and (grace := settings.message_grace_seconds - (observed.now - since).total_seconds()) > 0
+    }
     done = {
         n: job
         for n in run.jobs
-        if (job := observed.jobs.get(n)) is not None and n not in stale and (n in problems or job_finished(job))
+        if (job := observed.jobs.get(n)) is not None
+        and n not in stale
+        and n not in awaited
+        and (n in problems or job_finished(job))
     }
     if len(done) == len(run.jobs):
         groups = jobs_of_run(rv, revision, run_key(deployment, rv.spec.checks, _rerun_of(run)))
@@ -445,7 +474,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         _finish(ctx, rv, run, settings, Verdict.ERROR, "Timeout", message, None)
         return plan
     status.phase = Phase.VERIFYING
-    plan.requeue_after = min((deadline - observed.now).total_seconds(), settings.pod_poll_seconds)
+    plan.requeue_after = min(
+        (deadline - observed.now).total_seconds(), settings.pod_poll_seconds, *(min(g, 0.25) for g in awaited.values())
+    )
     return plan
 
 
@@ -741,7 +772,7 @@ def _decide_rollback(
     status.phase = Phase.ROLLED_BACK
     text = f"rolled back Deployment {target} from revision {revision} to revision {good}: {message}"
     ctx.condition(ROLLED_BACK, "True", reason, text)
-    ctx.event(reasons.ROLLED_BACK, text, "Warning")
+    ctx.event(reasons.ROLLED_BACK, text, "Warning", if_rolled_back=True)
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
     return good
@@ -765,7 +796,7 @@ def _carry_out_approval(ctx: _Run, rv: ReleaseVerification, revision: int, setti
         f"{approval.to_revision}, approved by {approval.by}"
     )
     ctx.condition(ROLLED_BACK, "True", reasons.ROLLBACK_APPROVED, text)
-    ctx.event(reasons.ROLLED_BACK, text, "Warning")
+    ctx.event(reasons.ROLLED_BACK, text, "Warning", if_rolled_back=True)
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(approval.from_revision, approval.to_revision, approval.reason)
 
@@ -807,13 +838,47 @@ def _is_rollback_result(revision: int, deployment: Obj, status: ReleaseVerificat
     return previous is not None and previous.revision == last.from_revision and previous.rolled_back_to is not None
 
 
+def _plan_rollback(plan: Plan, observed: Observed) -> None:
+    """Turn the plan's rollback into its JSON patch, kubectl's way (core.rollback), once the
+    ReplicaSets are observed; or, when the Deployment refuses it, into the refusal's status and
+    Events in place of the rollback's. A recorded rollback applied again (reapply) that finds its
+    work done (the template matches, or the re-used ReplicaSet was renumbered) is simply done."""
+    request, deployment = plan.rollback, observed.deployment
+    if request is None or deployment is None:
+        plan.rollback = None
+        return
+    if observed.rollback_failure is not None:
+        dep_name = str((deployment.get("metadata") or {}).get("name", ""))
+        refusal = RollbackRefused(
+            reasons.DEPLOYMENT_CHANGED, f"Deployment {dep_name} changed meanwhile ({observed.rollback_failure})"
+        )
+    elif observed.replicasets is None:
+        return
+    else:
+        outcome = plan_rollback(deployment, list(observed.replicasets), request.to_revision, request.reason)
+        if isinstance(outcome, RollbackPlan):
+            plan.rollback = replace(request, patch=tuple(outcome.patch))
+            return
+        refusal = outcome
+        if request.reapply and refusal.reason in (reasons.TEMPLATE_ALREADY_MATCHES, reasons.REVISION_NOT_FOUND):
+            plan.rollback = None
+            return
+    plan.rollback = None
+    generation = (observed.body.get("metadata") or {}).get("generation")
+    plan.status, refused_events, text = rollback_refused(
+        plan.status, refusal, observed.now, generation if isinstance(generation, int) else None
+    )
+    plan.events = [e for e in plan.events if not e.if_rolled_back] + refused_events
+    name = (observed.body.get("metadata") or {}).get("name", "")
+    plan.log.append(f"{(observed.body.get('metadata') or {}).get('namespace', '')}/{name}: {text}")
+
+
 def rollback_refused(
-    body: Obj, refusal: RollbackRefused, now: datetime
+    status: ReleaseVerificationStatus, refusal: RollbackRefused, now: datetime, generation: int | None
 ) -> tuple[ReleaseVerificationStatus, list[Event], str]:
     """The status after a recorded rollback could not be applied: RolledBack=False with kubectl's
     reason, lastRollback.applied=false, phase Failed."""
-    status = status_from_wire(body.get("status")).model_copy(deep=True)
-    generation = (body.get("metadata") or {}).get("generation")
+    status = status.model_copy(deep=True)
     if status.last_rollback is not None:
         status.last_rollback.applied = False
     if status.history:
@@ -826,10 +891,9 @@ def rollback_refused(
         refusal.reason,
         f"rollback not applied: {refusal.message}",
         now,
-        generation if isinstance(generation, int) else None,
+        generation,
     )
     text = f"rollback not applied: {refusal.message}"
-    status.message = _summary(status)
     return (
         status,
         [
