@@ -28,13 +28,10 @@ import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
-from .api.spec import Placement
+from .api.spec import Check, Placement, types_in
 from .api.status import CheckResultKind, Verdict
-
-if TYPE_CHECKING:
-    from .api.spec import Check
 
 # --- environment -----------------------------------------------------------------------------
 
@@ -101,8 +98,6 @@ def interpreter(check: Check) -> str:
     """The interpreter in the image that runs the script for `check` (a target-image check)."""
     python = getattr(check.config, "python", None)
     if check.placement is not Placement.TARGET_IMAGE or not isinstance(python, str):
-        from .api.spec import types_in
-
         names = ", ".join(types_in(Placement.TARGET_IMAGE))
         raise ValueError(f"check {check.name!r} is a {check.type} check, not one of {names}")
     return python
