@@ -1,7 +1,9 @@
 """Pure builders of probe Job manifests.
 
-One runner Job runs every network check (http, tcp, prometheus) in the runner image; each
-command/python/pytest check gets its own Job in the target's image and environment. Names are
+One runner Job runs every check the registry places in the runner (Placement.RUNNER: http, tcp,
+prometheus) in the runner image; each target-image check (command, python, pytest) gets its own
+Job in the target's image and environment. The env var names, commands, script location and
+termination-log path are contract.py's; nothing here imports a check implementation. Names are
 deterministic (`rv-<name>-r<revision>-<hash>`), so a restarted operator finds the Jobs it made
 instead of making them twice. Every pod gets the restricted pod-security profile.
 """
@@ -10,15 +12,24 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Any, Final
 
-from .api import API_VERSION, KIND, TARGET_IMAGE, Check, ReleaseVerification
-from .checks.destinations import DENIED_NETWORKS_ENV
-from .checks.headers import secret_env_name
+from .api import API_VERSION, KIND, TARGET_IMAGE, Check, Placement, ReleaseVerification
+from .contract import (
+    DENIED_NETWORKS_ENV,
+    PROBE_CONTAINER,
+    SCRIPT_DIR,
+    SCRIPT_FILE,
+    TERMINATION_LOG_PATH,
+    TERMINATION_MESSAGE_POLICY,
+    container_command,
+    runner_command,
+    script_source,
+    secret_env_name,
+)
 from .defaults import RUNNER_IMAGE
 from .podsecurity import (
     PodSecurityRefused,
@@ -33,13 +44,9 @@ DEFAULT_RUNNER_IMAGE: Final = RUNNER_IMAGE
 RV_LABEL: Final = "releaseguard.io/releaseverification"
 REVISION_LABEL: Final = "releaseguard.io/revision"
 CHECKS_ANNOTATION: Final = "releaseguard.io/checks"
-TERMINATION_LOG: Final = "/dev/termination-log"
 RUNNER_UID: Final = 65532
 DEFAULT_TTL_SECONDS: Final = 3600
-NETWORK_TYPES: Final = frozenset({"http", "tcp", "prometheus"})
 RUNNER_GROUP: Final = "runner"
-SCRIPT_DIR: Final = "/etc/releaseguard"  # where a check Job in the target's image finds its script
-SCRIPT_FILE: Final = "check.py"
 SCRIPT_VOLUME: Final = "releaseguard-check-script"
 
 
@@ -58,9 +65,9 @@ class JobGroup:
 
 
 def group_checks(checks: Sequence[Check]) -> list[JobGroup]:
-    network = tuple(c for c in checks if c.type in NETWORK_TYPES)
+    network = tuple(c for c in checks if c.placement is Placement.RUNNER)
     groups = [JobGroup(RUNNER_GROUP, network, is_runner=True)] if network else []
-    groups += [JobGroup(c.name, (c,)) for c in checks if c.type not in NETWORK_TYPES]
+    groups += [JobGroup(c.name, (c,)) for c in checks if c.placement is not Placement.RUNNER]
     return groups
 
 
@@ -143,24 +150,15 @@ def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, de
     wire_checks, env = runner_checks(checks)
     if denied:
         env.append({"name": DENIED_NETWORKS_ENV, "value": ",".join(denied)})
-    command = [
-        "releaseguard",
-        "probe",
-        "--checks-json",
-        json.dumps({"checks": wire_checks}, separators=(",", ":")),
-        "--parallelism",
-        str(rv.spec.parallelism),
-        "--termination-log",
-        TERMINATION_LOG,
-    ]
+    command = runner_command(wire_checks, rv.spec.parallelism, TERMINATION_LOG_PATH)
     runner = rv.spec.runner
     container: Obj = {
-        "name": "probe",
+        "name": PROBE_CONTAINER,
         "image": image,
         "command": command,
         "env": env,
-        "terminationMessagePath": TERMINATION_LOG,
-        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "terminationMessagePath": TERMINATION_LOG_PATH,
+        "terminationMessagePolicy": TERMINATION_MESSAGE_POLICY,
         "securityContext": restricted_container_context({"runAsUser": RUNNER_UID}, read_only_root=True),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -205,14 +203,6 @@ _TARGET_POD_KEYS: Final = (
     "dnsPolicy",
 )
 
-ContainerCommand = Callable[..., list[str]]
-
-
-def _container_command() -> ContainerCommand:
-    # The standalone check module owns how a single check runs inside an arbitrary image.
-    module = importlib.import_module("releaseguard.checks.standalone")
-    return cast(ContainerCommand, module.container_command)
-
 
 def script_configmap_name(rv_name: str) -> str:
     return f"rv-{rv_name[: 253 - 17]}-check-script"
@@ -221,7 +211,6 @@ def script_configmap_name(rv_name: str) -> str:
 def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
     """The ConfigMap holding the check script that Jobs in the target's image run (one per RV,
     owned by it), so `kubectl get job -o yaml` shows a short command instead of the script."""
-    module = importlib.import_module("releaseguard.checks.standalone")
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -231,7 +220,7 @@ def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
             "labels": {k: v for k, v in labels_for(rv.name, 0).items() if k != REVISION_LABEL},
             "ownerReferences": [_owner(rv, uid)],
         },
-        "data": {SCRIPT_FILE: cast(Callable[[], str], module.script_source)()},
+        "data": {SCRIPT_FILE: script_source()},
     }
 
 
@@ -262,7 +251,7 @@ def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
     source: Obj = containers[0] if isinstance(containers[0], dict) else {}
     image = getattr(check.config, "image", TARGET_IMAGE)
     in_target = image == TARGET_IMAGE
-    container: Obj = {"name": "probe"}
+    container: Obj = {"name": PROBE_CONTAINER}
     if in_target:
         container.update({k: copy.deepcopy(source[k]) for k in _TARGET_CONTAINER_KEYS if k in source})
     else:
@@ -270,13 +259,13 @@ def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
     working_dir = getattr(check.config, "working_dir", None)
     if working_dir:
         container["workingDir"] = working_dir
-    container["command"] = _container_command()(
-        check, termination_log=TERMINATION_LOG, script_path=f"{SCRIPT_DIR}/{SCRIPT_FILE}"
+    container["command"] = container_command(
+        check, termination_log=TERMINATION_LOG_PATH, script_path=f"{SCRIPT_DIR}/{SCRIPT_FILE}"
     )
     mount = {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True}
     container["volumeMounts"] = [*container.get("volumeMounts", []), mount]
-    container["terminationMessagePath"] = TERMINATION_LOG
-    container["terminationMessagePolicy"] = "FallbackToLogsOnError"
+    container["terminationMessagePath"] = TERMINATION_LOG_PATH
+    container["terminationMessagePolicy"] = TERMINATION_MESSAGE_POLICY
     pod: Obj = {"restartPolicy": "Never", "containers": [container]}
     if in_target:
         parts = restricted_target_parts(spec, source)

@@ -12,9 +12,10 @@ Schema `releaseguard.io/v1alpha1`, kind `ProbeReport` (camelCase on the wire)::
      "truncated": false}
 
 A check's `result` is final (retries and `onEmpty` already applied); `failOnFlaky` and
-`failOnInconclusive` carry the two spec settings the verdict still needs. `verdict_of` is the
-verdict rule; the in-image script (checks/_script.py), which cannot import this package, carries
-a copy that a test checks against it for every input. `compact_json` renders a report that fits the kubelet's
+`failOnInconclusive` carry the two spec settings the verdict still needs. The schema's version,
+kind and keys and the verdict rule (`verdict_of`, `counts_as_failure`) are contract.py's; the
+in-image script (checks/_script.py), which cannot import this package, carries a copy that a test
+checks against contract.py for every input. `compact_json` renders a report that fits the kubelet's
 4096-byte termination message; `parse_report` reads either form back.
 `releaseguard probe --report-schema` prints the JSON Schema of this document.
 """
@@ -22,7 +23,7 @@ a copy that a test checks against it for every input. `compact_json` renders a r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -30,11 +31,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
 from .api.status import CheckResultKind, Verdict
+from .contract import REPORT_API_VERSION, REPORT_KIND, TERMINATION_LOG_LIMIT, fails, verdict_of
 from .errors import ReportError
 
-REPORT_API_VERSION: Final = "releaseguard.io/v1alpha1"
-REPORT_KIND: Final = "ProbeReport"
-TERMINATION_LOG_LIMIT: Final = 4096
+__all__ = [
+    "REPORT_API_VERSION",
+    "REPORT_KIND",
+    "TERMINATION_LOG_LIMIT",
+    "AttemptReport",
+    "CheckReport",
+    "ProbeReport",
+    "Summary",
+    "build_report",
+    "compact_json",
+    "merge_reports",
+    "parse_report",
+    "summarize",
+    "verdict_message",
+    "verdict_of",
+]
 
 R = CheckResultKind
 
@@ -64,12 +79,8 @@ class CheckReport(_ReportModel):
 
     @property
     def counts_as_failure(self) -> bool:
-        """Whether this result fails the verdict if the check is critical."""
-        return (
-            self.result in (R.FAILED, R.ERROR)
-            or (self.result is R.INCONCLUSIVE and self.fail_on_inconclusive)
-            or (self.result is R.FLAKY and self.fail_on_flaky)
-        )
+        """Whether this result fails the verdict if the check is critical (contract.counts_as_failure)."""
+        return fails(self)
 
 
 class Summary(_ReportModel):
@@ -108,14 +119,7 @@ class ProbeReport(_ReportModel):
         raise KeyError(name)
 
 
-# --- the verdict -----------------------------------------------------------------------------
-
-
-def verdict_of(checks: Iterable[CheckReport]) -> tuple[Verdict, list[str]]:
-    """Failed when a critical check Failed/Errored (or was Inconclusive/Flaky with the matching
-    fail-on setting); otherwise Passed. Returns the verdict and the failed critical checks' names."""
-    failed = [c.name for c in checks if c.critical and c.counts_as_failure]
-    return (Verdict.FAILED if failed else Verdict.PASSED), failed
+# --- the verdict (the rule itself is contract.verdict_of) ----------------------------------------
 
 
 def summarize(checks: Sequence[CheckReport]) -> Summary:

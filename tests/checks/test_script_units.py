@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from releaseguard import contract
+from releaseguard.api import Placement, types_in
 from releaseguard.api.status import CheckResultKind
 from releaseguard.checks import _script
 from releaseguard.report import CheckReport, parse_report
@@ -88,9 +90,34 @@ def test_script_compact_fits() -> None:
 @pytest.mark.parametrize("flaky", [False, True])
 @pytest.mark.parametrize("inconclusive", [False, True])
 def test_script_and_report_agree_on_what_fails(result: CheckResultKind, flaky: bool, inconclusive: bool) -> None:
-    """The script cannot import the report module, so it repeats the rule; they must not drift."""
+    """The script cannot import the contract, so it repeats the rule; they must not drift."""
     wire = {"name": "c", "result": result.value, "failOnFlaky": flaky, "failOnInconclusive": inconclusive}
-    assert _script.counts_as_failure(wire) == CheckReport.model_validate(wire).counts_as_failure
+    rule = contract.counts_as_failure(result, fail_on_flaky=flaky, fail_on_inconclusive=inconclusive)
+    assert _script.counts_as_failure(wire) == rule == CheckReport.model_validate(wire).counts_as_failure
+
+
+def test_the_script_shares_the_contracts_constants_and_the_registrys_types() -> None:
+    assert _script.API_VERSION == contract.REPORT_API_VERSION
+    assert _script.TERMINATION_LIMIT == contract.TERMINATION_LOG_LIMIT
+    assert set(_script.TYPES) == set(types_in(Placement.TARGET_IMAGE))
+    assert set(_script.RETRYABLE) | {_script.PASSED, _script.FLAKY, _script.SKIPPED} == {
+        k.value for k in CheckResultKind
+    }
+
+
+def test_the_script_and_the_report_models_write_the_contracts_keys() -> None:
+    now = datetime.now(UTC)
+    check = _script.run_check({"name": "c", "command": {"command": ["true"]}})
+    report = _script.probe_report(check, now, now)
+    assert tuple(report) == contract.REPORT_KEYS
+    assert tuple(report["summary"]) == contract.SUMMARY_KEYS
+    assert tuple(check) == contract.CHECK_REPORT_KEYS
+    assert tuple(check["attempts"][0]) == contract.ATTEMPT_KEYS
+    wire = parse_report(json.dumps(report)).to_wire()
+    assert tuple(wire) == contract.REPORT_KEYS
+    assert tuple(wire["summary"]) == contract.SUMMARY_KEYS
+    assert tuple(wire["checks"][0]) == contract.CHECK_REPORT_KEYS
+    assert set(wire["checks"][0]["attempts"][0]) == set(contract.ATTEMPT_KEYS)
 
 
 @pytest.mark.parametrize("result", list(CheckResultKind))
@@ -101,8 +128,7 @@ def test_the_in_image_scripts_verdict_is_the_one_rule(
     result: CheckResultKind, critical: bool, fail_on_flaky: bool, fail_on_inconclusive: bool
 ) -> None:
     """The generated script cannot import releaseguard, so it carries its own copy of the verdict
-    rule: for every input it must agree with report.verdict_of, the rule the operator applies."""
-    from releaseguard.report import verdict_of
+    rule: for every input it must agree with contract.verdict_of, the rule the operator applies."""
 
     check = CheckReport(
         name="c",
@@ -121,5 +147,5 @@ def test_the_in_image_scripts_verdict_is_the_one_rule(
     }
     now = datetime.now(UTC)
     report = _script.probe_report(scripted, now, now)
-    verdict, failed = verdict_of([check])
+    verdict, failed = contract.verdict_of([check])
     assert (report["verdict"], report["failedCritical"]) == (verdict.value, failed)

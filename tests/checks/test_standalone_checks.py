@@ -320,7 +320,7 @@ def test_container_command_passes_and_skips_a_missing_log_dir(bare_python: str) 
 
 def test_container_command_of_a_runner_check_is_refused() -> None:
     (check,) = parse_checks({"checks": [{"name": "h", "tcp": {"host": "x", "port": 1}}]})
-    with pytest.raises(ValueError, match="tcp check, not one of python, pytest, command"):
+    with pytest.raises(ValueError, match="tcp check, not one of command, python, pytest"):
         container_command(check)
 
 

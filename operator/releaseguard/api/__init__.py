@@ -13,14 +13,18 @@ from .resource import (
     parse_spec,
 )
 from .spec import (
+    CHECK_TYPE,
+    CHECK_TYPE_TABLE,
     CHECK_TYPES,
     TARGET_IMAGE,
     Check,
+    CheckType,
     CommandCheck,
     HttpCheck,
     HttpHeader,
     InconclusiveOutcome,
     JsonAssertion,
+    Placement,
     PrometheusCheck,
     PytestCheck,
     PythonCheck,
@@ -30,6 +34,7 @@ from .spec import (
     RunnerSpec,
     TcpCheck,
     ValueSource,
+    types_in,
 )
 from .status import (
     CheckResultKind,
@@ -45,7 +50,9 @@ from .status import (
 
 __all__ = [
     "API_VERSION",
+    "CHECK_TYPE",
     "CHECK_TYPES",
+    "CHECK_TYPE_TABLE",
     "GROUP",
     "KIND",
     "PLURAL",
@@ -55,6 +62,7 @@ __all__ = [
     "Check",
     "CheckResultKind",
     "CheckStatus",
+    "CheckType",
     "CommandCheck",
     "Condition",
     "HttpCheck",
@@ -62,6 +70,7 @@ __all__ = [
     "InconclusiveOutcome",
     "JsonAssertion",
     "Phase",
+    "Placement",
     "PrometheusCheck",
     "PytestCheck",
     "PythonCheck",
@@ -80,4 +89,5 @@ __all__ = [
     "parse_checks",
     "parse_release_verification",
     "parse_spec",
+    "types_in",
 ]

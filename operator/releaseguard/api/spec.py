@@ -1,10 +1,19 @@
-"""The spec of a ReleaseVerification: what to verify after each rollout and what to do on failure."""
+"""The spec of a ReleaseVerification: what to verify after each rollout and what to do on failure.
+
+It also holds the check-type registry, `CHECK_TYPE_TABLE`: one `CheckType` per type (its name, its
+model and where it runs, `Placement.RUNNER` or `Placement.TARGET_IMAGE`). Everything that needs to
+know the check types (the `Check` model and its CRD rule, the Job builders, the in-image script's
+test, `releaseguard probe`) reads that table; the runner-side half (type name -> CheckRunner) is
+`checks/registry.py`, which refuses to load unless it covers exactly these names.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field, StrictBool, field_validator, model_validator
@@ -16,8 +25,6 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 ENV_VAR_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
-
-CHECK_TYPES: tuple[str, ...] = ("http", "tcp", "prometheus", "command", "python", "pytest")
 
 
 def _exactly_one_rule(fields: tuple[str, ...], what: str) -> dict[str, Any]:
@@ -424,6 +431,46 @@ class PytestCheck(SpecModel):
     """Working directory of the test run."""
 
 
+# --- the check-type registry ----------------------------------------------------------------
+
+
+class Placement(StrEnum):
+    """Where a check type runs."""
+
+    RUNNER = "runner"
+    """In the one runner Job of a verification, in the runner image (network checks)."""
+    TARGET_IMAGE = "targetImage"
+    """In a Job of its own, in the target's image (or the check's `image`), via the in-image script."""
+
+
+@dataclass(frozen=True)
+class CheckType:
+    name: str
+    """The field of `Check` that holds this type's spec (and the report's `type`)."""
+    model: type[SpecModel]
+    """The model of that field."""
+    runs_in: Placement
+
+
+CHECK_TYPE_TABLE: Final[tuple[CheckType, ...]] = (
+    CheckType("http", HttpCheck, Placement.RUNNER),
+    CheckType("tcp", TcpCheck, Placement.RUNNER),
+    CheckType("prometheus", PrometheusCheck, Placement.RUNNER),
+    CheckType("command", CommandCheck, Placement.TARGET_IMAGE),
+    CheckType("python", PythonCheck, Placement.TARGET_IMAGE),
+    CheckType("pytest", PytestCheck, Placement.TARGET_IMAGE),
+)
+"""Every check type, in the order the CRD lists them."""
+
+CHECK_TYPES: Final[tuple[str, ...]] = tuple(t.name for t in CHECK_TYPE_TABLE)
+CHECK_TYPE: Final[Mapping[str, CheckType]] = {t.name: t for t in CHECK_TYPE_TABLE}
+
+
+def types_in(placement: Placement) -> tuple[str, ...]:
+    """The names of the check types that run in `placement`, in table order."""
+    return tuple(t.name for t in CHECK_TYPE_TABLE if t.runs_in is placement)
+
+
 # --- a check ---------------------------------------------------------------------------------
 
 
@@ -469,9 +516,13 @@ class Check(SpecModel):
         return value
 
     @property
+    def placement(self) -> Placement:
+        """Where this check runs (the registry's word for its type)."""
+        return CHECK_TYPE[self.type].runs_in
+
+    @property
     def runs_in_target_image(self) -> bool:
-        image = getattr(self.config, "image", None)
-        return image is not None
+        return self.placement is Placement.TARGET_IMAGE
 
 
 # --- rollback and runner ---------------------------------------------------------------------

@@ -7,6 +7,12 @@ single-check ProbeReport (JSON) on stdout, writes the compact form to the termin
 its directory exists, and exits 0 when the verdict is Passed, 1 when Failed, 3 when it broke.
 
 The runner also imports it as a module for `resolve`, so attempts become a result one way only.
+
+It cannot import releaseguard, so it repeats what it shares with the operator: the check types it
+runs (`TYPES`, the registry's Placement.TARGET_IMAGE types), the report's apiVersion, keys and
+size limit, and the verdict rule (`counts_as_failure`, `probe_report`). tests/checks/
+test_script_units.py checks each against api.spec.CHECK_TYPE_TABLE and contract.py, the verdict
+rule over every combination of result, criticality and fail-on settings.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ TAIL_CHARS = 300
 
 PASSED, FAILED, FLAKY, INCONCLUSIVE, ERROR, SKIPPED = "Passed", "Failed", "Flaky", "Inconclusive", "Error", "Skipped"
 RETRYABLE = (FAILED, ERROR, INCONCLUSIVE)
+TYPES = ("python", "pytest", "command")
 
 
 def backoff_seconds(attempt: int, base: float = 0.2) -> float:
@@ -413,10 +420,10 @@ def _python_outcome(
 
 
 def check_type(check: dict[str, Any]) -> str:
-    for kind in ("python", "pytest", "command"):
+    for kind in TYPES:
         if check.get(kind) is not None:
             return kind
-    raise ValueError("expected a python, pytest or command check")
+    raise ValueError(f"expected a {', '.join(TYPES[:-1])} or {TYPES[-1]} check")
 
 
 def run_attempt(check: dict[str, Any]) -> dict[str, Any]:

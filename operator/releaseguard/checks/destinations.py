@@ -3,7 +3,7 @@
 The operator refuses address literals in denied networks (core.policy); a host name is resolved
 here, by the runner, right before each attempt (and each redirect hop), and a name that resolves
 into a denied network ends the check Error without connecting. The operator passes its policy to
-the runner Job in RG_DENIED_NETWORKS (comma-separated CIDRs).
+the runner Job in contract.DENIED_NETWORKS_ENV (RG_DENIED_NETWORKS, comma-separated CIDRs).
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Mapping, Sequence
-from typing import Final
 
+from ..contract import DENIED_NETWORKS_ENV
 from ..core.policy import Network, denied_address
-
-DENIED_NETWORKS_ENV: Final = "RG_DENIED_NETWORKS"
 
 
 class DestinationDenied(Exception):

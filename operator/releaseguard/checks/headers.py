@@ -1,32 +1,23 @@
 """HTTP header values: where they come from (value, env var, file, Secret) and keeping them secret.
 
 A `secretKeyRef` cannot be read by the runner: the operator maps each one to an environment
-variable of the probe container named by `secret_env_name`, and the runner reads that.
+variable of the probe container named by `contract.secret_env_name`, and the runner reads that.
 Every value that came from `valueFrom` is a secret: `Redactor` removes it from report text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..api.spec import Check, HttpHeader, SecretKeySelector
+from ..api.spec import Check, HttpHeader
+from ..contract import secret_env_name
 from ..errors import FieldError, SpecInvalidError
 
 REDACTED = "***"
-
-
-def secret_env_name(ref: SecretKeySelector) -> str:
-    """The env var the operator sets from Secret `ref.name` key `ref.key`:
-    RG_SECRET_<NAME>_<KEY>_<digest>, the digest of the exact pair keeping `a-b`/`c` and `a`/`b-c`
-    (or `Token`/`token`) apart."""
-    readable = re.sub(r"[^A-Za-z0-9]", "_", f"{ref.name}_{ref.key}").upper()
-    digest = hashlib.sha256(json.dumps([ref.name, ref.key]).encode()).hexdigest()[:8].upper()
-    return f"RG_SECRET_{readable}_{digest}"
 
 
 # RFC 9110 field-value: visible ASCII, space and tab (obs-text is refused too: clients encode it

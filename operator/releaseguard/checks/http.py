@@ -2,6 +2,8 @@
 
 Connection refused, DNS failures, TLS failures and timeouts each get their own result and
 message; header values never appear in anything this module returns (the runner redacts).
+`HttpRunner(transport=...)` sends through the given httpx transport (tests pass an
+`httpx.MockTransport`); by default httpx's own network transport.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ R = CheckResultKind
 
 
 class HttpRunner:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport
+
     async def run(self, check: Check, ctx: RunContext) -> CheckReport:
         spec = check.http
         assert spec is not None
-        client = _client(ctx, spec)
+        client = _client(ctx, spec, self.transport)
         headers = ctx.headers.get(check.name, [])
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
@@ -50,10 +55,12 @@ class HttpRunner:
         return await run_with_retries(check, ctx, one)
 
 
-def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
-    """One pooled client per TLS setting, shared by every http check of the run."""
+def _client(ctx: RunContext, spec: HttpCheck, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """One pooled client per TLS setting (and transport), shared by every http check of the run."""
     tls = spec.tls
-    key = ("http", tls.insecure_skip_verify if tls else False, tls.ca_file if tls else None)
+    key: tuple[Any, ...] = ("http", tls.insecure_skip_verify if tls else False, tls.ca_file if tls else None)
+    if transport is not None:
+        key += (id(transport),)
     client = ctx.resources.get(str(key))
     if client is None:
         verify: bool | ssl.SSLContext = True
@@ -62,7 +69,7 @@ def _client(ctx: RunContext, spec: HttpCheck) -> httpx.AsyncClient:
         elif tls is not None and tls.ca_file:
             verify = ssl.create_default_context(cafile=tls.ca_file)
         limits = httpx.Limits(max_connections=max(ctx.parallelism * 2, 10), max_keepalive_connections=ctx.parallelism)
-        client = httpx.AsyncClient(verify=verify, limits=limits)
+        client = httpx.AsyncClient(verify=verify, limits=limits, transport=transport)
         ctx.resources[str(key)] = client
     assert isinstance(client, httpx.AsyncClient)
     return client

@@ -12,8 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ..api.spec import Placement, types_in
+
 Obj = dict[str, Any]
-SCRIPT_TYPES = ("python", "pytest", "command")
+SCRIPT_TYPES = types_in(Placement.TARGET_IMAGE)
 
 
 def parse_host_map(entries: Sequence[str]) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """The `prometheus` check: an instant query compared with a threshold.
 
 An empty result or NaN is `onEmpty` (Inconclusive by default); every series must satisfy the
-threshold, and a failure names the series and its value.
+threshold, and a failure names the series and its value. `PrometheusRunner(transport=...)` sends
+through the given httpx transport (tests pass an `httpx.MockTransport`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ R = CheckResultKind
 
 
 class PrometheusRunner:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.transport = transport
+
     async def run(self, check: Check, ctx: RunContext) -> CheckReport:
         spec = check.prometheus
         assert spec is not None
-        client = ctx.resources.get("prometheus")
+        key = "prometheus" if self.transport is None else f"prometheus/{id(self.transport)}"
+        client = ctx.resources.get(key)
         if client is None:
-            client = ctx.resources["prometheus"] = httpx.AsyncClient()
+            client = ctx.resources[key] = httpx.AsyncClient(transport=self.transport)
         assert isinstance(client, httpx.AsyncClient)
 
         async def one() -> AttemptReport:

@@ -1,36 +1,21 @@
-"""Running a list of checks: bounded concurrency, one runner per check type, one report."""
+"""Running a list of checks: bounded concurrency, one runner per check type (registry.py), one report."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ..api.spec import Check
+from ..contract import DENIED_NETWORKS_ENV
 from ..errors import FieldError, SpecInvalidError
 from ..report import CheckReport, ProbeReport, build_report
-from .base import CheckRunner, RunContext, error_report
-from .destinations import DENIED_NETWORKS_ENV, networks_from_env
+from .base import RunContext, error_report
+from .destinations import networks_from_env
 from .headers import resolve_headers
-
-# check type -> "module:class" of its CheckRunner, imported on first use (httpx only if needed).
-RUNNERS: dict[str, str] = {
-    "http": "releaseguard.checks.http:HttpRunner",
-    "tcp": "releaseguard.checks.tcp:TcpRunner",
-    "prometheus": "releaseguard.checks.prometheus:PrometheusRunner",
-    "python": "releaseguard.checks.standalone:StandaloneRunner",
-    "pytest": "releaseguard.checks.standalone:StandaloneRunner",
-    "command": "releaseguard.checks.standalone:StandaloneRunner",
-}
-
-
-def runner_for(check_type: str) -> CheckRunner:
-    module_name, _, class_name = RUNNERS[check_type].partition(":")
-    runner: CheckRunner = getattr(importlib.import_module(module_name), class_name)()
-    return runner
+from .registry import runner_for
 
 
 def prepare(

@@ -1,61 +1,33 @@
 """Checks that run in the target's image (python, pytest, command) through one generated script.
 
 The script (`_script.py`, stdlib only, Python 3.8+) is passed as source to the image's own
-interpreter. The operator puts `container_command(check)` in a probe Job built from the
-Deployment's pod template; `releaseguard probe` runs the very same argv locally.
+interpreter. The operator puts `contract.container_command(check)` in a probe Job built from the
+Deployment's pod template; `releaseguard probe` runs the very same argv locally, here. Which types
+these are is the registry's word (`api.spec.CHECK_TYPE_TABLE`, Placement.TARGET_IMAGE).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import time
-from functools import lru_cache
-from pathlib import Path
 
 from ..api.spec import Check
+from ..contract import check_payload, container_command, interpreter, script_source
 from ..errors import ReportError
 from ..report import CheckReport, parse_report
 from . import _script
 from .base import RunContext, error_report
 
-STANDALONE_TYPES: tuple[str, ...] = ("python", "pytest", "command")
-
-
-@lru_cache(maxsize=1)
-def script_source() -> str:
-    """The self-contained check script, as passed to `python -c`."""
-    return Path(_script.__file__).read_text(encoding="utf-8")
-
-
-def interpreter(check: Check) -> str:
-    config = check.config
-    python = getattr(config, "python", None)
-    if check.type not in STANDALONE_TYPES or not isinstance(python, str):
-        raise ValueError(f"check {check.name!r} is a {check.type} check, not one of {', '.join(STANDALONE_TYPES)}")
-    return python
-
-
-def check_payload(check: Check) -> str:
-    return json.dumps(check.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
-
-
-def container_command(
-    check: Check, termination_log: str = "/dev/termination-log", script_path: str | None = None
-) -> list[str]:
-    """The argv of a container that performs `check` with only the image's Python interpreter:
-    the script is read from `script_path` (a probe Job mounts it from a ConfigMap, keeping the
-    Job readable), or passed inline with `-c`.
-
-    It prints the single-check ProbeReport on stdout and writes its compact form to
-    `termination_log` (if that path's directory exists; "" for none). Once that report is written
-    it exits 0 whatever the verdict (a probe Job that reported succeeded; the verdict is in the
-    report); otherwise 0 when Passed, 1 when Failed; 3 when it broke."""
-    script = [script_path] if script_path else ["-c", script_source()]
-    argv = [interpreter(check), *script, "run", check_payload(check)]
-    return [*argv, termination_log] if termination_log else argv
+__all__ = [
+    "StandaloneRunner",
+    "check_payload",
+    "container_command",
+    "interpreter",
+    "script_source",
+    "time_budget",
+]
 
 
 def time_budget(check: Check, backoff_base: float = 0.2) -> float:

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..contract import PROBE_CONTAINER
+
 Obj = dict[str, Any]
 
-PROBE_CONTAINER: Final = "probe"
 PROBLEM_LIMIT: Final = 512
 _NOT_STARTED: Final = frozenset({"ContainerCannotRun", "StartError", "CreateContainerError"})
 
