@@ -15,14 +15,14 @@ from .core.rollout import RolloutState, revision_of, rollout_state
 from .core.trust import controller_uid
 from .errors import KubeError
 from .jobs import job_finished
-from .kube import Kube
+from .kubeapi import KubeAPI
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
 logger = logging.getLogger("releaseguard")
 
 
-async def unstartable_jobs(kube: Kube, key: Key, run: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
+async def unstartable_jobs(kube: KubeAPI, key: Key, run: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
     """The unfinished `jobs` of `run` whose pod will never start (core.pods.permanent_failure),
     with the kubelet's reason. core.decide requeues a running verification every pod_poll_seconds,
     so this is looked at that often."""
@@ -41,7 +41,7 @@ async def unstartable_jobs(kube: Kube, key: Key, run: Obj, jobs: dict[str, Obj])
     return stuck
 
 
-async def rollout_trouble(kube: Kube, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
+async def rollout_trouble(kube: KubeAPI, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
     """On a stalled rollout not yet judged, why its pods fail: their waiting and termination
     reasons, and for a crash without a termination message the last line of its log."""
     run = (body.get("status") or {}).get("lastRun") or {}
@@ -66,7 +66,7 @@ async def rollout_trouble(kube: Kube, key: Key, body: Obj, deployment: Obj | Non
     return tuple(container_trouble(pods, logs))
 
 
-async def rolled_back_by_hand(kube: Kube, body: Obj, deployment: Obj | None) -> bool:
+async def rolled_back_by_hand(kube: KubeAPI, body: Obj, deployment: Obj | None) -> bool:
     """Whether a new revision is someone's rollback to the revision we only recommended; the
     ReplicaSets are read only for a new revision after an unapplied recommendation."""
     status = body.get("status") or {}

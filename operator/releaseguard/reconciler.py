@@ -26,7 +26,7 @@ from .core.rollout import images_of
 from .core.trust import PodReport, pod_report
 from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .jobs import RV_LABEL, job_finished
-from .kube import Kube
+from .kubeapi import KubeAPI
 from .metrics import Metrics
 from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
 from .recorder import Recorder
@@ -224,7 +224,7 @@ class WorkQueue:
 class Reconciler:
     def __init__(
         self,
-        kube: Kube,
+        kube: KubeAPI,
         metrics: Metrics,
         settings: Settings,
         cache: Cache | None = None,

@@ -30,7 +30,7 @@ from .core.record import (
 )
 from .core.rollout import TEMPLATE_HASH_LABEL
 from .errors import NotFoundError, SpecInvalidError
-from .kube import Kube
+from .kubeapi import KubeAPI
 
 Obj = dict[str, Any]
 Key = tuple[str, str]
@@ -39,7 +39,7 @@ RETENTION_EVERY_SECONDS = 600.0  # age-based retention also runs this often per 
 
 
 class Recorder:
-    def __init__(self, kube: Kube, clock: Callable[[], datetime]) -> None:
+    def __init__(self, kube: KubeAPI, clock: Callable[[], datetime]) -> None:
         self.kube = kube
         self.clock = clock
         self._created: set[Key] = set()  # (namespace, record) known to exist

@@ -14,9 +14,10 @@ from test_decide import SETTINGS, Driver
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.checks import run_checks
-from releaseguard.commands.run import configure, policy_from_args
+from releaseguard.commands.run import configure
 from releaseguard.core.decide import Settings
 from releaseguard.core.policy import DEFAULT_DENIED_NETWORKS, Policy
+from releaseguard.settings import from_args
 
 Obj = dict[str, Any]
 STRICT = Settings(
@@ -86,17 +87,17 @@ def test_the_runner_job_carries_the_denied_networks() -> None:
 def test_flags_make_the_policy_and_a_bad_network_is_refused() -> None:
     parser = argparse.ArgumentParser()
     configure(parser)
-    default = policy_from_args(parser.parse_args([]))
+    default = from_args(parser.parse_args([])).policy
     assert default.excluded_namespaces == ("kube-system",)
     assert default.denied_networks == DEFAULT_DENIED_NETWORKS
     args = parser.parse_args(
         ["--allowed-image", "r/*", "--excluded-namespace", "", "--denied-network", "10.0.0.0/8", "--denied-network", ""]
     )
-    policy = policy_from_args(args)
+    policy = from_args(args).policy
     assert policy.allowed_images == ("r/*",) and policy.excluded_namespaces == ()
     assert policy.denied_networks == ("10.0.0.0/8",)
     with pytest.raises(ValueError, match="--denied-network 'nope'"):
-        policy_from_args(parser.parse_args(["--denied-network", "nope"]))
+        from_args(parser.parse_args(["--denied-network", "nope"]))
 
 
 async def test_a_host_name_resolving_into_a_denied_network_is_never_connected_to() -> None:

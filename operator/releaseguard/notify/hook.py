@@ -20,7 +20,7 @@ from ..api.notifications import DeliveryResult, NotificationRecord, NotifyEvent
 from ..api.status import status_from_wire
 from ..core.rollout import images_of, revision_of
 from ..errors import SpecInvalidError
-from ..kube import Kube
+from ..kubeapi import KubeAPI
 from ..metrics import Metrics
 from .config import ChannelKind, NotifyConfig
 from .deliver import Notifier, Sender, send
@@ -35,7 +35,7 @@ class NotificationHook:
     def __init__(
         self,
         config: NotifyConfig,
-        kube: Kube,
+        kube: KubeAPI,
         metrics: Metrics,
         rv_of: Callable[[Key], Obj | None],
         requeue: Callable[[Key], None],

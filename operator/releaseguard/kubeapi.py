@@ -1,0 +1,59 @@
+"""What the operator asks of the Kubernetes API, as a protocol: kube.Kube is the one real
+implementation; tests drive the reconciler through an in-memory fake of the same shape.
+
+Errors are releaseguard.errors: NotFoundError (404), ConflictError (409), TransientKubeError
+(429, 5xx, connection trouble; the call may be made again), KubeError for the rest (400, 403,
+422: made again, it fails again).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+Obj = dict[str, Any]
+
+
+class KubeAPI(Protocol):
+    # --- ReleaseVerifications and their runs -----------------------------------------------------
+    async def get_rv(self, namespace: str, name: str) -> Obj: ...
+
+    async def patch_rv_status(
+        self, namespace: str, name: str, patch: Obj, resource_version: str | None = None
+    ) -> Obj: ...
+
+    async def patch_rv_flakiness(self, namespace: str, name: str, flakiness: list[Obj]) -> Obj: ...
+
+    async def get_vrun(self, namespace: str, name: str) -> Obj: ...
+
+    async def create_vrun(self, namespace: str, vrun: Obj) -> Obj | None: ...
+
+    async def patch_vrun_status(self, namespace: str, name: str, status: Obj) -> Obj: ...
+
+    async def list_vruns(self, namespace: str, rv_name: str) -> list[Obj]: ...
+
+    async def delete_vrun(self, namespace: str, name: str) -> None: ...
+
+    # --- probe Jobs and their pods -----------------------------------------------------------------
+    async def create_job(self, namespace: str, job: Obj) -> Obj | None: ...
+
+    async def delete_job(self, namespace: str, name: str) -> None: ...
+
+    async def apply_configmap(self, namespace: str, configmap: Obj) -> None: ...
+
+    async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]: ...
+
+    async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]: ...
+
+    async def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int = 5) -> str: ...
+
+    # --- the target ----------------------------------------------------------------------------------
+    async def get_deployment(self, namespace: str, name: str) -> Obj: ...
+
+    async def replicasets_of(self, deployment: Obj) -> list[Obj]: ...
+
+    async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj: ...
+
+    # --- Events ------------------------------------------------------------------------------------
+    async def post_event(
+        self, involved: Obj, reason: str, message: str, type_: str, name: str | None = None
+    ) -> None: ...
