@@ -339,9 +339,17 @@ class Reconciler:
         new_status = plan.status.to_wire()
         if new_status != old_status:
             version = (body.get("metadata") or {}).get("resourceVersion")
-            updated = await self.kube.patch_rv_status(
-                namespace, name, merge_patch(old_status, new_status), resource_version=version
-            )
+            try:
+                updated = await self.kube.patch_rv_status(
+                    namespace, name, merge_patch(old_status, new_status), resource_version=version
+                )
+            except TransientKubeError:
+                # The write may have landed though its answer was lost (a connection cut after the
+                # request went out): the next look then finds the verdict recorded and decides
+                # nothing, so it posts the last verdict's Events again, as the first look after a
+                # start does (the ones that landed answer AlreadyExists and stay single).
+                self._caught_up.discard(key)
+                raise
             self.cache.put_rv(updated)
             body = updated
         if self.notifications is not None:
