@@ -81,8 +81,12 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 ##@ Set-up
 
 .PHONY: kube
-kube: ## Build the pinned real control plane from Go modules into .cache/kube/ (only when missing)
+kube: toxiproxy ## Build the pinned real control plane from Go modules into .cache/kube/ (only when missing)
 	tools/kube/build.sh
+
+.PHONY: toxiproxy
+toxiproxy: ## Build the pinned Toxiproxy (the real-backend fault test's TCP proxy) into .cache/toxiproxy/ (only when missing)
+	@tools/toxiproxy/build.sh
 
 .PHONY: kube-pin
 kube-pin: ## Re-pin tools/kube to a Kubernetes release: make kube-pin VERSION=v1.37.2

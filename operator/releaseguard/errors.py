@@ -58,4 +58,6 @@ class ConflictError(KubeError):
 
 
 class TransientKubeError(KubeError):
-    pass
+    def __init__(self, message: str, status: int | None = None, retry_after: float = 0.0) -> None:
+        super().__init__(message, status)
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After); 0 if it did not say

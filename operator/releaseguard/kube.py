@@ -39,7 +39,18 @@ def load_config() -> None:
         config.load_incluster_config()  # type: ignore[no-untyped-call]
 
 
-def _error(what: str, status: int, data: bytes) -> KubeError:
+RETRY_AFTER_LIMIT = 60.0  # seconds: a longer Retry-After is taken as this
+
+
+def _retry_after(value: str | None) -> float:
+    """A Retry-After header in seconds (the API server sends whole seconds); 0 when absent or a date."""
+    try:
+        return min(max(float(value or 0), 0.0), RETRY_AFTER_LIMIT)
+    except ValueError:
+        return 0.0
+
+
+def _error(what: str, status: int, data: bytes, retry_after: str | None = None) -> KubeError:
     try:
         message = str(json.loads(data).get("message") or status)
     except (ValueError, AttributeError):
@@ -50,7 +61,7 @@ def _error(what: str, status: int, data: bytes) -> KubeError:
     if status == 409:
         return ConflictError(text, status)
     if status == 429 or status >= 500:
-        return TransientKubeError(text, status)
+        return TransientKubeError(text, status, _retry_after(retry_after))
     return KubeError(text, status)
 
 
@@ -100,7 +111,7 @@ class Kube:
         except (HTTPError, OSError) as exc:
             raise TransientKubeError(f"{what}: {exc}") from None
         if not 200 <= response.status < 300:
-            raise _error(what, response.status, data)
+            raise _error(what, response.status, data, response.getheader("Retry-After"))  # type: ignore[no-untyped-call]
         if text:
             return data.decode("utf-8", "replace")
         return json.loads(data) if data else None
@@ -122,7 +133,8 @@ class Kube:
             )
             response = self._client.call_api(method, url, header_params=headers, _request_timeout=seconds + 10)
             if not 200 <= response.status < 300:
-                raise _error(what, response.status, response.read())  # type: ignore[no-untyped-call]
+                data = response.read()  # type: ignore[no-untyped-call]
+                raise _error(what, response.status, data, response.getheader("Retry-After"))  # type: ignore[no-untyped-call]
             raw = response.response
             pending = b""
             try:

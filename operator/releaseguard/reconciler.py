@@ -280,6 +280,8 @@ class Reconciler:
                 failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = min(0.5 * 2 ** (failures - 1), 60.0)
+                if isinstance(exc, TransientKubeError):  # never sooner than the server asked (429 Retry-After)
+                    delay = max(delay, exc.retry_after)
                 kind = type(exc).__name__
                 self.metrics.reconcile_errors.labels(kind).inc()
                 quiet = isinstance(
@@ -337,9 +339,17 @@ class Reconciler:
         new_status = plan.status.to_wire()
         if new_status != old_status:
             version = (body.get("metadata") or {}).get("resourceVersion")
-            updated = await self.kube.patch_rv_status(
-                namespace, name, merge_patch(old_status, new_status), resource_version=version
-            )
+            try:
+                updated = await self.kube.patch_rv_status(
+                    namespace, name, merge_patch(old_status, new_status), resource_version=version
+                )
+            except TransientKubeError:
+                # The write may have landed though its answer was lost (a connection cut after the
+                # request went out): the next look then finds the verdict recorded and decides
+                # nothing, so it posts the last verdict's Events again, as the first look after a
+                # start does (the ones that landed answer AlreadyExists and stay single).
+                self._caught_up.discard(key)
+                raise
             self.cache.put_rv(updated)
             body = updated
         self._rollback_failures.pop(key, None)  # decided on and written: the refusal is in the status
@@ -510,16 +520,18 @@ class Reconciler:
         )
         for (involved, event, named), result in zip(posts, results, strict=True):
             if isinstance(result, TransientKubeError | ConflictError):
-                task = asyncio.create_task(self._post_again(involved, event, named), name=f"event-{event.reason}")
+                wait = result.retry_after if isinstance(result, TransientKubeError) else 0.0
+                task = asyncio.create_task(self._post_again(involved, event, named, wait), name=f"event-{event.reason}")
                 self._event_retries.add(task)
                 task.add_done_callback(self._event_retries.discard)
             elif isinstance(result, Exception):
                 logger.warning("could not post an Event: %s", result)
 
-    async def _post_again(self, involved: Obj, event: Event, name: str | None) -> None:
+    async def _post_again(self, involved: Obj, event: Event, name: str | None, wait: float = 0.0) -> None:
+        """`wait`: the Retry-After of the answer that failed it, which the next attempt respects."""
         delay = 0.25
         for attempt in range(2, EVENT_RETRY_LIMIT + 1):
-            await asyncio.sleep(delay)
+            await asyncio.sleep(max(delay, wait))
             delay = min(delay * 2, 10.0)
             if not self._still_there(involved):
                 logger.info("Event %s not posted: %s is gone", event.reason, key_of(involved))
@@ -528,6 +540,7 @@ class Reconciler:
                 await self.kube.post_event(involved, event.reason, event.message, event.type, name)
             except (TransientKubeError, ConflictError) as exc:
                 logger.info("posting Event %s again (attempt %d): %s", event.reason, attempt, exc)
+                wait = exc.retry_after if isinstance(exc, TransientKubeError) else 0.0
                 continue
             except KubeError as exc:
                 logger.warning("could not post an Event: %s", exc)

@@ -147,14 +147,17 @@ RBAC_KINDS = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
-def operator_kubeconfig(sim: Backend, workdir: Path) -> Path:
+def operator_kubeconfig(sim: Backend, workdir: Path, server: str | None = None) -> Path:
     """Where the API server authorizes, the chart's own ServiceAccount and RBAC (deploy/), with a
-    token from the TokenRequest API; kubesim authorizes nothing, so there the admin kubeconfig."""
+    token from the TokenRequest API (`server`: a proxy in front of the API server); kubesim
+    authorizes nothing, so there the admin kubeconfig."""
     if not isinstance(sim, RealCluster):
         return sim.kubeconfig
     docs = [d for d in yaml.safe_load_all(DEPLOY.read_text()) if d and d.get("kind") in RBAC_KINDS]
     sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all(docs))
-    return sim.service_account_kubeconfig("releaseguard", "releaseguard", workdir / "operator.kubeconfig")
+    return sim.service_account_kubeconfig(
+        "releaseguard", "releaseguard", workdir / "operator.kubeconfig", server=server
+    )
 
 
 class Cluster:

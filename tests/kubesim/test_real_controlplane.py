@@ -121,3 +121,23 @@ def test_a_killed_test_run_takes_its_control_plane_with_it(tmp_path: Path) -> No
     while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in pids)
+
+
+def test_the_fault_proxy_passes_tls_through_cuts_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    from kubesim.real.faultproxy import FaultProxy
+
+    with ControlPlane.start() as plane, FaultProxy.start(int(plane.url.rsplit(":", 1)[1])) as proxy:
+        pid, ports = proxy.pid(), (proxy.port, proxy.api_port)
+        kubeconfig = plane.write_kubeconfig(tmp_path / "kc", server=f"https://127.0.0.1:{proxy.port}")
+        proxy.add_latency(20)
+        assert [t["type"] for t in proxy.toxics()] == ["latency"]
+        started = time.monotonic()
+        assert "namespace/default" in run_kubectl(kubeconfig, tmp_path, "get", "ns", "-o", "name").stdout
+        assert time.monotonic() - started > 0.02
+        proxy.cut(0.5)
+        assert proxy.cuts == 1
+        proxy.clear()
+        assert proxy.toxics() == []
+        assert run_kubectl(kubeconfig, tmp_path, "get", "ns", "default", "-o", "name").stdout.strip()
+    assert pid is not None and not _alive(pid)
+    assert not any(_listening(port) for port in ports)

@@ -65,7 +65,7 @@ def _issue(
     ca_key: ec.EllipticCurvePrivateKey,
     ca_name: x509.Name,
     subject: x509.Name,
-    usage: ExtendedKeyUsageOID,
+    usage: x509.ObjectIdentifier,
     sans: list[x509.GeneralName] | None = None,
 ) -> KeyPair:
     key = ec.generate_private_key(ec.SECP256R1())
@@ -142,3 +142,13 @@ def make_pki(folder: Path, *, service_ip: str) -> Pki:
         service_account_key=sa_private,
         service_account_public=sa_public,
     )
+
+
+def issue_serving(pki: Pki, folder: Path, stem: str, ip: str = "127.0.0.1") -> KeyPair:
+    """A serving certificate for `ip` signed by `pki`'s CA (for a webhook the API server calls)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_name = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes()).subject
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(ip))]
+    return _issue(folder, stem, ca_key, ca_name, _name(stem), ExtendedKeyUsageOID.SERVER_AUTH, sans)

@@ -40,14 +40,18 @@ class RealCluster:
         bin_dir: Path | None = None,
         fake_node: bool = False,
         audit: bool = False,
+        apiserver_args: tuple[str, ...] = (),
     ) -> None:
-        """`fake_node`: instead of the process node, a stand-in that marks pods Running and Ready at
+        """`apiserver_args`: extra kube-apiserver flags (the fault test's dedicated control plane).
+        `fake_node`: instead of the process node, a stand-in that marks pods Running and Ready at
         once without starting anything (kubesim.node.fake), for benchmarks of the operator."""
         self.workdir = Path(workdir).absolute()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.images = images
         self.fake_node = fake_node
-        self.control_plane = ControlPlane(self.workdir / "control-plane", bin_dir, audit=audit)
+        self.control_plane = ControlPlane(
+            self.workdir / "control-plane", bin_dir, audit=audit, apiserver_args=apiserver_args
+        )
         self.node: ProcessNode | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fake_task: asyncio.Task[None] | None = None
@@ -153,10 +157,13 @@ class RealCluster:
         kubeconfig = self.control_plane.write_kubeconfig(workdir / "kubeconfig", namespace=namespace)
         return NamespacedView(self, kubeconfig, workdir, namespace)
 
-    def service_account_kubeconfig(self, namespace: str, name: str, path: Path, duration: str = "4h") -> Path:
-        """A kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the TokenRequest API."""
+    def service_account_kubeconfig(
+        self, namespace: str, name: str, path: Path, duration: str = "4h", server: str | None = None
+    ) -> Path:
+        """A kubeconfig that acts as ServiceAccount `namespace/name`, with a token from the TokenRequest
+        API; `server` instead of the API server's URL (a proxy in front of it)."""
         token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
-        return self.control_plane.write_kubeconfig(path, token=token, namespace=namespace)
+        return self.control_plane.write_kubeconfig(path, token=token, namespace=namespace, server=server)
 
 
 class NamespacedView:

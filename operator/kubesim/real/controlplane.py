@@ -119,6 +119,7 @@ class ControlPlane:
     bin_dir: Path | None = None
     owns_workdir: bool = False
     audit: bool = False
+    apiserver_args: tuple[str, ...] = ()
     kubeconfig: Path = field(init=False)
     url: str = field(init=False, default="")
     pki: Pki = field(init=False)
@@ -197,6 +198,7 @@ class ControlPlane:
                 "--disable-admission-plugins=",
                 "--v=1",
                 *self._audit_flags(),
+                *self.apiserver_args,
             ],
         )
         self.kubeconfig = self.write_kubeconfig(self.workdir / "admin.kubeconfig")
@@ -228,6 +230,11 @@ class ControlPlane:
         )
         self._spawn("kube-scheduler", [str(binaries["kube-scheduler"]), *common])
         self._check_alive()
+
+    @property
+    def etcd_url(self) -> str:
+        """etcd's client URL (its v3 JSON gateway answers there too)."""
+        return f"http://127.0.0.1:{self._ports[0]}"
 
     @property
     def audit_log(self) -> Path:
@@ -304,8 +311,11 @@ class ControlPlane:
 
     # ---- clients --------------------------------------------------------------------------
 
-    def write_kubeconfig(self, path: Path, *, token: str | None = None, namespace: str = "default") -> Path:
-        """A kubeconfig for kubectl, the official client and kopf: the admin certificate, or `token`."""
+    def write_kubeconfig(
+        self, path: Path, *, token: str | None = None, namespace: str = "default", server: str | None = None
+    ) -> Path:
+        """A kubeconfig for kubectl, the official client and kopf: the admin certificate, or `token`;
+        `server` instead of the API server's own URL (a proxy in front of it)."""
         user: dict[str, str] = (
             {"token": token}
             if token is not None
@@ -315,7 +325,10 @@ class ControlPlane:
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [
-                {"name": "real", "cluster": {"server": self.url, "certificate-authority": str(self.pki.ca.cert)}}
+                {
+                    "name": "real",
+                    "cluster": {"server": server or self.url, "certificate-authority": str(self.pki.ca.cert)},
+                }
             ],
             "users": [{"name": "real", "user": user}],
             "contexts": [{"name": "real", "context": {"cluster": "real", "user": "real", "namespace": namespace}}],
