@@ -357,14 +357,6 @@ def checks_of(job: Obj) -> list[str]:
     return [n for n in str(raw).split(",") if n]
 
 
-def revision_label(job: Obj) -> int | None:
-    raw = ((job.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL)
-    try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def job_finished(job: Obj) -> str | None:
     """'Complete' or 'Failed' once the Job is done, else None."""
     status = job.get("status") or {}

@@ -44,7 +44,7 @@ CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Eve
 EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to 10 s: about 1.5 min)
 
 
-def _rv_number(obj: Obj) -> int | None:
+def _resource_version_number(obj: Obj) -> int | None:
     raw = (obj.get("metadata") or {}).get("resourceVersion")
     try:
         return int(str(raw)) if raw is not None else None
@@ -99,7 +99,7 @@ class Cache:
         """False when `new` is an older copy than `old` (a watch event behind our own write)."""
         if old is None:
             return True
-        a, b = _rv_number(old), _rv_number(new)
+        a, b = _resource_version_number(old), _resource_version_number(new)
         if b is None:  # a copy that never came from the server never replaces one that did
             return a is None
         return a is None or b >= a

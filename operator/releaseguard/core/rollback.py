@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .. import reasons
-from .rollout import REVISION_ANNOTATION, REVISION_HISTORY_ANNOTATION, TEMPLATE_HASH_LABEL, pod_template, revision_of
+from .rollout import (
+    REVISION_ANNOTATION,
+    TEMPLATE_HASH_LABEL,
+    parse_revision,
+    pod_template,
+    revision_history,
+    revision_of,
+)
 
 Obj = dict[str, Any]
 
@@ -111,11 +118,7 @@ def plan_rollback(
 
 def rolled_back_from(deployment: Obj) -> int | None:
     """The revision our last rollback of this Deployment replaced, from its annotation."""
-    raw = ((deployment.get("metadata") or {}).get("annotations") or {}).get(ROLLBACK_FROM_ANNOTATION)
-    try:
-        return int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
+    return parse_revision(((deployment.get("metadata") or {}).get("annotations") or {}).get(ROLLBACK_FROM_ANNOTATION))
 
 
 def undo_command(deployment: str, to_revision: int, namespace: str) -> str:
@@ -132,6 +135,5 @@ def rolled_back_by_hand(deployment: Obj, replicasets: list[Obj], to_revision: in
         return False
     for rs in replicasets:
         if owned_by(rs, deployment) and revision_of(rs) == current:
-            raw = ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY_ANNOTATION) or ""
-            return str(to_revision) in [part.strip() for part in str(raw).split(",")]
+            return to_revision in revision_history(rs)
     return False

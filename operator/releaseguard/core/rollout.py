@@ -21,16 +21,27 @@ class RolloutState(StrEnum):
     COMPLETE = "Complete"
 
 
+def parse_revision(raw: Any) -> int | None:
+    """A revision number as annotations and labels carry it (decimal text, at least 1); None for
+    anything else. The one parser for every revision the operator reads off an object."""
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if value > 0 else None
+
+
 def revision_of(obj: Obj | None) -> int | None:
     """The `deployment.kubernetes.io/revision` of a Deployment or ReplicaSet, if it has a valid one."""
     if not obj:
         return None
-    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
-    try:
-        value = int(raw) if raw is not None else None
-    except (TypeError, ValueError):
-        return None
-    return value if value is not None and value > 0 else None
+    return parse_revision(((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION))
+
+
+def revision_history(obj: Obj) -> list[int]:
+    """The earlier revision numbers the deployment controller recorded on a re-used ReplicaSet."""
+    raw = ((obj.get("metadata") or {}).get("annotations") or {}).get(REVISION_HISTORY_ANNOTATION) or ""
+    return [n for part in str(raw).split(",") if (n := parse_revision(part)) is not None]
 
 
 def _int(value: Any) -> int:
