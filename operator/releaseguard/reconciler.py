@@ -483,8 +483,9 @@ class Reconciler:
             self.queue.add(key)
             return True
         self.cache.put_deployment(updated)
-        if not request.reapply:
-            self.metrics.record_rollback(namespace, name, request.reason)
+        # counted when it lands: a reapply lands only when the first patch did not (had it, the
+        # template would match and the core plans no patch)
+        self.metrics.record_rollback(namespace, name, request.reason)
         logger.info(
             "%s/%s: patched Deployment %s back to the template of revision %d",
             namespace,

@@ -1,0 +1,179 @@
+"""The reconciler carries out the core's plan in a fixed order (status, rollback patch, Jobs,
+Events), through an in-memory API (fake_kube.FakeKube); its error paths: a 409 on the status
+write does nothing else, a 422 on the rollback patch announces no rollback and the next decision
+records the refusal, a rollback whose patch failed on the way is applied again exactly once."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+from fake_kube import FakeKube
+from operator_factories import deployment, finished_job, replicaset, report, rv_body
+
+from releaseguard.contract import PROBE_CONTAINER
+from releaseguard.core.decide import Settings
+from releaseguard.errors import ConflictError, KubeError, TransientKubeError
+from releaseguard.metrics import Metrics
+from releaseguard.reconciler import Reconciler
+
+Obj = dict[str, Any]
+KEY = ("default", "shop")
+PASS = report([("home", "Passed", True)])
+FAIL = report([("home", "Failed", True)])
+
+
+class World:
+    """The fake API and a reconciler whose cache follows it, as the watches would."""
+
+    def __init__(self) -> None:
+        self.kube = FakeKube()
+        self.metrics = Metrics()
+        self.reconciler = Reconciler(self.kube, self.metrics, Settings(runner_image="runner:test"))
+        self.kube.rvs[KEY] = rv_body()
+        self.set_deployment(deployment())
+        self.kube.replicasets = [replicaset(1, "shop:1.0")]
+
+    def set_deployment(self, dep: Obj) -> None:
+        self.kube.deployments[KEY] = copy.deepcopy(dep)
+
+    def sync(self) -> None:
+        cache = self.reconciler.cache
+        cache.put_rv(copy.deepcopy(self.kube.rvs[KEY]))
+        cache.put_deployment(copy.deepcopy(self.kube.deployments[KEY]))
+        for (_, name), job in self.kube.jobs.items():
+            cache.put_job(KEY, copy.deepcopy(job))
+
+    async def reconcile(self) -> None:
+        self.sync()
+        self.kube.calls.clear()
+        await self.reconciler.reconcile(KEY)
+        self.sync()
+
+    def finish_jobs(self, message: str) -> None:
+        self.kube.pods = []
+        for key, job in list(self.kube.jobs.items()):
+            done = finished_job(job)
+            done["metadata"]["resourceVersion"] = str(int(job["metadata"].get("resourceVersion") or 0) + 1000)
+            self.kube.jobs[key] = done
+            self.kube.pods.append(probe_pod(done, message))
+
+    def status(self) -> Obj:
+        return dict(self.kube.rvs[KEY].get("status") or {})
+
+    def condition(self, type_: str) -> Obj:
+        return next(c for c in self.status()["conditions"] if c["type"] == type_)
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.kube.events]
+
+    async def verify(self, dep: Obj, message: str) -> None:
+        self.set_deployment(dep)
+        await self.reconcile()
+        self.finish_jobs(message)
+        await self.reconcile()
+
+
+def probe_pod(job: Obj, message: str) -> Obj:
+    name = job["metadata"]["name"]
+    return {
+        "metadata": {
+            "name": f"{name}-pod",
+            "labels": {"batch.kubernetes.io/job-name": name},
+            "ownerReferences": [{"kind": "Job", "name": name, "uid": job["metadata"]["uid"], "controller": True}],
+        },
+        "status": {
+            "phase": "Succeeded",
+            "containerStatuses": [
+                {
+                    "name": PROBE_CONTAINER,
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed", "message": message}},
+                }
+            ],
+        },
+    }
+
+
+def rollbacks(metrics: Metrics) -> float:
+    return sum(
+        sample.value
+        for family in metrics.rollbacks.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
+async def failed_release(world: World) -> None:
+    """Revision 1 verified, revision 2 rolled out and its checks failed: the next reconcile decides."""
+    await world.verify(deployment(), PASS)
+    assert world.status()["phase"] == "Verified"
+    world.kube.replicasets = [replicaset(1, "shop:1.0"), replicaset(2, "shop:2.0")]
+    world.set_deployment(deployment(revision=2, image="shop:2.0"))
+    await world.reconcile()
+    world.finish_jobs(FAIL)
+    world.kube.events.clear()
+
+
+async def test_a_failed_release_is_recorded_then_rolled_back_then_announced() -> None:
+    world = World()
+    await failed_release(world)
+    await world.reconcile()
+    calls = [
+        c for c in world.kube.calls if c in ("replicasets_of", "patch_rv_status", "json_patch_deployment", "post_event")
+    ]
+    first_event = calls.index("post_event")
+    assert calls[:first_event] == ["replicasets_of", "patch_rv_status", "json_patch_deployment"]
+    assert world.kube.calls.count("patch_rv_status") == 1, "one status write for the verdict and its rollback"
+    assert world.status()["phase"] == "RolledBack"
+    assert world.kube.deployments[KEY]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:1.0"
+    assert world.reasons().count("RolledBack") == 2  # on the rv and on the Deployment
+    assert rollbacks(world.metrics) == 1
+
+
+async def test_a_conflict_on_the_status_write_does_nothing_else() -> None:
+    world = World()
+    await failed_release(world)
+    world.kube.fail("patch_rv_status", ConflictError("the object has been modified", 409))
+    with pytest.raises(ConflictError):
+        await world.reconcile()
+    assert "json_patch_deployment" not in world.kube.calls and "post_event" not in world.kube.calls
+    assert world.kube.deployments[KEY]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:2.0"
+    await world.reconcile()  # the retry decides again, on what the server has
+    assert world.status()["phase"] == "RolledBack"
+    assert world.reasons().count("RolledBack") == 2 and rollbacks(world.metrics) == 1
+
+
+async def test_a_refused_rollback_patch_is_not_announced_and_the_next_decision_records_why() -> None:
+    world = World()
+    await failed_release(world)
+    world.kube.fail("json_patch_deployment", KubeError("the test of /metadata/annotations failed", 422))
+    await world.reconcile()
+    assert "RolledBack" not in world.reasons()
+    assert world.reconciler.queue._queued == {KEY}, "the refusal is decided on at once"
+    await world.reconcile()
+    assert "json_patch_deployment" not in world.kube.calls, "a refused rollback is not tried again"
+    rolled = world.condition("RolledBack")
+    assert (rolled["status"], rolled["reason"]) == ("False", "DeploymentChanged")
+    assert "the test of /metadata/annotations failed" in rolled["message"]
+    assert world.status()["phase"] == "Failed" and world.status()["lastRollback"]["applied"] is False
+    assert world.reasons().count("RollbackSkipped") == 2 and rollbacks(world.metrics) == 0
+    await world.reconcile()
+    assert world.reasons().count("RollbackSkipped") == 2, "and said once"
+
+
+async def test_a_rollback_whose_patch_was_lost_is_applied_again_once() -> None:
+    world = World()
+    await failed_release(world)
+    world.kube.fail("json_patch_deployment", TransientKubeError("connection reset", 503))
+    with pytest.raises(TransientKubeError):
+        await world.reconcile()
+    assert world.status()["phase"] == "RolledBack"  # recorded before the patch
+    assert world.kube.deployments[KEY]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:2.0"
+    await world.reconcile()
+    assert world.kube.calls.count("json_patch_deployment") == 1
+    assert world.kube.deployments[KEY]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:1.0"
+    assert rollbacks(world.metrics) == 1, "counted once, when it landed"
+    await world.reconcile()
+    assert "json_patch_deployment" not in world.kube.calls
+    assert world.reasons().count("RolledBack") == 2
