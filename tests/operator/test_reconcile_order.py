@@ -42,7 +42,7 @@ class World:
         cache = self.reconciler.cache
         cache.put_rv(copy.deepcopy(self.kube.rvs[KEY]))
         cache.put_deployment(copy.deepcopy(self.kube.deployments[KEY]))
-        for (_, name), job in self.kube.jobs.items():
+        for job in self.kube.jobs.values():
             cache.put_job(KEY, copy.deepcopy(job))
 
     async def reconcile(self) -> None:
