@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from operator_factories import deployment, rv_body
 from test_decide import FAIL, PASS, Driver
 
 from releaseguard.api.status import status_from_wire
 from releaseguard.core.events import event_name, verdict_events
+from support.factories import deployment, rv_body
 
 
 def test_the_verdict_events_re_derived_from_the_status_are_the_ones_posted_with_the_same_names() -> None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from operator_factories import deployment
 
 from releaseguard.core.rollout import RolloutState, revision_of, rollout_state
+from support.factories import deployment
 
 
 def test_revision_of_reads_the_annotation() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from operator_factories import NOW, deployment, http_check, replicaset, report, rv_body
 from test_decide import PASS, Driver
 
 from releaseguard.api import RunStatus, parse_spec
@@ -26,6 +25,7 @@ from releaseguard.core.record import (
     retention_victims,
     template_changes,
 )
+from support.factories import NOW, deployment, http_check, replicaset, report, rv_body
 
 Obj = dict[str, Any]
 

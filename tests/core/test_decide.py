@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from operator_factories import NOW, deployment, finished_job, http_check, report, rv_body
-
 from releaseguard.core.decide import Observed, Plan, Settings, decide, rollback_refused
 from releaseguard.core.rollback import ROLLBACK_FROM_ANNOTATION, RollbackRefused
 from releaseguard.jobs import REVISION_LABEL
+from support.factories import NOW, deployment, finished_job, http_check, report, rv_body
 
 Obj = dict[str, Any]
 SETTINGS = Settings(runner_image="runner:test")

@@ -1,4 +1,4 @@
-"""Plain-dict builders of the objects the operator reads: Deployments, ReplicaSets, Jobs, RVs."""
+"""Plain-dict builders of the objects the operator reads: Deployments, ReplicaSets, Jobs, RVs (tests/core, tests/operator)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from operator_factories import finished_job, http_check, report, rv_body
-
 from releaseguard.api import Verdict, parse_release_verification
 from releaseguard.core.outcome import check_statuses, job_outcome, merged_outcome, passed_of_total
+from support.factories import finished_job, http_check, report, rv_body
 
 CHECKS = parse_release_verification(rv_body(checks=[http_check("a"), http_check("b", critical=False)])).spec.checks
 JOB = {"metadata": {"name": "rv-x", "annotations": {"releaseguard.io/checks": "a,b"}}}

@@ -7,13 +7,13 @@ import json
 import re
 from typing import Any
 
-from operator_factories import RV_UID, deployment, finished_job, http_check, report, rv_body
 from test_decide import FAIL, PASS, Driver
 
 from releaseguard.api import CheckResultKind, Verdict, parse_release_verification
 from releaseguard.core.outcome import job_outcome
 from releaseguard.core.trust import pod_report
 from releaseguard.jobs import build_jobs, group_checks, label_value, labels_for
+from support.factories import RV_UID, deployment, finished_job, http_check, report, rv_body
 
 Obj = dict[str, Any]
 JOB_UID = "job-uid-1"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from operator_factories import NOW, deployment, http_check, replicaset, rv_body
-
 from releaseguard.api import Verdict
 from releaseguard.api.status import Condition
 from releaseguard.checks.local import localize, parse_host_map
@@ -16,6 +14,7 @@ from releaseguard.core.outcome import in_spec_order
 from releaseguard.core.pods import container_trouble, permanent_failure, silent_crashes
 from releaseguard.core.rollback import rolled_back_by_hand
 from releaseguard.report import CheckReport, build_report
+from support.factories import NOW, deployment, http_check, replicaset, rv_body
 
 Obj = dict[str, Any]
 SETTINGS = Settings(runner_image="runner:test")

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from operator_factories import NOW
-
 from releaseguard.core.conditions import get_condition, is_true, set_condition
+from support.factories import NOW
 
 
 def test_set_condition_adds_a_new_condition() -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from operator_factories import deployment, replicaset
-
 from releaseguard.core.rollback import (
     ROLLBACK_FROM_ANNOTATION,
     RollbackPlan,
@@ -9,6 +7,7 @@ from releaseguard.core.rollback import (
     plan_rollback,
     rolled_back_from,
 )
+from support.factories import deployment, replicaset
 
 
 def _plan(dep: dict, sets: list[dict], to: int = 1) -> RollbackPlan:

@@ -8,7 +8,6 @@ import threading
 from typing import Any
 
 import pytest
-from operator_factories import deployment, http_check, rv_body
 from test_decide import SETTINGS, Driver
 
 from releaseguard.api import parse_checks
@@ -17,6 +16,7 @@ from releaseguard.checks import run_checks
 from releaseguard.commands.run import configure, policy_from_args
 from releaseguard.core.decide import Settings
 from releaseguard.core.policy import DEFAULT_DENIED_NETWORKS, Policy
+from support.factories import deployment, http_check, rv_body
 
 Obj = dict[str, Any]
 STRICT = Settings(

@@ -1,5 +1,5 @@
 """The hostile corpus against the models and the admin's policy, without a cluster: every entry is
-refused naming its field (tests/integration/test_trust_boundary.py runs it on kubesim)."""
+refused naming its field (tests/e2e/test_trust_boundary.py runs it on kubesim)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Helpers every test folder shares (tests/ is on pytest's `pythonpath`, see pyproject.toml)."""
