@@ -42,8 +42,8 @@ lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff format --check operator tests examples bench
 
 .PHONY: typecheck
-typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
-	$(BIN)/mypy operator/releaseguard
+typecheck: $(STAMP) ## mypy (strict on operator/releaseguard and the tests' shared helpers, tests/support)
+	$(BIN)/mypy operator/releaseguard tests/support
 
 .PHONY: manifests
 manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the chart

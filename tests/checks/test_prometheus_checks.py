@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks_support import Prometheus, free_port, probe
+from checks_support import Prometheus, probe
 
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict
+from support import free_port
 
 
 def prom(p: Prometheus, name: str, query: str, **spec: Any) -> dict[str, Any]:

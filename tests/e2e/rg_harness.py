@@ -10,14 +10,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import yaml
@@ -25,10 +23,10 @@ import yaml
 from kubesim import backends
 from kubesim.real.cluster import RealCluster
 from kubesim.testing import KubeSim
+from support import eventually, free_port
 
 Backend = KubeSim | RealCluster
 
-T = TypeVar("T")
 Obj = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "examples" / "kubesim-images.yaml"
@@ -36,30 +34,6 @@ CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
 RUN_CRD = ROOT / "crds" / "verificationruns.releaseguard.io.yaml"
 DEPLOY = ROOT / "deploy" / "releaseguard.yaml"
 RELEASEGUARD = str(Path(sys.executable).parent / "releaseguard")
-
-
-def eventually(fn: Callable[[], T | None], timeout: float = 30, what: str = "condition", interval: float = 0.1) -> T:
-    """Poll `fn` until it returns something truthy; fail naming `what` and the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = fn()
-        except AssertionError as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Operator:

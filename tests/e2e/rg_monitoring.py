@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rg_harness import eventually, free_port
 
+from support import eventually, free_port
 from system_tools import ALERTMANAGER_WORKDIR, require_tool
 
 

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import ROOT, Backend, eventually
+from rg_harness import ROOT, Backend
 
 from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
 from releaseguard.api.spec import MAX_JSON_DEPTH
 from releaseguard.errors import SpecInvalidError
+from support import eventually
 
 pytestmark = pytest.mark.slow
 POLICY = ROOT / "deploy" / "admission-policy.yaml"

@@ -16,11 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import ROOT, Cluster, Operator, eventually, release_verification, shop_deployment, shop_service
+from rg_harness import ROOT, Cluster, Operator, release_verification, shop_deployment, shop_service
 from rg_monitoring import Alertmanager, Prometheus, rules_with_short_for
 from rg_receivers import Receiver
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 RULES = ROOT / "charts" / "releaseguard" / "files" / "alerts.yaml"

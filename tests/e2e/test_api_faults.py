@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from crash_fleet import Fleet, Watcher
-from rg_harness import Backend, Cluster, Operator, eventually
+from rg_harness import Backend, Cluster, Operator
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -12,16 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rg_harness import (
-    Backend,
-    Cluster,
-    Operator,
-    eventually,
-    health_check,
-    release_verification,
-    shop_deployment,
-    shop_service,
-)
+from rg_harness import Backend, Cluster, Operator, health_check, release_verification, shop_deployment, shop_service
+
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -14,7 +14,6 @@ from rg_harness import (
     RELEASEGUARD,
     Cluster,
     Operator,
-    eventually,
     health_check,
     release_verification,
     shop_deployment,
@@ -22,6 +21,7 @@ from rg_harness import (
 )
 
 from kubesim.real.cluster import RealCluster
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

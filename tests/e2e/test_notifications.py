@@ -13,10 +13,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-from rg_harness import ROOT, Cluster, Operator, eventually, release_verification, shop_deployment, shop_service
+from rg_harness import ROOT, Cluster, Operator, release_verification, shop_deployment, shop_service
 from rg_receivers import Receiver
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 CHAT_TOKEN = "chattoken0123456789secret"

@@ -10,18 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import (
-    DEPLOY,
-    Backend,
-    Cluster,
-    Operator,
-    eventually,
-    release_verification,
-    shop_deployment,
-    shop_service,
-)
+from rg_harness import DEPLOY, Backend, Cluster, Operator, release_verification, shop_deployment, shop_service
 
 from kubesim.real.cluster import RealCluster
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

@@ -16,12 +16,13 @@ from rg_harness import (
     Backend,
     Cluster,
     Operator,
-    eventually,
     orders_check,
     release_verification,
     shop_deployment,
     shop_service,
 )
+
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

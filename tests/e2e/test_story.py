@@ -10,13 +10,14 @@ from rg_harness import (
     RELEASEGUARD,
     Cluster,
     Operator,
-    eventually,
     health_check,
     orders_check,
     release_verification,
     shop_deployment,
     shop_service,
 )
+
+from support import eventually
 
 pytestmark = pytest.mark.slow
 

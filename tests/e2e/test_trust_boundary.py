@@ -11,17 +11,10 @@ from typing import Any
 import pytest
 import yaml
 from hostile_corpus import ALLOWED_IMAGES, corpus
-from rg_harness import (
-    Cluster,
-    Operator,
-    eventually,
-    health_check,
-    release_verification,
-    shop_deployment,
-    shop_service,
-)
+from rg_harness import Cluster, Operator, health_check, release_verification, shop_deployment, shop_service
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 Obj = dict[str, Any]
