@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `make test-fast` runs; tests/e2e is all subprocesses and clusters.
+FAST_LAYERS := tests/api tests/core tests/operator tests/checks tests/cli tests/project tests/properties tests/chart tests/kubesim
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
@@ -17,6 +19,10 @@ help: ## Show this help
 .PHONY: test
 test: $(STAMP) system-deps kube lint typecheck manifests-check ## Lint, type-check, drift-check, run the whole suite on kubesim and the real control plane
 	$(BIN)/pytest -q
+
+.PHONY: test-fast
+test-fast: $(STAMP) ## The pure layers only (no subprocess, server or cluster: `-m "not slow"`), in seconds
+	$(BIN)/pytest -q -m "not slow" $(FAST_LAYERS)
 
 .PHONY: test-kubesim
 test-kubesim: $(STAMP) system-deps ## The whole suite on kubesim only (no Go build)

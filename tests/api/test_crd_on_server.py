@@ -16,6 +16,8 @@ from kubesim import backends
 from kubesim.real.cluster import RealCluster
 from kubesim.testing import KubeSim
 
+pytestmark = pytest.mark.slow
+
 Backend = KubeSim | RealCluster
 
 ROOT = Path(__file__).resolve().parents[2]

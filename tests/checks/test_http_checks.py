@@ -16,6 +16,8 @@ from releaseguard.checks import REDACTED, secret_env_name
 from releaseguard.errors import SpecInvalidError
 from support import free_port
 
+pytestmark = pytest.mark.slow
+
 ORDERS_SCHEMA = {
     "type": "object",
     "required": ["items"],

@@ -11,6 +11,8 @@ import yaml
 
 from releaseguard.cli import COMMANDS
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 EXE = Path(sys.executable).parent / "releaseguard"
 

@@ -99,6 +99,7 @@ def test_flags_make_the_policy_and_a_bad_network_is_refused() -> None:
         policy_from_args(parser.parse_args(["--denied-network", "nope"]))
 
 
+@pytest.mark.slow
 async def test_a_host_name_resolving_into_a_denied_network_is_never_connected_to() -> None:
     accepted: list[bool] = []
     server = socket.socket()

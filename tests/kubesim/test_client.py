@@ -17,6 +17,8 @@ from simhelpers import deployment
 from kubesim.testing import KubeSim
 from support import eventually
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def api(sim: KubeSim) -> Iterator[client.ApiClient]:

@@ -7,10 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from simhelpers import apply, deployment, get, listing
 
 from kubesim.testing import KubeSim
 from support import eventually
+
+pytestmark = pytest.mark.slow
 
 
 def job(name: str, **spec: Any) -> dict[str, Any]:

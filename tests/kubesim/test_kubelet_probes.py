@@ -27,6 +27,7 @@ async def no_exec(command: list[str], limit: float) -> int:
     raise AssertionError("not an exec probe")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("status", "expected"), [(200, None), (302, None), (500, "HTTP probe failed with statuscode: 500")]
 )
