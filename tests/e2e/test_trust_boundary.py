@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 import yaml
-from hostile_corpus import ALLOWED_IMAGES, corpus
 from rg_harness import Cluster, Operator, health_check, release_verification, shop_deployment, shop_service
 
 from kubesim.testing import KubeSim
 from support import eventually
+from support.hostile_corpus import ALLOWED_IMAGES, corpus
 
 pytestmark = pytest.mark.slow
 Obj = dict[str, Any]

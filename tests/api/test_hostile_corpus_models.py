@@ -4,12 +4,12 @@ refused naming its field (tests/e2e/test_trust_boundary.py runs it on kubesim)."
 from __future__ import annotations
 
 import pytest
-from hostile_corpus import ALLOWED_IMAGES, ENTRIES, corpus
 
 from releaseguard.api import parse_release_verification
 from releaseguard.core.policy import Policy, policy_problems
 from releaseguard.errors import FieldError, SpecInvalidError
 from releaseguard.jobs import DEFAULT_RUNNER_IMAGE
+from support.hostile_corpus import ALLOWED_IMAGES, ENTRIES, corpus
 
 POLICY = Policy(allowed_images=(ALLOWED_IMAGES,))
 
