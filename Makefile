@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# What `make test-fast` runs; tests/e2e is all subprocesses and clusters.
+FAST_LAYERS := tests/api tests/core tests/operator tests/checks tests/cli tests/project tests/properties tests/chart tests/kubesim
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
@@ -17,6 +19,10 @@ help: ## Show this help
 .PHONY: test
 test: $(STAMP) system-deps kube lint typecheck manifests-check ## Lint, type-check, drift-check, run the whole suite on kubesim and the real control plane
 	$(BIN)/pytest -q
+
+.PHONY: test-fast
+test-fast: $(STAMP) ## The pure layers only (no subprocess, server or cluster: `-m "not slow"`), in seconds
+	$(BIN)/pytest -q -m "not slow" $(FAST_LAYERS)
 
 .PHONY: test-kubesim
 test-kubesim: $(STAMP) system-deps ## The whole suite on kubesim only (no Go build)
@@ -42,8 +48,8 @@ lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff format --check operator tests examples bench
 
 .PHONY: typecheck
-typecheck: $(STAMP) ## mypy (strict on operator/releaseguard)
-	$(BIN)/mypy operator/releaseguard
+typecheck: $(STAMP) ## mypy (strict on operator/releaseguard and the tests' shared helpers, tests/support)
+	$(BIN)/mypy operator/releaseguard tests/support
 
 .PHONY: manifests
 manifests: $(STAMP) ## Regenerate the CRD from the models and deploy/ from the chart

@@ -1,7 +1,7 @@
 """Fixtures shared by every test folder: the real control plane, started once per session and only
-when a test asks for it (`RG_BACKENDS` chooses the backends; see kubesim.backends). Being a
-conftest, this also puts tests/ on sys.path, so every test folder can
-`from system_tools import require_tool`."""
+when a test asks for it (`RG_BACKENDS` chooses the backends; see kubesim.backends). tests/ is on
+pytest's `pythonpath` (pyproject.toml), so every test folder can `from system_tools import require_tool`
+and `from support import eventually, free_port`."""
 
 from __future__ import annotations
 

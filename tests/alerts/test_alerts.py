@@ -9,6 +9,8 @@ import pytest
 
 from system_tools import require_tool
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "charts" / "releaseguard" / "files" / "alerts.yaml"
 

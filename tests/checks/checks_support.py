@@ -7,11 +7,9 @@ folders have conftest.py files of their own.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,16 +21,11 @@ import pytest
 from releaseguard.api import parse_checks
 from releaseguard.checks import run_checks
 from releaseguard.report import ProbeReport
+from support import eventually, free_port
 from system_tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP_DIR = ROOT / "examples" / "shop"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def probe(checks: list[dict[str, Any]], **kwargs: Any) -> ProbeReport:
@@ -147,15 +140,6 @@ class Prometheus:
     shop_url: str
 
 
-def _wait(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"gave up after {timeout:g}s waiting for {what}")
-
-
 def _get(url: str) -> bytes | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -199,9 +183,9 @@ def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
                     raise RuntimeError(f"prometheus exited with {process.returncode}:\n{tail}")
                 return _get(url + "/-/ready") is not None
 
-            _wait(ready, "Prometheus to be ready")
+            eventually(ready, what="Prometheus to be ready")
             query = url + "/api/v1/query?query=shop_http_requests_total"
-            _wait(lambda: b'"result":[{' in (_get(query) or b""), "a scraped sample of the shop")
+            eventually(lambda: b'"result":[{' in (_get(query) or b""), what="a scraped sample of the shop")
             yield Prometheus(url, shop_url)
         finally:
             stop(process)

@@ -33,6 +33,7 @@ def test_the_in_image_search_gives_up_at_its_deadline() -> None:
     assert _script.bounded_search("nope", "x", 1.0) is False
 
 
+@pytest.mark.slow
 async def test_a_pathological_regex_is_an_error_and_stalls_no_other_check() -> None:
     server, url = _serve()
     try:

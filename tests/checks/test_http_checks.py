@@ -7,13 +7,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from checks_support import free_port, probe
+from checks_support import probe
 
 from releaseguard.api.spec import SecretKeySelector
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict
 from releaseguard.checks import REDACTED, secret_env_name
 from releaseguard.errors import SpecInvalidError
+from support import free_port
+
+pytestmark = pytest.mark.slow
 
 ORDERS_SCHEMA = {
     "type": "object",

@@ -17,6 +17,8 @@ import yaml
 from releaseguard.commands import probe as probe_command
 from releaseguard.report import parse_report
 
+pytestmark = pytest.mark.slow
+
 EXE = Path(sys.executable).parent / "releaseguard"
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from checks_support import Prometheus, free_port, probe
+import pytest
+from checks_support import Prometheus, probe
 
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict
+from support import free_port
+
+pytestmark = pytest.mark.slow
 
 
 def prom(p: Prometheus, name: str, query: str, **spec: Any) -> dict[str, Any]:

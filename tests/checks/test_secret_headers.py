@@ -18,6 +18,8 @@ from releaseguard.checks import secret_env_name
 from releaseguard.checks.headers import Redactor
 from releaseguard.errors import SpecInvalidError
 
+pytestmark = pytest.mark.slow
+
 SECRET = "s3cr3t-Planted-Value"
 
 

@@ -21,6 +21,8 @@ from releaseguard.api.status import Verdict
 from releaseguard.checks import container_command, script_source
 from releaseguard.report import parse_report
 
+pytestmark = pytest.mark.slow
+
 CONFIG = SHOP_DIR / "config"
 
 

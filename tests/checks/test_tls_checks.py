@@ -16,6 +16,8 @@ from checks_support import probe
 
 from releaseguard.api.status import CheckResultKind as R
 
+pytestmark = pytest.mark.slow
+
 NAME = "shop.demo.svc"
 
 

@@ -1,30 +1,16 @@
-"""Helpers shared by kubesim's tests (imported as a top-level module: tests/ has no packages)."""
+"""Helpers of kubesim's own tests (a top-level module, beside them); what every folder shares is in tests/support."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import yaml
 
 from kubesim.testing import KubeSim
 
-T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
 CRD = ROOT / "crds" / "releaseverifications.releaseguard.io.yaml"
-
-
-def wait_for(fn: Callable[[], T | None], what: str, timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
 
 
 def apply(sim: KubeSim, *objects: dict[str, Any], namespace: str = "default") -> str:

@@ -12,9 +12,12 @@ import httpx
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
-from simhelpers import deployment, wait_for
+from simhelpers import deployment
 
 from kubesim.testing import KubeSim
+from support import eventually
+
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
@@ -190,9 +193,10 @@ def test_garbage_collection_of_owned_objects(sim: KubeSim, api: client.ApiClient
     }
     core.create_namespaced_config_map("default", {"metadata": {"name": "dep", "ownerReferences": [ref]}})
     core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
-    wait_for(
+    eventually(
         lambda: not core.list_namespaced_config_map("default", field_selector="metadata.name=owner").items,
-        "foreground deletion",
+        what="foreground deletion",
+        interval=0.02,
     )
     assert not core.list_namespaced_config_map("default", field_selector="metadata.name=dep").items
 

@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simhelpers import apply, deployment, get, listing, wait_for
+import pytest
+from simhelpers import apply, deployment, get, listing
 
 from kubesim.testing import KubeSim
+from support import eventually
+
+pytestmark = pytest.mark.slow
 
 
 def job(name: str, **spec: Any) -> dict[str, Any]:
@@ -45,10 +49,13 @@ def test_replicaset_pods_are_owned_scheduled_and_scaled(sim: KubeSim) -> None:
         assert ref["kind"] == "ReplicaSet" and ref["controller"] is True and ref["blockOwnerDeletion"] is True
         assert pod["spec"]["nodeName"] == "kubesim"
     sim.kubectl("scale", "deploy/web", "--replicas=1")
-    wait_for(lambda: len(listing(sim, "v1", "pods", "default", "app=web")) == 1, "scale down to one pod")
-    d = wait_for(
+    eventually(
+        lambda: len(listing(sim, "v1", "pods", "default", "app=web")) == 1, what="scale down to one pod", interval=0.02
+    )
+    d = eventually(
         lambda: (x := get(sim, "apps/v1", "deployments", "default", "web")) and x["status"].get("replicas") == 1 and x,
-        "status",
+        what="status",
+        interval=0.02,
     )
     assert d["status"]["availableReplicas"] == 1 and d["status"]["observedGeneration"] == d["metadata"]["generation"]
 
@@ -70,18 +77,20 @@ def test_recreate_paused_and_history_limit(sim: KubeSim) -> None:
     for image in ("app:2", "app:3"):
         apply(sim, deployment("re", image, replicas=2, strategy={"type": "Recreate"}, revisionHistoryLimit=1))
         sim.kubectl("rollout", "status", "deploy/re", "--timeout=20s")
-    rss = wait_for(
+    rss = eventually(
         lambda: (r := listing(sim, "apps/v1", "replicasets", "default", "app=re")) and len(r) == 2 and r,
-        "history pruned to one old RS",
+        what="history pruned to one old RS",
+        interval=0.02,
     )
     assert sorted(rs["spec"]["template"]["spec"]["containers"][0]["image"] for rs in rss) == ["app:2", "app:3"]
     sim.kubectl("rollout", "pause", "deploy/re")
     apply(sim, deployment("re", "app:4", replicas=2, strategy={"type": "Recreate"}, revisionHistoryLimit=1))
-    d = wait_for(
+    d = eventually(
         lambda: (
             (x := get(sim, "apps/v1", "deployments", "default", "re")) and (condition(x, "Progressing") is None) and x
         ),
-        "paused",
+        what="paused",
+        interval=0.02,
     )
     progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
     assert progressing["reason"] == "DeploymentPaused"
@@ -98,14 +107,15 @@ def test_recreate_paused_and_history_limit(sim: KubeSim) -> None:
 def test_progress_deadline_exceeded_when_pods_never_get_ready(tmp_path: Path) -> None:
     with KubeSim(tmp_path, kubelet=False, fake_node=False) as sim:
         apply(sim, deployment("stuck", replicas=1, progressDeadlineSeconds=1))
-        d = wait_for(
+        d = eventually(
             lambda: (
                 (x := get(sim, "apps/v1", "deployments", "default", "stuck"))
                 and any(c["reason"] == "ProgressDeadlineExceeded" for c in x.get("status", {}).get("conditions", []))
                 and x
             ),
-            "ProgressDeadlineExceeded",
+            what="ProgressDeadlineExceeded",
             timeout=10,
+            interval=0.02,
         )
         progressing = next(c for c in d["status"]["conditions"] if c["type"] == "Progressing")
         assert progressing["status"] == "False"
@@ -116,14 +126,24 @@ def test_progress_deadline_exceeded_when_pods_never_get_ready(tmp_path: Path) ->
 
 def test_job_completes_with_real_status_fields_and_events(sim: KubeSim) -> None:
     apply(sim, job("ok"))
-    (pod,) = wait_for(lambda: [p for p in job_pods(sim, "ok") if p["status"]["phase"] == "Running"], "job pod running")
+    (pod,) = eventually(
+        lambda: [p for p in job_pods(sim, "ok") if p["status"]["phase"] == "Running"],
+        what="job pod running",
+        interval=0.02,
+    )
     assert pod["metadata"]["ownerReferences"][0]["kind"] == "Job" and pod["spec"]["nodeName"] == "kubesim"
-    running = wait_for(
-        lambda: (j := get(sim, "batch/v1", "jobs", "default", "ok")) and j["status"].get("ready") == 1 and j, "ready=1"
+    running = eventually(
+        lambda: (j := get(sim, "batch/v1", "jobs", "default", "ok")) and j["status"].get("ready") == 1 and j,
+        what="ready=1",
+        interval=0.02,
     )
     assert running["status"]["active"] == 1 and running["status"]["startTime"]
     sim.finish_pod("default", pod["metadata"]["name"], succeeded=True)
-    done = wait_for(lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "ok"), "Complete") and j, "Complete")
+    done = eventually(
+        lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "ok"), "Complete") and j,
+        what="Complete",
+        interval=0.02,
+    )
     assert done["status"]["succeeded"] == 1 and "active" not in done["status"] and done["status"]["completionTime"]
     reasons = {e["reason"] for e in listing(sim, "v1", "events", "default") if e["involvedObject"]["name"] == "ok"}
     assert {"SuccessfulCreate", "Completed"} <= reasons
@@ -133,12 +153,16 @@ def test_job_completes_with_real_status_fields_and_events(sim: KubeSim) -> None:
 def test_job_backoff_limit(sim: KubeSim) -> None:
     apply(sim, job("flaky", backoffLimit=1))
     for attempt in range(2):
-        pod = wait_for(
-            lambda: [p for p in job_pods(sim, "flaky") if p["status"]["phase"] == "Running"], f"attempt {attempt}"
+        pod = eventually(
+            lambda: [p for p in job_pods(sim, "flaky") if p["status"]["phase"] == "Running"],
+            what=f"attempt {attempt}",
+            interval=0.02,
         )[0]
         sim.finish_pod("default", pod["metadata"]["name"], succeeded=False)
-    failed = wait_for(
-        lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "flaky"), "Failed") and j, "Failed"
+    failed = eventually(
+        lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "flaky"), "Failed") and j,
+        what="Failed",
+        interval=0.02,
     )
     assert condition(failed, "Failed")["reason"] == "BackoffLimitExceeded"  # type: ignore[index]
     assert failed["status"]["failed"] == 2
@@ -146,33 +170,41 @@ def test_job_backoff_limit(sim: KubeSim) -> None:
 
 def test_job_active_deadline_deletes_active_pods(sim: KubeSim) -> None:
     apply(sim, job("late", activeDeadlineSeconds=1))
-    wait_for(lambda: job_pods(sim, "late"), "pod created")
-    failed = wait_for(
-        lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "late"), "Failed") and j, "deadline", timeout=10
+    eventually(lambda: job_pods(sim, "late"), what="pod created", interval=0.02)
+    failed = eventually(
+        lambda: condition(j := get(sim, "batch/v1", "jobs", "default", "late"), "Failed") and j,
+        what="deadline",
+        timeout=10,
+        interval=0.02,
     )
     assert condition(failed, "Failed")["reason"] == "DeadlineExceeded"  # type: ignore[index]
-    wait_for(lambda: not job_pods(sim, "late"), "active pods deleted")
+    eventually(lambda: not job_pods(sim, "late"), what="active pods deleted", interval=0.02)
     reasons = {e["reason"] for e in listing(sim, "v1", "events", "default") if e["involvedObject"]["name"] == "late"}
     assert "DeadlineExceeded" in reasons
 
 
 def test_job_ttl_after_finished_deletes_job_and_pods(sim: KubeSim) -> None:
     apply(sim, job("brief", ttlSecondsAfterFinished=0))
-    pod = wait_for(lambda: [p for p in job_pods(sim, "brief") if p["status"]["phase"] == "Running"], "pod")[0]
+    pod = eventually(
+        lambda: [p for p in job_pods(sim, "brief") if p["status"]["phase"] == "Running"], what="pod", interval=0.02
+    )[0]
     sim.finish_pod("default", pod["metadata"]["name"], succeeded=True)
-    wait_for(
-        lambda: get(sim, "batch/v1", "jobs", "default", "brief") is None and not job_pods(sim, "brief"), "TTL deletion"
+    eventually(
+        lambda: get(sim, "batch/v1", "jobs", "default", "brief") is None and not job_pods(sim, "brief"),
+        what="TTL deletion",
+        interval=0.02,
     )
 
 
 def test_min_ready_seconds_delays_availability(sim: KubeSim) -> None:
     start = time.monotonic()
     apply(sim, deployment("patient", replicas=1, minReadySeconds=1))
-    wait_for(
+    eventually(
         lambda: (
             (d := get(sim, "apps/v1", "deployments", "default", "patient")) and d["status"].get("readyReplicas") == 1
         ),
-        "pod ready",
+        what="pod ready",
+        interval=0.02,
     )
     d = get(sim, "apps/v1", "deployments", "default", "patient")
     assert d is not None and not d["status"].get("availableReplicas"), "ready is not yet available"

@@ -16,6 +16,8 @@ import pytest
 from kubesim.apiserver.faults import Faults, parse_cli
 from kubesim.testing import KubeSim
 
+pytestmark = pytest.mark.slow
+
 
 def test_error_rate_by_verb_hits_only_that_verb(sim: KubeSim) -> None:
     sim.faults.error_rate = {"list": 1.0}

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from simhelpers import CRD, apply, get, listing, wait_for
+from simhelpers import CRD, apply, get, listing
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -96,14 +97,23 @@ def test_kopf_operator_reacts_to_custom_resources(
             obj = get(sim, "releaseguard.io/v1alpha1", "releaseverifications", "default", "shop") or {}
             return dict(obj.get("status") or {})
 
-        wait_for(lambda: status().get("phase") == "Waiting", "kopf's create handler to write status", timeout=20)
+        eventually(
+            lambda: status().get("phase") == "Waiting",
+            what="kopf's create handler to write status",
+            timeout=20,
+            interval=0.02,
+        )
         assert status()["checks"] == "0/1"
         sim.kubectl("patch", "rv", "shop", "--type=merge", "-p", '{"spec": {"delaySeconds": 3}}')
-        wait_for(lambda: status().get("phase") == "Verifying", "kopf's update handler", timeout=20)
+        eventually(
+            lambda: status().get("phase") == "Verifying", what="kopf's update handler", timeout=20, interval=0.02
+        )
         peering = get(sim, "kopf.dev/v1", "kopfpeerings", "default", "example") or {}
         assert peering.get("status"), "kopf announced itself in the peering object"
-        wait_for(
-            lambda: any(e.get("reason") == "Seen" for e in listing(sim, "v1", "events", "default")), "kopf's event"
+        eventually(
+            lambda: any(e.get("reason") == "Seen" for e in listing(sim, "v1", "events", "default")),
+            what="kopf's event",
+            interval=0.02,
         )
     assert runner.exit_code == 0, runner.output
     assert runner.exception is None

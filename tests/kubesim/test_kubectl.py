@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 import yaml
-from simhelpers import CRD, deployment, wait_for
+from simhelpers import CRD, deployment
 
 from kubesim import backends
 from kubesim.real.cluster import NamespacedView, RealCluster
 from kubesim.testing import KubeSim
+from support import eventually
 
 pytestmark = pytest.mark.slow
 Cluster = KubeSim | NamespacedView
@@ -242,9 +243,10 @@ def test_delete_with_cascade_background_orphan_and_foreground(sim: Cluster) -> N
         return [rs["metadata"]["name"] for rs in listing(sim, "replicasets", f"app={app}")]
 
     sim.kubectl("delete", "deploy", "bg")
-    wait_for(
+    eventually(
         lambda: not owned("bg") and not listing(sim, "pods", "app=bg"),
-        "bg's replica sets and pods to go",
+        what="bg's replica sets and pods to go",
+        interval=0.02,
     )
     sim.kubectl("delete", "deploy", "orph", "--cascade=orphan")
     rs = listing(sim, "replicasets", "app=orph")

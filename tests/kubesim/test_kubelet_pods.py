@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
-from simhelpers import wait_for
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 PY = "releaseguard:dev"  # the built-in image: kubesim's own Python environment
 
@@ -65,7 +65,7 @@ def wait_phase(sim: KubeSim, ns: str, name: str, *phases: str, timeout: float = 
         pod = get(sim, ns, "pods", name)
         return pod if pod and (pod.get("status") or {}).get("phase") in phases else None
 
-    return wait_for(check, f"pod {ns}/{name} in phase {phases}", timeout)
+    return eventually(check, what=f"pod {ns}/{name} in phase {phases}", timeout=timeout, interval=0.02)
 
 
 def is_ready(pod: dict[str, Any] | None) -> bool:
@@ -170,7 +170,7 @@ def test_unknown_image_stays_pending_with_an_event(sim: KubeSim, ns: str) -> Non
         waiting = statuses[0].get("state", {}).get("waiting", {})
         return found if waiting.get("reason") == "ImagePullBackOff" else None
 
-    found = wait_for(backoff, "ImagePullBackOff")
+    found = eventually(backoff, what="ImagePullBackOff", interval=0.02)
     assert found["status"]["phase"] == "Pending"
     events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     failed = [e for e in events if e["reason"] == "Failed" and e["involvedObject"]["name"] == "nginx"]
@@ -193,19 +193,27 @@ def test_two_replicas_share_a_port_on_their_own_ips_and_readiness_gates(sim: Kub
             command=SERVER.split(), ports=[{"name": "http", "containerPort": 8080}], readinessProbe=readiness
         )
         apply(sim, ns, manifest)
-    a = wait_for(lambda: (p := get(sim, ns, "pods", "web-a")) and is_ready(p) and p, "web-a Ready")
-    b = wait_for(lambda: (p := get(sim, ns, "pods", "web-b")) and is_ready(p) and p, "web-b Ready")
+    a = eventually(
+        lambda: (p := get(sim, ns, "pods", "web-a")) and is_ready(p) and p, what="web-a Ready", interval=0.02
+    )
+    b = eventually(
+        lambda: (p := get(sim, ns, "pods", "web-b")) and is_ready(p) and p, what="web-b Ready", interval=0.02
+    )
     assert a["status"]["podIP"] != b["status"]["podIP"]
     for pod in (a, b):
         with urllib.request.urlopen(f"http://{pod['status']['podIP']}:8080/", timeout=5) as response:
             assert response.status == 200
-    gated_pod = wait_for(
-        lambda: (p := get(sim, ns, "pods", "gated")) and p["status"].get("phase") == "Running" and p, "gated Running"
+    gated_pod = eventually(
+        lambda: (p := get(sim, ns, "pods", "gated")) and p["status"].get("phase") == "Running" and p,
+        what="gated Running",
+        interval=0.02,
     )
     assert not is_ready(gated_pod)
     assert gated_pod["status"]["containerStatuses"][0]["ready"] is False
     gate.touch()
-    wait_for(lambda: is_ready(get(sim, ns, "pods", "gated")), "gated Ready after the exec probe passes")
+    eventually(
+        lambda: is_ready(get(sim, ns, "pods", "gated")), what="gated Ready after the exec probe passes", interval=0.02
+    )
 
 
 def test_deletion_kills_a_process_that_ignores_sigterm(sim: KubeSim, ns: str) -> None:
@@ -215,13 +223,17 @@ def test_deletion_kills_a_process_that_ignores_sigterm(sim: KubeSim, ns: str) ->
     )
     apply(sim, ns, pod_manifest("stubborn", script, terminationGracePeriodSeconds=30))
     wait_phase(sim, ns, "stubborn", "Running")
-    pid = int(wait_for(lambda: sim.kubectl("logs", "-n", ns, "stubborn").stdout.strip(), "the pid in the log"))
+    pid = int(
+        eventually(
+            lambda: sim.kubectl("logs", "-n", ns, "stubborn").stdout.strip(), what="the pid in the log", interval=0.02
+        )
+    )
     assert alive(pid)
     started = time.monotonic()
     sim.kubectl("delete", "pod", "-n", ns, "stubborn", "--wait=false")
-    wait_for(lambda: not alive(pid), "the process to be killed")
+    eventually(lambda: not alive(pid), what="the process to be killed", interval=0.02)
     assert time.monotonic() - started < 10  # the grace period is capped in kubesim
-    wait_for(lambda: get(sim, ns, "pods", "stubborn") is None, "the pod to be gone")
+    eventually(lambda: get(sim, ns, "pods", "stubborn") is None, what="the pod to be gone", interval=0.02)
     events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     reasons = [e["reason"] for e in events if e["involvedObject"]["name"] == "stubborn"]
     assert sorted(reasons) == ["Created", "Killing", "Pulled", "Started"]
@@ -279,7 +291,7 @@ def test_crash_loop_back_off_between_restarts(sim: KubeSim, ns: str) -> None:
         statuses = ((found or {}).get("status") or {}).get("containerStatuses") or [{}]
         return statuses[0] if statuses[0].get("restartCount", 0) >= 1 else None
 
-    status = wait_for(restarted, "a restart")
+    status = eventually(restarted, what="a restart", interval=0.02)
     assert status["lastState"]["terminated"]["exitCode"] == 1
 
     def backing_off() -> dict[str, Any] | None:
@@ -288,7 +300,7 @@ def test_crash_loop_back_off_between_restarts(sim: KubeSim, ns: str) -> None:
         waiting = statuses[0].get("state", {}).get("waiting", {})
         return found if waiting.get("reason") == "CrashLoopBackOff" else None
 
-    pod = wait_for(backing_off, "CrashLoopBackOff between restarts")
+    pod = eventually(backing_off, what="CrashLoopBackOff between restarts", interval=0.02)
     assert pod["status"]["phase"] == "Running"  # restartPolicy Always: a crash-looping pod is Running
     assert "back-off" in pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
 
@@ -303,7 +315,13 @@ def test_nothing_survives_the_server(tmp_path: Path) -> None:
                 pod_manifest("sleeper", "import os, time; print(os.getpid(), flush=True); time.sleep(600)")
             ),
         )
-        pid = int(wait_for(lambda: server.kubectl("logs", "sleeper", check=False).stdout.strip(), "the pid in the log"))
+        pid = int(
+            eventually(
+                lambda: server.kubectl("logs", "sleeper", check=False).stdout.strip(),
+                what="the pid in the log",
+                interval=0.02,
+            )
+        )
         assert alive(pid)
     assert not alive(pid)
 
@@ -343,7 +361,7 @@ def test_missing_secret_waits_with_config_error_then_starts(sim: KubeSim, ns: st
         waiting: dict[str, Any] = statuses[0].get("state", {}).get("waiting", {})
         return waiting if waiting.get("reason") == "CreateContainerConfigError" else None
 
-    waiting = wait_for(config_error, "CreateContainerConfigError")
+    waiting = eventually(config_error, what="CreateContainerConfigError", interval=0.02)
     assert waiting["message"] == 'secret "late" not found'  # the real kubelet's words
     events = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
     assert any(e["reason"] == "Failed" and e["message"] == 'Error: secret "late" not found' for e in events)
@@ -365,7 +383,7 @@ def test_a_missing_volume_configmap_is_a_failed_mount_then_the_pod_starts(sim: K
         items = json.loads(sim.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
         return next((e for e in items if e["reason"] == "FailedMount"), None)
 
-    event = wait_for(failed_mount, "a FailedMount Event")
+    event = eventually(failed_mount, what="a FailedMount Event", interval=0.02)
     assert event["type"] == "Warning"
     assert event["message"] == 'MountVolume.SetUp failed for volume "cfg" : configmap "later" not found'
     statuses = (get(sim, ns, "pods", "needs-volume") or {})["status"]["containerStatuses"]
@@ -416,12 +434,12 @@ def test_containers_die_with_a_killed_server(tmp_path: Path) -> None:
 
         script = "import os, time; print(os.getpid(), flush=True); time.sleep(600)"
         assert kubectl("apply", "-f", "-", stdin=yaml.safe_dump(pod_manifest("orphan", script)))
-        pid = int(wait_for(lambda: kubectl("logs", "orphan").strip(), "the pid in the log"))
+        pid = int(eventually(lambda: kubectl("logs", "orphan").strip(), what="the pid in the log", interval=0.02))
         assert alive(pid)
     finally:
         server.send_signal(signal.SIGKILL)
         server.wait()
-    wait_for(lambda: not alive(pid), "the container to die with the server", timeout=5)
+    eventually(lambda: not alive(pid), what="the container to die with the server", timeout=5, interval=0.02)
 
 
 def test_a_volume_over_tmp_does_not_hide_an_image_that_lives_under_tmp(tmp_path: Path) -> None:

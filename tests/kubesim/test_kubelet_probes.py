@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 
 import pytest
 
 from kubesim.node.probes import ProbeTiming, readiness_loop, resolve_port, run_probe
+from support import free_port
 
 CONTAINER = {"name": "web", "ports": [{"name": "http", "containerPort": 8080}]}
 
@@ -23,16 +23,11 @@ async def http_server(status: int) -> asyncio.Server:
     return await asyncio.start_server(handle, "127.0.0.1", 0)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def no_exec(command: list[str], limit: float) -> int:
     raise AssertionError("not an exec probe")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("status", "expected"), [(200, None), (302, None), (500, "HTTP probe failed with statuscode: 500")]
 )

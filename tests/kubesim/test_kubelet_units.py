@@ -369,6 +369,7 @@ def test_volume_errors_name_the_volume(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.slow
 def test_bind_shim_puts_wildcard_servers_on_the_pod_ip(tmp_path: Path) -> None:
     import subprocess
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 import yaml
-from simhelpers import wait_for
 
 from kubesim.testing import KubeSim
+from support import eventually
 
 REGISTRY = Path(__file__).parents[2] / "examples" / "kubesim-images.yaml"
 NS = "demo"
@@ -104,7 +104,7 @@ def test_probe_job_checks_the_shop_through_its_service(sim: KubeSim) -> None:
         ]
         return ready if len(ready) == 2 else None
 
-    pods = wait_for(ready_pods, "two Ready shop replicas")
+    pods = eventually(ready_pods, what="two Ready shop replicas", interval=0.02)
     assert len({p["status"]["podIP"] for p in pods}) == 2
     checks = [
         {"name": "health", "http": {"url": f"http://shop.{NS}.svc:8080/healthz"}},
@@ -118,7 +118,7 @@ def test_probe_job_checks_the_shop_through_its_service(sim: KubeSim) -> None:
         done = [p for p in items if p["status"].get("phase") in ("Succeeded", "Failed")]
         return done[0] if done else None
 
-    pod = wait_for(finished_pod, "the probe pod to finish")
+    pod = eventually(finished_pod, what="the probe pod to finish", interval=0.02)
     state = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     logs = sim.kubectl("logs", "-n", NS, pod["metadata"]["name"]).stdout
     assert state["exitCode"] == 0, (state, logs)
@@ -126,4 +126,6 @@ def test_probe_job_checks_the_shop_through_its_service(sim: KubeSim) -> None:
     assert report["kind"] == "ProbeReport"
     assert report["failedCritical"] == [], report
     assert sorted(c["name"] for c in report["checks"]) == ["health", "orders", "port"]
-    wait_for(lambda: get_json(sim, "job", "verify")["status"].get("succeeded") == 1, "the Job to succeed")
+    eventually(
+        lambda: get_json(sim, "job", "verify")["status"].get("succeeded") == 1, what="the Job to succeed", interval=0.02
+    )

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
-from simhelpers import wait_for
 
 from kubesim.apiserver.store import Store, StoreClusterAPI
 from kubesim.node.images import ImageRegistry
 from kubesim.node.kubelet import Kubelet
 from kubesim.node.network import ServiceNetwork
 from kubesim.testing import KubeSim
+from support import eventually
 
 PY = "releaseguard:dev"
 
@@ -96,7 +96,11 @@ def test_service_reached_by_name_from_a_pod_round_robin_and_raw_tcp(sim: KubeSim
         pod("pg", ECHO_SERVER, {"app": "pg"}, 5432),
     ]
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(objects))
-    web = wait_for(lambda: (s := get(sim, ns, "services", "web")) and s["spec"].get("clusterIP") and s, "a cluster IP")
+    web = eventually(
+        lambda: (s := get(sim, ns, "services", "web")) and s["spec"].get("clusterIP") and s,
+        what="a cluster IP",
+        interval=0.02,
+    )
     ip = web["spec"]["clusterIP"]
     assert ip.startswith("127.96.")
 
@@ -106,16 +110,17 @@ def test_service_reached_by_name_from_a_pod_round_robin_and_raw_tcp(sim: KubeSim
             c["type"] == "Ready" and c["status"] == "True" for c in (found.get("status") or {}).get("conditions") or []
         )
 
-    wait_for(lambda: all(ready(n) for n in ("web-a", "web-b", "pg")), "the backends to be Ready")
+    eventually(lambda: all(ready(n) for n in ("web-a", "web-b", "pg")), what="the backends to be Ready", interval=0.02)
     # From the test process, by cluster IP: both replicas answer in turn.
     seen = {urllib.request.urlopen(f"http://{ip}/", timeout=5).read().decode() for _ in range(4)}
     assert seen == {"web-a", "web-b"}
     # From a pod, by DNS name, with nothing but the standard library.
     client = pod("client", CLIENT.format(ns=ns), {"app": "client"}, restartPolicy="Never")
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(client))
-    wait_for(
+    eventually(
         lambda: ((get(sim, ns, "pods", "client") or {}).get("status") or {}).get("phase") in ("Succeeded", "Failed"),
-        "the client to finish",
+        what="the client to finish",
+        interval=0.02,
     )
     logs = sim.kubectl("logs", "-n", ns, "client").stdout.splitlines()
     assert logs == ["web-a web-b", "True", "pg:ping"], logs
@@ -143,7 +148,11 @@ def test_listeners_follow_service_changes_and_unready_pods_get_no_traffic(sim: K
         },
     ]
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(objects))
-    ip = wait_for(lambda: ((get(sim, ns, "services", "svc") or {}).get("spec") or {}).get("clusterIP"), "a cluster IP")
+    ip = eventually(
+        lambda: ((get(sim, ns, "services", "svc") or {}).get("spec") or {}).get("clusterIP"),
+        what="a cluster IP",
+        interval=0.02,
+    )
 
     def answer(port: int) -> str | None:
         try:
@@ -151,15 +160,15 @@ def test_listeners_follow_service_changes_and_unready_pods_get_no_traffic(sim: K
         except OSError:
             return None
 
-    wait_for(lambda: answer(81) == "one", "the service to answer")
+    eventually(lambda: answer(81) == "one", what="the service to answer", interval=0.02)
     assert {answer(81) for _ in range(4)} == {"one"}
     changed = service("svc", {"app": "one"}, 82, 8080)
     changed["spec"]["clusterIP"] = ip
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(changed))
-    wait_for(lambda: answer(82) == "one", "the new port to answer")
-    wait_for(lambda: answer(81) is None, "the old port to close")
+    eventually(lambda: answer(82) == "one", what="the new port to answer", interval=0.02)
+    eventually(lambda: answer(81) is None, what="the old port to close", interval=0.02)
     sim.kubectl("delete", "service", "-n", ns, "svc")
-    wait_for(lambda: answer(82) is None, "the listener to go with the Service")
+    eventually(lambda: answer(82) is None, what="the listener to go with the Service", interval=0.02)
 
 
 async def test_without_mount_namespaces_pods_reach_services_over_http_via_the_proxy(tmp_path: Path) -> None:
@@ -239,14 +248,20 @@ def test_a_service_created_later_resolves_in_a_running_pod(sim: KubeSim) -> None
         pod("waiter", waiter, {"app": "waiter"}, restartPolicy="Never"),
     ]
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(objects))
-    wait_for(
+    eventually(
         lambda: ((get(sim, ns, "pods", "waiter") or {}).get("status") or {}).get("phase") == "Running",
-        "the waiter to run",
+        what="the waiter to run",
+        interval=0.02,
     )
     sim.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump(service("late", {"app": "none"}, 80, 80)))
-    ip = wait_for(lambda: ((get(sim, ns, "services", "late") or {}).get("spec") or {}).get("clusterIP"), "a cluster IP")
-    wait_for(
+    ip = eventually(
+        lambda: ((get(sim, ns, "services", "late") or {}).get("spec") or {}).get("clusterIP"),
+        what="a cluster IP",
+        interval=0.02,
+    )
+    eventually(
         lambda: ((get(sim, ns, "pods", "waiter") or {}).get("status") or {}).get("phase") == "Succeeded",
-        "the name to resolve",
+        what="the name to resolve",
+        interval=0.02,
     )
     assert sim.kubectl("logs", "-n", ns, "waiter").stdout.strip() == ip

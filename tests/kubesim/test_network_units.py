@@ -116,6 +116,7 @@ async def roundtrip(host: str, port: int, payload: bytes) -> bytes:
         writer.close()
 
 
+@pytest.mark.slow
 async def test_tcp_forwarder_round_robins_and_refuses_without_backends() -> None:
     a = await echo_server("127.244.10.1", b"a")
     b = await echo_server("127.244.10.2", b"b")
@@ -141,6 +142,7 @@ async def test_tcp_forwarder_round_robins_and_refuses_without_backends() -> None
         b.close()
 
 
+@pytest.mark.slow
 async def test_http_proxy_resolves_service_names_per_namespace() -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")

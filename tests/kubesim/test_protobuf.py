@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simhelpers import listing, wait_for
+from simhelpers import listing
 
 from kubesim.apiserver import protobuf
 from kubesim.apiserver.protobuf import I32, I64, LEN, MAGIC, VARINT, WireError, decode_body, iter_fields, read_varint
 from kubesim.errors import ApiError
 from kubesim.testing import KubeSim
+from support import eventually
 
 # ---- a tiny encoder, to build messages by hand ----------------------------------------------------------
 
@@ -408,7 +409,9 @@ def test_kubectl_create_deployment_gets_defaults_and_pods_then_expose(sim: KubeS
     assert spec["strategy"]["type"] == "RollingUpdate"
     assert spec["revisionHistoryLimit"] == 10
     assert spec["progressDeadlineSeconds"] == 600
-    pods = wait_for(lambda: len(listing(sim, "v1", "pods", "default", "app=web")) == 2 or None, "two web pods")
+    pods = eventually(
+        lambda: len(listing(sim, "v1", "pods", "default", "app=web")) == 2 or None, what="two web pods", interval=0.02
+    )
     assert pods
     sim.kubectl("rollout", "status", "deployment/web", "--timeout=30s")
 
@@ -431,9 +434,15 @@ def test_kubectl_create_job_and_run_pod(sim: KubeSim) -> None:
     assert pod_spec["restartPolicy"] == "Never"
     assert pod_spec["containers"][0]["command"] == ["python", "-c", "print(1)"]
     assert job["spec"]["backoffLimit"] == 6
-    pods = wait_for(lambda: listing(sim, "v1", "pods", "default", "job-name=once"), "the job's pod")
+    pods = eventually(
+        lambda: listing(sim, "v1", "pods", "default", "job-name=once"), what="the job's pod", interval=0.02
+    )
     sim.finish_pod("default", pods[0]["metadata"]["name"], succeeded=True)
-    wait_for(lambda: kget(sim, "job", "once").get("status", {}).get("succeeded") == 1 or None, "job success")
+    eventually(
+        lambda: kget(sim, "job", "once").get("status", {}).get("succeeded") == 1 or None,
+        what="job success",
+        interval=0.02,
+    )
 
     assert "pod/p created" in sim.kubectl("run", "p", "--image=python:3", "--", "python", "-c", "print(2)").stdout
     assert kget(sim, "pod", "p")["spec"]["containers"][0]["args"] == ["python", "-c", "print(2)"]

@@ -12,6 +12,8 @@ from simhelpers import CRD, apply, deployment
 
 from kubesim.testing import KubeSim
 
+pytestmark = pytest.mark.slow
+
 AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
 

@@ -46,6 +46,7 @@ def test_the_admission_policy_is_rendered_apart_from_the_chart() -> None:
     assert "ValidatingAdmissionPolicy" not in (DEPLOY / "releaseguard.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_the_readme_install_command_applies_cleanly(tmp_path: Path) -> None:
     """`kubectl apply -f crds/ -f deploy/`, as the README says, against kubesim."""
     from kubesim.testing import KubeSim

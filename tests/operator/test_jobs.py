@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from operator_factories import RV_UID, deployment, http_check, rv_body
 
 from releaseguard.api import parse_release_verification
 from releaseguard.jobs import (
@@ -15,6 +14,7 @@ from releaseguard.jobs import (
     job_name,
     restricted_container_context,
 )
+from support.factories import RV_UID, deployment, http_check, rv_body
 
 
 def _rv(**kwargs: object) -> object:

@@ -67,8 +67,9 @@ def test_progress_line_names_phase_and_reason() -> None:
 def test_a_hostile_report_adds_no_series_and_a_deleted_rv_leaves_none() -> None:
     import json
 
-    from operator_factories import deployment, http_check, report, rv_body
     from test_decide import Driver
+
+    from support.factories import deployment, http_check, report, rv_body
 
     driver = Driver(rv_body(checks=[http_check("home"), http_check("orders")]))
     driver.step(deployment())

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from operator_factories import RV_UID, deployment, http_check, rv_body
 from pss_restricted import violations
 
 from kubesim import backends
 from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
 from releaseguard.jobs import build_jobs, refused_checks
+from support.factories import RV_UID, deployment, http_check, rv_body
 
 Obj = dict[str, Any]
 

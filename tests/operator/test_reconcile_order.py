@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from fake_kube import FakeKube
-from operator_factories import deployment, finished_job, replicaset, report, rv_body
 
 from releaseguard.contract import PROBE_CONTAINER
 from releaseguard.core.decide import Settings
 from releaseguard.errors import ConflictError, KubeError, TransientKubeError
 from releaseguard.metrics import Metrics
 from releaseguard.reconciler import Reconciler
+from support.factories import deployment, finished_job, replicaset, report, rv_body
 
 Obj = dict[str, Any]
 KEY = ("default", "shop")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from operator_factories import deployment, rv_body
-
 from releaseguard.core.patch import merge_patch
 from releaseguard.reconciler import Cache, WorkQueue, is_stub, rv_of_job, slim_deployment
+from support.factories import deployment, rv_body
 
 
 def _versioned(obj: dict, version: int) -> dict:

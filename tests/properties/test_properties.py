@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -156,6 +157,7 @@ def test_the_in_image_scripts_termination_message_fits_and_parses(message: str, 
     assert parse_report(text).checks[0].name == "c"
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None)
 @given(
     st.lists(
