@@ -37,8 +37,8 @@ from kubesim.node.client import HttpClusterAPI
 from kubesim.real.cluster import RealCluster
 from kubesim.testing import KubeSim
 from releaseguard.api import CheckResultKind
+from releaseguard.core.jobs import RV_LABEL, job_finished
 from releaseguard.core.rollout import RolloutState, revision_of, rollout_state
-from releaseguard.jobs import RV_LABEL, job_finished
 from releaseguard.report import CheckReport, build_report, compact_json
 
 Obj = dict[str, Any]

@@ -96,7 +96,7 @@ def start_shop() -> tuple[subprocess.Popen[str], str]:
 
 async def runner_round(url: str) -> float:
     from releaseguard.api import Check
-    from releaseguard.checks import run_checks
+    from releaseguard.probe.checks import run_checks
 
     checks = [Check.model_validate({"name": f"c{i}", "http": {"url": url}}) for i in range(REQUESTS)]
     started = time.perf_counter()

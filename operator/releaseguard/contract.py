@@ -69,7 +69,7 @@ PROBE_CONTAINER: Final = "probe"
 SCRIPT_DIR: Final = "/etc/releaseguard"
 """Where a check Job in the target's image finds its script (mounted from a ConfigMap)."""
 SCRIPT_FILE: Final = "check.py"
-_SCRIPT: Final = Path(__file__).parent / "checks" / "_script.py"
+_SCRIPT: Final = Path(__file__).parent / "probe" / "checks" / "_script.py"
 
 
 def runner_command(

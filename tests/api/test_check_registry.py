@@ -12,8 +12,8 @@ import pytest
 from releaseguard.api import CHECK_TYPE, CHECK_TYPE_TABLE, CHECK_TYPES, Check, Placement, parse_checks, types_in
 from releaseguard.api.base import SpecModel
 from releaseguard.api.crd import crd
-from releaseguard.checks import RUNNERS, runner_for
-from releaseguard.checks.local import SCRIPT_TYPES
+from releaseguard.probe.checks import RUNNERS, runner_for
+from releaseguard.probe.checks.local import SCRIPT_TYPES
 
 BASE_FIELDS = {"name", "critical", "timeout_seconds", "retries", "fail_on_flaky"}
 
@@ -71,10 +71,10 @@ def test_a_checks_placement_is_its_types(wire: dict[str, object], placement: Pla
 
 def test_core_and_jobs_do_not_import_check_implementations() -> None:
     code = (
-        "import sys; import releaseguard.jobs, releaseguard.contract, releaseguard.report; "
+        "import sys; import releaseguard.core.jobs, releaseguard.contract, releaseguard.report; "
         "import releaseguard.core.decide, releaseguard.core.outcome, releaseguard.core.record, "
         "releaseguard.core.trust, releaseguard.core.policy; "
-        "print(sorted(m for m in sys.modules if m.startswith('releaseguard.checks') or m == 'httpx'))"
+        "print(sorted(m for m in sys.modules if m.startswith('releaseguard.probe.checks') or m == 'httpx'))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"

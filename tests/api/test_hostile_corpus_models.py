@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from releaseguard.api import parse_release_verification
+from releaseguard.core.jobs import DEFAULT_RUNNER_IMAGE
 from releaseguard.core.policy import Policy, policy_problems
 from releaseguard.errors import FieldError, SpecInvalidError
-from releaseguard.jobs import DEFAULT_RUNNER_IMAGE
 from support.hostile_corpus import ALLOWED_IMAGES, ENTRIES, corpus
 
 POLICY = Policy(allowed_images=(ALLOWED_IMAGES,))

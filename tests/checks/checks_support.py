@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from releaseguard.api import parse_checks
-from releaseguard.checks import run_checks
+from releaseguard.probe.checks import run_checks
 from releaseguard.report import ProbeReport
 from support import eventually, free_port
 from system_tools import require_tool

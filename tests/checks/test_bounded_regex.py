@@ -9,8 +9,8 @@ from checks_support import probe
 from test_secret_headers import _serve
 
 from releaseguard.api.status import CheckResultKind as R
-from releaseguard.checks import _script
-from releaseguard.checks.matching import MATCH_INPUT_LIMIT, MatchTimeout, bounded_search
+from releaseguard.probe.checks import _script
+from releaseguard.probe.checks.matching import MATCH_INPUT_LIMIT, MatchTimeout, bounded_search
 
 EVIL = r"(x+x+)+y"
 

@@ -12,8 +12,8 @@ from checks_support import probe
 from releaseguard.api.spec import SecretKeySelector
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict
-from releaseguard.checks import REDACTED, secret_env_name
 from releaseguard.errors import SpecInvalidError
+from releaseguard.probe.checks import REDACTED, secret_env_name
 from support import free_port
 
 pytestmark = pytest.mark.slow
@@ -219,7 +219,7 @@ async def test_secret_headers_are_sent_and_redacted(
     assert leaky.attempts[0].message == f'$.headers.authorization: expected "nope", got "{REDACTED}" (and 2 more)'
     # The problems themselves are built redacted: the second one, not shown in the message, too.
     from releaseguard.api.spec import JsonAssertion
-    from releaseguard.checks.http import assertion_problems
+    from releaseguard.probe.checks.http import assertion_problems
 
     problems = assertion_problems(
         JsonAssertion(path="$.t", matches="^x$"), {"t": "file-secret-42"}, lambda s: s.replace("file-secret-42", "***")

@@ -10,9 +10,9 @@ import httpx
 
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R
-from releaseguard.checks import prepare
-from releaseguard.checks.http import HttpRunner
-from releaseguard.checks.prometheus import PrometheusRunner
+from releaseguard.probe.checks import prepare
+from releaseguard.probe.checks.http import HttpRunner
+from releaseguard.probe.checks.prometheus import PrometheusRunner
 from releaseguard.report import CheckReport
 
 Handler = Any

@@ -166,7 +166,7 @@ def test_a_broken_runner_exits_3_with_an_error_report(
     async def broken(*_: Any) -> Any:
         raise RuntimeError("event loop on fire")
 
-    monkeypatch.setattr("releaseguard.checks.run_prepared", broken)
+    monkeypatch.setattr("releaseguard.probe.checks.run_prepared", broken)
     log = tmp_path / "log"
     args = argparse.Namespace(
         file=None,

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from releaseguard.checks.sampling import SampleRequest, collect_samples, status_in
 from releaseguard.core.baseline import SampleOutcome
+from releaseguard.probe.checks.sampling import SampleRequest, collect_samples, status_in
 
 OK, ERR = SampleOutcome.OK, SampleOutcome.ERROR
 GET = SampleRequest("GET", "http://shop.test/healthz")

@@ -10,7 +10,7 @@ import pytest
 from releaseguard import contract
 from releaseguard.api import Placement, types_in
 from releaseguard.api.status import CheckResultKind
-from releaseguard.checks import _script
+from releaseguard.probe.checks import _script
 from releaseguard.report import CheckReport, parse_report
 
 

@@ -14,9 +14,9 @@ from checks_support import probe
 
 from releaseguard.api.spec import SecretKeySelector
 from releaseguard.api.status import CheckResultKind as R
-from releaseguard.checks import secret_env_name
-from releaseguard.checks.headers import Redactor
 from releaseguard.errors import SpecInvalidError
+from releaseguard.probe.checks import secret_env_name
+from releaseguard.probe.checks.headers import Redactor
 
 pytestmark = pytest.mark.slow
 

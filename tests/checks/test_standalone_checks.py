@@ -18,7 +18,7 @@ from checks_support import SHOP_DIR, probe
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R
 from releaseguard.api.status import Verdict
-from releaseguard.checks import container_command, script_source
+from releaseguard.probe.checks import container_command, script_source
 from releaseguard.report import parse_report
 
 pytestmark = pytest.mark.slow

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from test_decide import FAIL, PASS, Driver
-
 from releaseguard.api.status import status_from_wire
 from releaseguard.core.events import event_name, verdict_events
+from support.driver import FAIL, PASS, Driver
 from support.factories import deployment, rv_body
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from releaseguard.api import Verdict
 from releaseguard.api.status import Condition
-from releaseguard.checks.local import localize, parse_host_map
 from releaseguard.core.conditions import summary_message
 from releaseguard.core.decide import Observed, Settings, decide
 from releaseguard.core.outcome import in_spec_order
 from releaseguard.core.pods import container_trouble, permanent_failure, silent_crashes
 from releaseguard.core.rollback import rolled_back_by_hand
+from releaseguard.probe.checks.local import localize, parse_host_map
 from releaseguard.report import CheckReport, build_report
 from support.factories import NOW, deployment, http_check, replicaset, rv_body
 

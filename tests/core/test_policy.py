@@ -8,15 +8,15 @@ import threading
 from typing import Any
 
 import pytest
-from test_decide import SETTINGS, Driver
 
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R
-from releaseguard.checks import run_checks
 from releaseguard.commands.run import configure
 from releaseguard.core.decide import Settings
 from releaseguard.core.policy import DEFAULT_DENIED_NETWORKS, Policy
-from releaseguard.settings import from_args
+from releaseguard.operator.settings import from_args
+from releaseguard.probe.checks import run_checks
+from support.driver import SETTINGS, Driver
 from support.factories import deployment, http_check, rv_body
 
 Obj = dict[str, Any]

@@ -6,8 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from test_decide import PASS, Driver
-
 from releaseguard.api import RunStatus, parse_spec
 from releaseguard.api.spec import RetentionSpec
 from releaseguard.api.status import FlakyCheck, status_from_wire
@@ -25,6 +23,7 @@ from releaseguard.core.record import (
     retention_victims,
     template_changes,
 )
+from support.driver import PASS, Driver
 from support.factories import NOW, deployment, http_check, replicaset, report, rv_body
 
 Obj = dict[str, Any]

@@ -7,12 +7,11 @@ import json
 import re
 from typing import Any
 
-from test_decide import FAIL, PASS, Driver
-
 from releaseguard.api import CheckResultKind, Verdict, parse_release_verification
+from releaseguard.core.jobs import build_jobs, group_checks, label_value, labels_for
 from releaseguard.core.outcome import job_outcome
 from releaseguard.core.trust import pod_report
-from releaseguard.jobs import build_jobs, group_checks, label_value, labels_for
+from support.driver import FAIL, PASS, Driver
 from support.factories import NOW, RV_UID, deployment, finished_job, http_check, report, rv_body
 
 Obj = dict[str, Any]

@@ -1,4 +1,4 @@
-"""An in-memory KubeAPI (releaseguard.kubeapi): the objects the reconciler reads and writes, a
+"""An in-memory KubeAPI (releaseguard.operator.kubeapi): the objects the reconciler reads and writes, a
 log of every call in order, and failures scripted per method, so the reconcile order and its
 error paths are unit-tested without a server."""
 

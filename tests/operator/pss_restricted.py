@@ -1,6 +1,6 @@
 """The `restricted` Pod Security Standard (Kubernetes docs, "Pod Security Standards", baseline and
 restricted policies, latest version) as a pure checker of a pod spec. Written from the documented
-controls, independently of releaseguard.podsecurity, so that each can catch the other's mistakes."""
+controls, independently of releaseguard.core.podsecurity, so that each can catch the other's mistakes."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from releaseguard.api import parse_release_verification
-from releaseguard.jobs import (
+from releaseguard.core.jobs import (
     REVISION_LABEL,
     RV_LABEL,
     build_jobs,
@@ -125,7 +125,7 @@ def test_restricted_context_keeps_harmless_fields_and_forces_the_rest() -> None:
 
 
 def test_target_image_check_runs_in_the_targets_pod_template() -> None:
-    pytest.importorskip("releaseguard.checks.standalone")
+    pytest.importorskip("releaseguard.probe.checks.standalone")
     check = {"name": "smoke", "command": {"command": ["shop", "--selftest"]}}
     rv = parse_release_verification(rv_body(checks=[check, http_check()]))
     jobs = build_jobs(rv, RV_UID, deployment(image="shop:9"), 4)
@@ -152,8 +152,8 @@ def test_target_image_check_runs_in_the_targets_pod_template() -> None:
 
 
 def test_the_check_script_configmap_is_owned_by_the_rv() -> None:
-    from releaseguard.checks.standalone import script_source
-    from releaseguard.jobs import script_configmap
+    from releaseguard.core.jobs import script_configmap
+    from releaseguard.probe.checks.standalone import script_source
 
     rv = parse_release_verification(rv_body(checks=[{"name": "smoke", "command": {"command": ["true"]}}]))
     configmap = script_configmap(rv, RV_UID)

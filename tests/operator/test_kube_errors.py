@@ -8,7 +8,7 @@ import json
 import pytest
 
 from releaseguard.errors import ConflictError, TransientKubeError
-from releaseguard.kube import RETRY_AFTER_LIMIT, _error
+from releaseguard.operator.kube import RETRY_AFTER_LIMIT, _error
 
 
 def test_a_throttled_answer_carries_its_retry_after() -> None:
@@ -32,7 +32,7 @@ async def test_an_event_post_throttled_with_retry_after_waits_that_long_each_tim
 ) -> None:
     from types import SimpleNamespace
 
-    from releaseguard import reconciler
+    from releaseguard.operator import reconciler
 
     sleeps: list[float] = []
 

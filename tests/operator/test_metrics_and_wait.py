@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from releaseguard.api import CheckResultKind, CheckStatus, Phase
 from releaseguard.commands.wait import progress_line, verdict_for
-from releaseguard.metrics import Metrics
+from releaseguard.operator.metrics import Metrics
 
 
 def test_metric_names_labels_and_phase_gauge() -> None:
@@ -67,8 +67,7 @@ def test_progress_line_names_phase_and_reason() -> None:
 def test_a_hostile_report_adds_no_series_and_a_deleted_rv_leaves_none() -> None:
     import json
 
-    from test_decide import Driver
-
+    from support.driver import Driver
     from support.factories import deployment, http_check, report, rv_body
 
     driver = Driver(rv_body(checks=[http_check("home"), http_check("orders")]))

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from releaseguard.settings import OperatorSettings, add_arguments, env_name, from_args, from_env
+from releaseguard.operator.settings import OperatorSettings, add_arguments, env_name, from_args, from_env
 
 FLAGS = [
     ("--namespace", "a", ["a"]),

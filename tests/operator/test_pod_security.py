@@ -13,7 +13,7 @@ from pss_restricted import violations
 from kubesim import backends
 from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
-from releaseguard.jobs import build_jobs, refused_checks
+from releaseguard.core.jobs import build_jobs, refused_checks
 from support.factories import RV_UID, deployment, http_check, rv_body
 
 Obj = dict[str, Any]

@@ -14,8 +14,8 @@ from fake_kube import FakeKube
 from releaseguard.contract import PROBE_CONTAINER
 from releaseguard.core.decide import Settings
 from releaseguard.errors import ConflictError, KubeError, TransientKubeError
-from releaseguard.metrics import Metrics
-from releaseguard.reconciler import Reconciler
+from releaseguard.operator.metrics import Metrics
+from releaseguard.operator.reconciler import Reconciler
 from support.factories import deployment, finished_job, replicaset, report, rv_body
 
 Obj = dict[str, Any]

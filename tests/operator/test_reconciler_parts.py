@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from releaseguard.core.patch import merge_patch
-from releaseguard.reconciler import Cache, WorkQueue, is_stub, rv_of_job, slim_deployment
+from releaseguard.operator.reconciler import Cache, WorkQueue, is_stub, rv_of_job, slim_deployment
 from support.factories import deployment, rv_body
 
 

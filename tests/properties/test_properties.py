@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from releaseguard.api import CheckResultKind, parse_checks, parse_release_verification
-from releaseguard.checks import _script, run_checks
-from releaseguard.checks.headers import REDACTED, Redactor
-from releaseguard.checks.standalone import check_payload, container_command
 from releaseguard.core.outcome import MESSAGE_LIMIT, OBSERVED_LIMIT, job_outcome
 from releaseguard.errors import ReportError, SpecInvalidError
+from releaseguard.probe.checks import _script, run_checks
+from releaseguard.probe.checks.headers import REDACTED, Redactor
+from releaseguard.probe.checks.standalone import check_payload, container_command
 from releaseguard.report import TERMINATION_LOG_LIMIT, CheckReport, build_report, compact_json, parse_report
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..kube import Kube
+    from ..operator.kube import Kube
 
 
 def add_cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -23,7 +23,7 @@ def connect(args: argparse.Namespace, command: str) -> tuple[Kube, str] | None:
     """A client and the namespace, or None after printing why there is no cluster configuration."""
     from kubernetes import config
 
-    from ..kube import Kube
+    from ..operator.kube import Kube
 
     path = args.kubeconfig or os.environ.get("KUBECONFIG") or None
     try:
@@ -62,7 +62,7 @@ def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]
     """The VerificationRuns of one rv (labelled with its name and owned by its uid). Raises
     NotFoundError when the rv does not exist."""
     from ..api.vrun import RV_NAME_LABEL
-    from ..jobs import label_value
+    from ..core.jobs import label_value
 
     rv = kube.call(
         f"reading ReleaseVerification {namespace}/{rv_name}",

@@ -17,7 +17,7 @@ from . import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 from ._cluster import add_cluster_options, connect, rv_path
 
 if TYPE_CHECKING:
-    from ..kube import Kube
+    from ..operator.kube import Kube
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             if args.parallelism < 1:
                 raise InputError("--parallelism: expected a number >= 1")
             parallelism = args.parallelism
-        from ..checks import prepare
+        from ..probe.checks import prepare
 
         ctx = prepare(checks, parallelism=parallelism, prefix=prefix)
     except SpecInvalidError as exc:
@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         import asyncio
 
-        from ..checks import run_prepared
+        from ..probe.checks import run_prepared
 
         report = asyncio.run(run_prepared(checks, ctx))
     except Exception as exc:  # the runner itself broke: still say so in a report
@@ -150,7 +150,7 @@ def _localize(document: Any, args: argparse.Namespace) -> Any:
     import copy
     import os
 
-    from ..checks.local import localize, parse_host_map
+    from ..probe.checks.local import localize, parse_host_map
 
     try:
         hosts = parse_host_map(args.map_host)

@@ -17,7 +17,7 @@ from . import EXIT_BROKEN, EXIT_OK
 from ._cluster import add_cluster_options, connect, records_of
 
 if TYPE_CHECKING:
-    from ..kube import Kube
+    from ..operator.kube import Kube
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ import sys
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from ..settings import add_arguments
+    from ..operator.settings import add_arguments
 
     add_arguments(parser)
 
@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     import kopf
 
-    from .. import handlers  # noqa: F401 - registers the kopf handlers
-    from ..kube import load_config
-    from ..settings import from_args
+    from ..operator import handlers  # noqa: F401 - registers the kopf handlers
+    from ..operator.kube import load_config
+    from ..operator.settings import from_args
 
     logging.basicConfig(
         level=logging.INFO,

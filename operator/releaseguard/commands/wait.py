@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..api import GROUP, PLURAL, VERSION
     from ..core.rollout import revision_of
     from ..errors import KubeError, NotFoundError, TransientKubeError
-    from ..kube import Kube, load_config
+    from ..operator.kube import Kube, load_config
     from .run import _current_namespace
 
     try:

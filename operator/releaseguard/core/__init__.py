@@ -7,5 +7,5 @@ outcome     the report of finished probe Jobs (termination message, else the Job
 decide      the state machine: given the RV, its Deployment and its Jobs, what to do next
 
 What the probe writes and how its verdict is reached are contract.py's; nothing here imports
-`releaseguard.checks` (tests/unit/test_check_registry.py checks that in a fresh interpreter).
+`releaseguard.probe.checks` (tests/unit/test_check_registry.py checks that in a fresh interpreter).
 """

@@ -34,18 +34,6 @@ from ..api import (
 )
 from ..api.status import status_from_wire
 from ..errors import SpecInvalidError
-from ..jobs import (
-    DEFAULT_RUNNER_IMAGE,
-    DEFAULT_TTL_SECONDS,
-    build_jobs,
-    checks_digest,
-    job_finished,
-    jobs_of_run,
-    refused_checks,
-    run_key,
-    script_configmap,
-    uses_script,
-)
 from ..report import ProbeReport
 from .approve import approved_rollback
 from .conditions import (
@@ -57,6 +45,18 @@ from .conditions import (
     get_condition,
     set_condition,
     summary_message,
+)
+from .jobs import (
+    DEFAULT_RUNNER_IMAGE,
+    DEFAULT_TTL_SECONDS,
+    build_jobs,
+    checks_digest,
+    job_finished,
+    jobs_of_run,
+    refused_checks,
+    run_key,
+    script_configmap,
+    uses_script,
 )
 from .outcome import (
     JobOutcome,

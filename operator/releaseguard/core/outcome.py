@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from ..api import Check, CheckResultKind, CheckStatus, Verdict
 from ..errors import ReportError
-from ..jobs import job_failure_message, job_finished
 from ..report import AttemptReport, CheckReport, ProbeReport, build_report, merge_reports, parse_report, verdict_message
+from .jobs import job_failure_message, job_finished
 
 Obj = dict[str, Any]
 R = CheckResultKind

@@ -27,8 +27,8 @@ from ..api.vrun import (
     VerificationRunStatus,
 )
 from ..errors import ReportError
-from ..jobs import label_value
 from ..report import ProbeReport, parse_report
+from .jobs import label_value
 from .rollback import owned_by, template_without_hash
 from .rollout import TEMPLATE_HASH_LABEL, revision_of
 

@@ -20,8 +20,8 @@ from ..api.notifications import DeliveryResult, NotificationRecord, NotifyEvent
 from ..api.status import status_from_wire
 from ..core.rollout import images_of, revision_of
 from ..errors import SpecInvalidError
-from ..kubeapi import KubeAPI
-from ..metrics import Metrics
+from ..operator.kubeapi import KubeAPI
+from ..operator.metrics import Metrics
 from .config import ChannelKind, NotifyConfig
 from .deliver import Notifier, Sender, send
 from .message import Release, compose, due_deliveries, merge_records

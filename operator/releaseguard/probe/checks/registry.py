@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from ..api.spec import CHECK_TYPES
+from ...api.spec import CHECK_TYPES
 from .base import CheckRunner
 
 RunnerFactory = Callable[[], CheckRunner]

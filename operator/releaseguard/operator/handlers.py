@@ -13,7 +13,7 @@ and the API calls happen in the reconciler's workers. The handlers are coroutine
 loop the workers run on, never in a thread beside them.
 
 `releaseguard run` passes its settings in the memo (`memo.settings`); under `kopf run -m
-releaseguard.handlers` they come from the RELEASEGUARD_* variables (settings.from_env).
+releaseguard.operator.handlers` they come from the RELEASEGUARD_* variables (settings.from_env).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 
 import kopf
 
+from ..api import GROUP, PLURAL, VERSION
+from ..core.jobs import RV_LABEL
 from . import runtime as runtime_
-from .api import GROUP, PLURAL, VERSION
-from .jobs import RV_LABEL
 from .reconciler import Reconciler, key_of, rv_of_job, slim_deployment
 from .settings import OperatorSettings, from_env
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from . import reasons
-from .api import ReleaseVerificationSpec, parse_spec
-from .api.status import status_from_wire
-from .core.record import (
+from .. import reasons
+from ..api import ReleaseVerificationSpec, parse_spec
+from ..api.status import status_from_wire
+from ..core.record import (
     flakiness,
     newly_flaky,
     record_object,
@@ -28,8 +28,8 @@ from .core.record import (
     revision_replicaset,
     template_hash_of,
 )
-from .core.rollout import TEMPLATE_HASH_LABEL
-from .errors import NotFoundError, SpecInvalidError
+from ..core.rollout import TEMPLATE_HASH_LABEL
+from ..errors import NotFoundError, SpecInvalidError
 from .kubeapi import KubeAPI
 
 Obj = dict[str, Any]

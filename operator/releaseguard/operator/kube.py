@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .api import GROUP as RV_GROUP
-from .api import PLURAL, VERSION
-from .api.vrun import RUN_PLURAL, RV_NAME_LABEL
-from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
-from .jobs import REVISION_LABEL, RV_LABEL, label_value
+from ..api import GROUP as RV_GROUP
+from ..api import PLURAL, VERSION
+from ..api.vrun import RUN_PLURAL, RV_NAME_LABEL
+from ..core.jobs import REVISION_LABEL, RV_LABEL, label_value
+from ..errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 
 Obj = dict[str, Any]
 COMPONENT: Final = "releaseguard"

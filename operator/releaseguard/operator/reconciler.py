@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from .core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
-from .core.events import event_name, verdict_events
-from .core.patch import merge_patch
-from .core.rollout import images_of
-from .core.trust import PodReport, pod_report
-from .errors import ConflictError, KubeError, NotFoundError, TransientKubeError
-from .jobs import RV_LABEL, job_finished
+from ..core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
+from ..core.events import event_name, verdict_events
+from ..core.jobs import RV_LABEL, job_finished
+from ..core.patch import merge_patch
+from ..core.rollout import images_of
+from ..core.trust import PodReport, pod_report
+from ..errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .kubeapi import KubeAPI
 from .metrics import Metrics
 from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
 from .recorder import Recorder
 
 if TYPE_CHECKING:
-    from .notify.hook import NotificationHook
+    from ..notify.hook import NotificationHook
 
 Obj = dict[str, Any]
 Key = tuple[str, str]

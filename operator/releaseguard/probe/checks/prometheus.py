@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from ..api.spec import Check, InconclusiveOutcome, PrometheusCheck
-from ..api.status import CheckResultKind
-from ..report import AttemptReport, CheckReport
+from ...api.spec import Check, InconclusiveOutcome, PrometheusCheck
+from ...api.status import CheckResultKind
+from ...report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
 from .destinations import DestinationDenied, ensure_allowed
 

@@ -12,7 +12,7 @@ operator (env vars, commands, report schema, verdict rule) are contract.py's.
 
 from __future__ import annotations
 
-from ..contract import container_command, script_source, secret_env_name
+from ...contract import container_command, script_source, secret_env_name
 from .base import CheckRunner, RunContext
 from .headers import REDACTED
 from .registry import RUNNERS, runner_for

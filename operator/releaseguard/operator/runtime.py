@@ -44,7 +44,7 @@ async def start(settings: OperatorSettings, kube: KubeAPI | None = None, metrics
     metrics = metrics or Metrics()
     reconciler = Reconciler(kube, metrics, settings.decisions())
     if settings.notifications is not None and settings.notifications.channels:
-        from .notify.hook import NotificationHook
+        from ..notify.hook import NotificationHook
 
         reconciler.notifications = NotificationHook(
             settings.notifications, kube, metrics, reconciler.cache.rvs.get, reconciler.queue.add

@@ -4,7 +4,7 @@ Every setting is a flag of `releaseguard run` and an environment variable named 
 (`--runner-image` is `RELEASEGUARD_RUNNER_IMAGE`; a repeatable flag's variable holds a
 comma-separated list; a flag given on the command line wins). `from_args` turns parsed flags into
 OperatorSettings and `from_env` does the same from the environment alone, through the same parser
-(for `kopf run -m releaseguard.handlers`). The decisions' share of it, core.decide.Settings, is
+(for `kopf run -m releaseguard.operator.handlers`). The decisions' share of it, core.decide.Settings, is
 derived here and nowhere else.
 """
 
@@ -16,12 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from .defaults import RUNNER_IMAGE
+from ..defaults import RUNNER_IMAGE
 
 if TYPE_CHECKING:
-    from .core.decide import Settings
-    from .core.policy import Policy
-    from .notify.config import NotifyConfig
+    from ..core.decide import Settings
+    from ..core.policy import Policy
+    from ..notify.config import NotifyConfig
 
 ENV_PREFIX = "RELEASEGUARD_"
 T = TypeVar("T")
@@ -32,7 +32,7 @@ def env_name(flag: str) -> str:
 
 
 def _policy_default() -> Policy:
-    from .core.policy import Policy
+    from ..core.policy import Policy
 
     return Policy()
 
@@ -58,7 +58,7 @@ class OperatorSettings:
 
     def decisions(self) -> Settings:
         """What core.decide needs of these settings."""
-        from .core.decide import Settings
+        from ..core.decide import Settings
 
         return Settings(
             runner_image=self.runner_image,
@@ -221,7 +221,7 @@ def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None
 
 def from_args(args: argparse.Namespace) -> OperatorSettings:
     """The settings from parsed flags; ValueError naming the flag (or file) when one is invalid."""
-    from .core.policy import DEFAULT_DENIED_NETWORKS, DEFAULT_EXCLUDED_NAMESPACES, Policy, parse_networks
+    from ..core.policy import DEFAULT_DENIED_NETWORKS, DEFAULT_EXCLUDED_NAMESPACES, Policy, parse_networks
 
     excluded = DEFAULT_EXCLUDED_NAMESPACES if args.excluded_namespace is None else args.excluded_namespace
     networks = list(DEFAULT_DENIED_NETWORKS) if args.denied_network is None else args.denied_network
@@ -234,8 +234,8 @@ def from_args(args: argparse.Namespace) -> OperatorSettings:
     )
     notifications = None
     if args.notifications_config:
-        from .errors import SpecInvalidError
-        from .notify.config import load_config
+        from ..errors import SpecInvalidError
+        from ..notify.config import load_config
 
         try:
             notifications = load_config(args.notifications_config)

@@ -8,10 +8,10 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from ..api.spec import Check
-from ..contract import DENIED_NETWORKS_ENV
-from ..errors import FieldError, SpecInvalidError
-from ..report import CheckReport, ProbeReport, build_report
+from ...api.spec import Check
+from ...contract import DENIED_NETWORKS_ENV
+from ...errors import FieldError, SpecInvalidError
+from ...report import CheckReport, ProbeReport, build_report
 from .base import RunContext, error_report
 from .destinations import networks_from_env
 from .headers import resolve_headers

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..api.spec import Check
-from ..api.status import CheckResultKind
-from ..report import AttemptReport, CheckReport
+from ...api.spec import Check
+from ...api.status import CheckResultKind
+from ...report import AttemptReport, CheckReport
 from . import _script
 from .headers import Redactor
 

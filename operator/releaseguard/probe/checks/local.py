@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..api.spec import Placement, types_in
+from ...api.spec import Placement, types_in
 
 Obj = dict[str, Any]
 SCRIPT_TYPES = types_in(Placement.TARGET_IMAGE)

@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from ..api.spec import Check, HttpHeader
-from ..contract import secret_env_name
-from ..errors import FieldError, SpecInvalidError
+from ...api.spec import Check, HttpHeader
+from ...contract import secret_env_name
+from ...errors import FieldError, SpecInvalidError
 
 REDACTED = "***"
 

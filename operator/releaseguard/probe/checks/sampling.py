@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from ..core.baseline import SampleOutcome, Samples
+from ...core.baseline import SampleOutcome, Samples
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]

@@ -7,9 +7,9 @@ import contextlib
 import socket
 import time
 
-from ..api.spec import Check
-from ..api.status import CheckResultKind
-from ..report import AttemptReport, CheckReport
+from ...api.spec import Check
+from ...api.status import CheckResultKind
+from ...report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
 from .destinations import DestinationDenied, ensure_allowed
 

@@ -9,12 +9,12 @@ import contextlib
 import logging
 from typing import Any
 
-from .core.pods import container_trouble, permanent_failure, silent_crashes
-from .core.rollback import rolled_back_by_hand as reuses_revision
-from .core.rollout import RolloutState, revision_of, rollout_state
-from .core.trust import controller_uid
-from .errors import KubeError
-from .jobs import job_finished
+from ..core.jobs import job_finished
+from ..core.pods import container_trouble, permanent_failure, silent_crashes
+from ..core.rollback import rolled_back_by_hand as reuses_revision
+from ..core.rollout import RolloutState, revision_of, rollout_state
+from ..core.trust import controller_uid
+from ..errors import KubeError
 from .kubeapi import KubeAPI
 
 Obj = dict[str, Any]

@@ -13,10 +13,10 @@ import contextlib
 import shutil
 import time
 
-from ..api.spec import Check
-from ..contract import check_payload, container_command, interpreter, script_source
-from ..errors import ReportError
-from ..report import CheckReport, parse_report
+from ...api.spec import Check
+from ...contract import check_payload, container_command, interpreter, script_source
+from ...errors import ReportError
+from ...report import CheckReport, parse_report
 from . import _script
 from .base import RunContext, error_report
 

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .api import API_VERSION, KIND, TARGET_IMAGE, Check, Placement, ReleaseVerification
-from .contract import (
+from ..api import API_VERSION, KIND, TARGET_IMAGE, Check, Placement, ReleaseVerification
+from ..contract import (
     DENIED_NETWORKS_ENV,
     PROBE_CONTAINER,
     SCRIPT_DIR,
@@ -30,7 +30,7 @@ from .contract import (
     script_source,
     secret_env_name,
 )
-from .defaults import RUNNER_IMAGE
+from ..defaults import RUNNER_IMAGE
 from .podsecurity import (
     PodSecurityRefused,
     restricted_container_context,

@@ -13,8 +13,8 @@ import ipaddress
 import socket
 from collections.abc import Mapping, Sequence
 
-from ..contract import DENIED_NETWORKS_ENV
-from ..core.policy import Network, denied_address
+from ...contract import DENIED_NETWORKS_ENV
+from ...core.policy import Network, denied_address
 
 
 class DestinationDenied(Exception):

@@ -12,9 +12,9 @@ from typing import Any, Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
-from . import reasons
-from .api import Phase
-from .api.status import CheckStatus
+from .. import reasons
+from ..api import Phase
+from ..api.status import CheckStatus
 
 RV_LABELS: Final = ("namespace", "releaseverification")
 DURATION_BUCKETS: Final = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800)

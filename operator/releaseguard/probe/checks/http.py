@@ -18,10 +18,10 @@ from typing import Any
 
 import httpx
 
-from ..api.spec import Check, HttpCheck, JsonAssertion
-from ..api.status import CheckResultKind
-from ..jsonpath import find
-from ..report import AttemptReport, CheckReport
+from ...api.spec import Check, HttpCheck, JsonAssertion
+from ...api.status import CheckResultKind
+from ...jsonpath import find
+from ...report import AttemptReport, CheckReport
 from .base import RunContext, attempt, run_with_retries
 from .destinations import DestinationDenied, ensure_allowed
 from .matching import MatchTimeout, bounded_search
