@@ -4,6 +4,10 @@ Reads the cluster from KUBECONFIG (or the in-cluster service account), watches
 ReleaseVerifications, their Deployments and probe Jobs, and logs one line per decision.
 Without -n it watches every namespace (its RBAC must allow that cluster-wide: the chart's
 ClusterRole does); with -n NS ... only those. The first log line says which.
+
+Every flag can also be set by an environment variable named after it: --runner-image is
+RELEASEGUARD_RUNNER_IMAGE, a repeatable flag's variable is a comma-separated list, a switch's is
+'true'; a flag on the command line wins.
 """
 
 from __future__ import annotations

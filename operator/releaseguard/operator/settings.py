@@ -14,7 +14,7 @@ import argparse
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from ..defaults import RUNNER_IMAGE
 
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from ..notify.config import NotifyConfig
 
 ENV_PREFIX = "RELEASEGUARD_"
-T = TypeVar("T")
 
 
 def env_name(flag: str) -> str:
@@ -73,150 +72,153 @@ class OperatorSettings:
 # --- flags, with their environment defaults ----------------------------------------------------
 
 
-class _Env:
-    """Defaults read from an environment (os.environ, or a mapping a test passes)."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def value(self, flag: str, fallback: T, parse: Callable[[str], T]) -> T:
-        raw = self.env.get(env_name(flag))
-        if raw is None or raw == "":
-            return fallback
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            raise ValueError(f"{env_name(flag)}: {exc}") from exc
-
-    def flag(self, flag: str) -> bool:
-        return self.value(flag, False, lambda raw: raw.lower() in ("1", "true", "yes"))
-
-    def items(self, flag: str) -> list[str] | None:
-        """A repeatable flag's default: None when unset (its built-in default applies)."""
-        raw = self.env.get(env_name(flag))
-        return None if raw is None else [item.strip() for item in raw.split(",")]
+def _env_default(env: Mapping[str, str], flag: str, options: dict[str, Any]) -> Any:
+    """The option's default as its environment variable sets it, else its own."""
+    action = options.get("action")
+    raw = env.get(env_name(flag))
+    if raw is None or raw == "":
+        return options.get("default", False if action == "store_true" else None)
+    if action == "store_true":
+        return raw.lower() in ("1", "true", "yes")
+    if action == "append":
+        return [item.strip() for item in raw.split(",")]
+    convert: Callable[[str], Any] = options.get("type", str)
+    try:
+        return convert(raw)
+    except ValueError as exc:
+        raise ValueError(f"{env_name(flag)}: {exc}") from exc
 
 
 def add_arguments(parser: argparse.ArgumentParser, env: Mapping[str, str] | None = None) -> None:
-    e = _Env(os.environ if env is None else env)
+    environment = os.environ if env is None else env
+
+    def option(group: Any, *flags: str, **options: Any) -> None:
+        group.add_argument(*flags, **{**options, "default": _env_default(environment, flags[-1], options)})
+
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument(
+    option(
+        scope,
         "-n",
         "--namespace",
         action="append",
-        default=e.items("--namespace") or [],
+        default=[],
         metavar="NS",
         help="watch only this namespace (repeatable); without -n every namespace is watched",
     )
-    scope.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="watch every namespace (what happens without -n too)"
+    option(
+        scope, "-A", "--all-namespaces", action="store_true", help="watch every namespace (what happens without -n too)"
     )
-    parser.add_argument(
+    option(
+        parser,
         "--metrics-port",
         type=int,
-        default=e.value("--metrics-port", 8000, int),
+        default=8000,
         help="serve /metrics here (0: a free port)",
     )
-    parser.add_argument(
-        "--metrics-address", default=e.value("--metrics-address", "0.0.0.0", str), help="address for the metrics server"
-    )
-    parser.add_argument(
+    option(parser, "--metrics-address", default="0.0.0.0", help="address for the metrics server")
+    option(
+        parser,
         "--health-port",
         type=int,
-        default=e.value("--health-port", 8081, int),
+        default=8081,
         help="serve /healthz here (kopf liveness; 0: a free port)",
     )
-    parser.add_argument(
-        "--runner-image", default=e.value("--runner-image", RUNNER_IMAGE, str), help="image of the probe runner Jobs"
-    )
-    parser.add_argument(
+    option(parser, "--runner-image", default=RUNNER_IMAGE, help="image of the probe runner Jobs")
+    option(
+        parser,
         "--dry-run",
         action="store_true",
-        default=e.flag("--dry-run"),
         help="decide and record, but never patch a Deployment",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--notifications-config",
         metavar="FILE",
-        default=e.value("--notifications-config", None, str),
+        default=None,
         help="the cluster admin's notification channels, links and retries (YAML; the chart mounts it from a Secret)",
     )
     peering = parser.add_mutually_exclusive_group()
-    peering.add_argument(
+    option(
+        peering,
         "--peering",
         metavar="NAME",
-        default=e.value("--peering", None, str),
+        default=None,
         help="kopf peering object: one active replica of several",
     )
-    peering.add_argument("--standalone", action="store_true", help="no peering (the default without --peering)")
-    parser.add_argument(
-        "--priority", type=int, default=e.value("--priority", 0, int), help="peering priority of this replica"
-    )
-    parser.add_argument(
+    option(peering, "--standalone", action="store_true", help="no peering (the default without --peering)")
+    option(parser, "--priority", type=int, default=0, help="peering priority of this replica")
+    option(
+        parser,
         "--peering-lifetime",
         type=int,
-        default=e.value("--peering-lifetime", 30, int),
+        default=30,
         metavar="SECONDS",
         help="how long a replica's peering record counts as alive: a standby takes over this long after "
         "the active replica dies",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--workers",
         type=int,
-        default=e.value("--workers", 32, int),
+        default=32,
         help="concurrent reconciliations (each holds one API call at a time)",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--job-ttl-seconds",
         type=int,
-        default=e.value("--job-ttl-seconds", 3600, int),
+        default=3600,
         help="how long finished probe Jobs are kept (at least as long as a verification can take)",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--timeout-grace-seconds",
         type=float,
-        default=e.value("--timeout-grace-seconds", 30.0, float),
+        default=30.0,
         help="added to an rv's timeoutSeconds before its checks count as timed out",
     )
-    parser.add_argument(
+    option(
+        parser,
         "--message-grace-seconds",
         type=float,
-        default=e.value("--message-grace-seconds", 2.0, float),
+        default=2.0,
         help="how long a finished probe Job's pod may take to show its report",
     )
     policy = parser.add_argument_group("policy (set by the cluster admin; an rv outside it gets SpecValid=False)")
-    policy.add_argument(
+    option(
+        policy,
         "--allowed-image",
         action="append",
-        default=e.items("--allowed-image"),
+        default=None,
         metavar="PATTERN",
         help="runner and check images rvs may name (shell pattern, repeatable); default: any",
     )
-    policy.add_argument(
+    option(
+        policy,
         "--allowed-service-account",
         action="append",
-        default=e.items("--allowed-service-account"),
+        default=None,
         metavar="NAME",
         help="ServiceAccounts rvs may give probe pods (spec.runner.serviceAccountName; repeatable); default: any",
     )
-    policy.add_argument(
+    option(
+        policy,
         "--excluded-namespace",
         action="append",
-        default=e.items("--excluded-namespace"),
+        default=None,
         metavar="NS",
         help="namespace whose rvs are never verified (repeatable; replaces the default kube-system; '' for none)",
     )
-    policy.add_argument(
+    option(
+        policy,
         "--denied-network",
         action="append",
-        default=e.items("--denied-network"),
+        default=None,
         metavar="CIDR",
         help="network that network checks may not reach (repeatable; replaces the default link-local and "
         "cloud metadata networks; '' for none)",
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", default=e.flag("--verbose"), help="also log kopf's own activity"
-    )
+    option(parser, "-v", "--verbose", action="store_true", help="also log kopf's own activity")
 
 
 def from_args(args: argparse.Namespace) -> OperatorSettings:
