@@ -268,8 +268,10 @@ APF_LABEL = "faults.kubesim.test/apf=operator"
 
 
 def apf_objects() -> dict[str, Any]:
-    """A priority level of 3 seats (1 share of about 250, of 600), lending and borrowing nothing,
-    with one queue of 2, and the flow schema that puts the operator's ServiceAccount there."""
+    """A priority level of about 5 seats (2 shares of about 250, of 600), lending and borrowing nothing,
+    that rejects what it cannot seat at once (no queue: with one, a loaded machine's slower
+    operator sometimes never overflowed it and met no 429 in a run), and the flow schema that
+    puts the operator's ServiceAccount there."""
     labels = {"faults.kubesim.test/apf": "operator"}
     level = {
         "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
@@ -278,10 +280,10 @@ def apf_objects() -> dict[str, Any]:
         "spec": {
             "type": "Limited",
             "limited": {
-                "nominalConcurrencyShares": 1,
+                "nominalConcurrencyShares": 2,
                 "lendablePercent": 0,
                 "borrowingLimitPercent": 0,
-                "limitResponse": {"type": "Queue", "queuing": {"queues": 1, "handSize": 1, "queueLengthLimit": 2}},
+                "limitResponse": {"type": "Reject"},
             },
         },
     }
