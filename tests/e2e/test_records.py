@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -166,9 +167,15 @@ def test_rerun_and_approve_as_a_user_types_them(cluster: Cluster, operator: Oper
     cluster.wait_phase("Failed", revision=2, timeout=90)
     finished(cluster, 2)
 
-    # a re-run, asked twice before the operator acts: one new run of revision 2, trigger Rerun
-    first = cli(cluster, "rerun", "shop", "-n", ns, plugin=True)
-    second = cli(cluster, "rerun", "shop", "-n", ns)
+    # a re-run, asked twice before the operator acts (it is stopped meanwhile, so a slow machine
+    # cannot let it finish the first before the second is asked): one new run of revision 2
+    assert operator.proc is not None
+    operator.proc.send_signal(signal.SIGSTOP)
+    try:
+        first = cli(cluster, "rerun", "shop", "-n", ns, plugin=True)
+        second = cli(cluster, "rerun", "shop", "-n", ns)
+    finally:
+        operator.proc.send_signal(signal.SIGCONT)
     assert first.returncode == 0 and "requested" in first.stdout, first.stderr
     assert second.returncode == 0, second.stderr
     records = finished(cluster, 3)
