@@ -177,3 +177,24 @@ async def test_a_rollback_whose_patch_was_lost_is_applied_again_once() -> None:
     await world.reconcile()
     assert "json_patch_deployment" not in world.kube.calls
     assert world.reasons().count("RolledBack") == 2
+
+
+async def test_after_a_restart_the_last_verdicts_events_are_posted_even_when_a_new_run_began() -> None:
+    """A crash after the rollback patch landed and before its Events: the restarted operator's
+    first look finds the rollback's own revision already rolled out, starts its run, and still
+    posts the failed run's Events, under the names they would have had."""
+    world = World()
+    await failed_release(world)
+    lost = [KubeError("lost in the crash", 403)] * 8
+    world.kube.fail("post_event", *lost)
+    await world.reconcile()
+    assert world.status()["phase"] == "RolledBack" and world.reasons() == []
+    world.kube.failures["post_event"].clear()
+    # the deployment controller re-used revision 1's ReplicaSet as revision 3
+    rolled = copy.deepcopy(world.kube.deployments[KEY])
+    rolled["metadata"]["annotations"]["deployment.kubernetes.io/revision"] = "3"
+    world.set_deployment(rolled)
+    world.reconciler = Reconciler(world.kube, world.metrics, Settings(runner_image="runner:test"))  # a new process
+    await world.reconcile()
+    assert world.status()["lastRun"]["revision"] == 3
+    assert world.reasons().count("RolledBack") == 2 and world.reasons().count("VerificationFailed") == 2

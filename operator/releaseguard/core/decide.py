@@ -123,6 +123,8 @@ class Event:
     message: str
     type: Literal["Normal", "Warning"] = "Normal"
     if_rolled_back: bool = False  # posted only when the plan's rollback patch lands
+    # the run it belongs to ("revision/start"), when that is not the plan's last run (core.events)
+    run: str | None = None
 
 
 @dataclass(frozen=True)

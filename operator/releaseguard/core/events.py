@@ -28,16 +28,23 @@ KEYED_REASONS = frozenset(
 
 def event_name(involved_name: str, rv_uid: str, status: ReleaseVerificationStatus, event: Event) -> str | None:
     """The Event's own name, or None (the server names it) for reasons not tied to one run."""
-    run = status.last_run
-    if event.reason not in KEYED_REASONS or run is None or run.start_time is None:
+    run = event.run or run_identity(status)
+    if event.reason not in KEYED_REASONS or run is None:
         return None
-    identity = f"{rv_uid}/{run.revision}/{run.start_time.isoformat()}/{event.reason}/{event.on}"
+    identity = f"{rv_uid}/{run}/{event.reason}/{event.on}"
     digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return f"{involved_name[:200]}.rg{digest}"
 
 
+def run_identity(status: ReleaseVerificationStatus) -> str | None:
+    """The last run as Event names know it: its revision and start."""
+    run = status.last_run
+    return f"{run.revision}/{run.start_time.isoformat()}" if run is not None and run.start_time is not None else None
+
+
 def verdict_events(status: ReleaseVerificationStatus, rv_name: str, target: str) -> list[Event]:
-    """The Events the last run's recorded verdict was posted with (their messages re-derived)."""
+    """The Events the last run's recorded verdict was posted with (their messages re-derived),
+    each naming that run, so that they keep their names whatever run comes next."""
     run = status.last_run
     if run is None or run.verdict is None:
         return []
@@ -56,6 +63,6 @@ def verdict_events(status: ReleaseVerificationStatus, rv_name: str, target: str)
     events: list[Event] = []
     for why, text, warning in found:
         kind: Literal["Normal", "Warning"] = "Warning" if warning else "Normal"
-        events.append(Event("rv", why, text, kind))
-        events.append(Event("deployment", why, f"{rv_name}: {text}", kind))
+        events.append(Event("rv", why, text, kind, run=run_identity(status)))
+        events.append(Event("deployment", why, f"{rv_name}: {text}", kind, run=run_identity(status)))
     return events

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ..api import ReleaseVerificationStatus
+from ..api.status import status_from_wire
 from ..core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
-from ..core.events import event_name, verdict_events
+from ..core.events import event_name, run_identity, verdict_events
 from ..core.jobs import RV_LABEL, job_finished
 from ..core.patch import merge_patch
 from ..core.rollout import images_of
@@ -300,6 +302,7 @@ class Reconciler:
         if body is None:
             return None
         namespace, name = key
+        seen_status = status_from_wire(body.get("status"))  # as found, before this reconcile writes
         deployment = await self._deployment(namespace, _target(body))
         jobs = dict(self.cache.jobs.get(key, {}))
         stuck = await self._stuck_jobs(key, body, jobs)
@@ -359,7 +362,7 @@ class Reconciler:
             # the first look at this rv in this process: the last verdict's Events again, in case a
             # crash came between its status write and its Events (the ones that landed are kept)
             self._caught_up.add(key)
-            plan.events += self._missed_events(body, plan)
+            plan.events += self._missed_events(body, seen_status, plan)
         # From here on the decision is recorded and will not be made again: its Events are posted
         # whatever fails next (the failure is retried by the next reconcile, the Events are not).
         refused = False  # the rollback patch was refused, so its Events tell of nothing that happened
@@ -495,13 +498,16 @@ class Reconciler:
         )
         return False
 
-    def _missed_events(self, body: Obj, plan: Plan) -> list[Event]:
-        run = plan.status.last_run
+    def _missed_events(self, body: Obj, seen: ReleaseVerificationStatus, plan: Plan) -> list[Event]:
+        """The Events of the last verdict recorded before this look (`seen`), in case a crash came
+        between its status write and its Events; by the run they belong to, so also when the plan
+        already moved on to a new run (the rollback's own revision, say)."""
+        run = seen.last_run
         if run is None or run.finish_time is None or self.clock() - run.finish_time > CATCH_UP_WINDOW:
             return []
-        planned = {(e.reason, e.on) for e in plan.events}
-        derived = verdict_events(plan.status, key_of(body)[1], _target(body))
-        return [e for e in derived if (e.reason, e.on) not in planned]
+        planned = {(e.reason, e.on, e.run or run_identity(plan.status)) for e in plan.events}
+        derived = verdict_events(seen, key_of(body)[1], _target(body))
+        return [e for e in derived if (e.reason, e.on, e.run) not in planned]
 
     async def _post(self, body: Obj, deployment: Obj | None, plan: Plan, rollback_refused: bool = False) -> None:
         """Post the plan's Events. One that fails for a reason that can pass (5xx, 429, a cut
