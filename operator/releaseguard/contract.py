@@ -37,6 +37,8 @@ from .api.status import CheckResultKind, Verdict
 
 SECRET_ENV_PREFIX: Final = "RG_SECRET_"
 DENIED_NETWORKS_ENV: Final = "RG_DENIED_NETWORKS"
+# the ready pods of the new revision, `[{"name": ..., "ip": ...}]`, for checks naming {{ .PodIP }}
+TARGET_PODS_ENV: Final = "RG_TARGET_PODS"
 """Comma-separated CIDRs the runner must not connect to (set by the operator from its policy)."""
 
 

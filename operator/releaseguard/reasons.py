@@ -33,6 +33,13 @@ NON_CRITICAL_CHECKS_FAILED: Final = "NonCriticalChecksFailed"
 RUNNER_ERROR: Final = "RunnerError"
 PROBE_CANNOT_START: Final = "ProbeCannotStart"
 FLAKY_CHECK: Final = "FlakyCheck"  # Warning Event: a check passed only on a retry
+EARLY_CHECKS_RUNNING: Final = "EarlyChecksRunning"  # spec.early: the new pods' checks, mid-rollout
+EARLY_CHECKS_FAILED: Final = "EarlyChecksFailed"  # a critical early check failed: paused, rolled back
+PAUSED_FOR_ROLLBACK: Final = "PausedForRollback"  # Warning Event: the Deployment paused before its rollback
+
+# --- RejectedTemplate: a pod template this rv rolled back, deployed again ---------------------------
+REJECTED_TEMPLATE_REDEPLOYED: Final = "RejectedTemplateRedeployed"  # condition, Warning Event, verdict
+NEW_TEMPLATE: Final = "NewTemplate"  # RejectedTemplate=False: the current template was never rolled back
 
 # --- RolledBack: what happened to a failed revision ---------------------------------------------
 ROLLED_BACK: Final = "RolledBack"  # also the Event

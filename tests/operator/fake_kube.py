@@ -142,6 +142,15 @@ class FakeKube:
         self._call("replicasets_of")
         return copy.deepcopy(self.replicasets)
 
+    async def pods_of(self, replicaset: Obj) -> list[Obj]:
+        self._call("pods_of")
+        want = ((replicaset.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        return [
+            copy.deepcopy(p)
+            for p in self.pods
+            if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in want.items())
+        ]
+
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj:
         self._call("json_patch_deployment")
         dep = self.deployments[(namespace, name)]
@@ -154,6 +163,8 @@ class FakeKube:
                 dep["spec"]["template"] = copy.deepcopy(op["value"])
             elif op["path"] == "/metadata/annotations":
                 dep["metadata"]["annotations"] = copy.deepcopy(op["value"])
+            elif op["path"] == "/spec/paused":
+                dep["spec"]["paused"] = op["value"]
         return self._stamp(dep)
 
     # --- Events -----------------------------------------------------------------------------------------

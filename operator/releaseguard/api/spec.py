@@ -66,6 +66,38 @@ def validate_url(value: str) -> str:
     return value
 
 
+POD_TEMPLATE = re.compile(r"\{\{\s*\.(PodIP|PodName)\s*\}\}")
+"""The placeholders an http url or a tcp host may hold: `{{ .PodIP }}` and `{{ .PodName }}`
+(spaces inside the braces optional). Such a check runs once per ready pod of the new revision."""
+_SAMPLE = {"PodIP": "10.0.0.1", "PodName": "pod-0"}
+
+
+def uses_pod_template(value: str) -> bool:
+    return POD_TEMPLATE.search(value) is not None
+
+
+def expand_pod_template(value: str, pod_name: str, pod_ip: str) -> str:
+    """`value` with `{{ .PodIP }}` and `{{ .PodName }}` replaced by one pod's (an IPv6 address is
+    bracketed, as a URL's host must be)."""
+    ip = f"[{pod_ip}]" if ":" in pod_ip and not pod_ip.startswith("[") else pod_ip
+    return POD_TEMPLATE.sub(lambda m: ip if m.group(1) == "PodIP" else pod_name, value)
+
+
+def validate_pod_template(value: str) -> str:
+    """Only the known placeholders; any other `{{` or `}}` is refused."""
+    rest = POD_TEMPLATE.sub("", value)
+    if "{{" in rest or "}}" in rest:
+        raise ValueError(f"unknown template in {value!r}: only {{{{ .PodIP }}}} and {{{{ .PodName }}}} are allowed")
+    return value
+
+
+def validate_templated_url(value: str) -> str:
+    """validate_url for an http check's url, which may hold pod placeholders."""
+    validate_pod_template(value)
+    validate_url(POD_TEMPLATE.sub(lambda m: _SAMPLE[m.group(1)], value))
+    return value
+
+
 def validate_regex(value: str) -> str:
     """A pattern both `re` (the in-image script) and `regex` (the runner) compile."""
     import regex
@@ -242,8 +274,8 @@ HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class HttpCheck(SpecModel):
-    url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
-    """Absolute http(s) URL, e.g. http://shop.demo.svc:8080/healthz."""
+    url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_templated_url)]
+    """Absolute http(s) URL, e.g. http://shop.demo.svc:8080/healthz; with `{{ .PodIP }}` or `{{ .PodName }}` it is called once per ready pod of the new revision, e.g. http://{{ .PodIP }}:8080/healthz."""
     method: HttpMethod = "GET"
     """HTTP method."""
     headers: Annotated[list[HttpHeader], Field(max_length=32)] = []
@@ -289,8 +321,8 @@ class HttpCheck(SpecModel):
 
 
 class TcpCheck(SpecModel):
-    host: Annotated[str, Field(min_length=1, max_length=253)]
-    """Host name or address, e.g. postgres.demo.svc."""
+    host: Annotated[str, Field(min_length=1, max_length=253), AfterValidator(validate_pod_template)]
+    """Host name or address, e.g. postgres.demo.svc; `{{ .PodIP }}` connects to each ready pod of the new revision."""
     port: Annotated[int, Field(ge=1, le=65535)]
     """TCP port that must accept a connection."""
 
@@ -534,12 +566,28 @@ class RollbackPolicy(StrEnum):
     NEVER = "Never"
 
 
+class RejectedTemplatePolicy(StrEnum):
+    VERIFY = "Verify"
+    ROLL_BACK = "RollBack"
+
+
 class RollbackSpec(SpecModel):
     policy: RollbackPolicy = RollbackPolicy.AUTOMATIC
     """Automatic rolls back on a failed critical check; Manual records and recommends; Never only observes."""
     on_non_critical_failure: StrictBool = Field(
         default=False, description="Also roll back when only non-critical checks fail"
     )
+    on_rejected_template: RejectedTemplatePolicy = RejectedTemplatePolicy.VERIFY
+    """A pod template this rv rolled back before, deployed again: Verify it again (the default; it is reported at once) or RollBack at once (under policy Automatic)."""
+
+
+class EarlySpec(SpecModel):
+    """Verification of the new revision's pods while its rollout is still in progress."""
+
+    enabled: StrictBool = False
+    """Run the checks that name a pod (`{{ .PodIP }}`, `{{ .PodName }}`) as soon as minReadyPods of the new revision are ready; a critical failure pauses the Deployment and rolls it back."""
+    min_ready_pods: Annotated[int, Field(ge=1, le=1000)] = 1
+    """Ready pods of the new revision needed before the early checks start."""
 
 
 class ResourceRequirements(SpecModel):
@@ -592,6 +640,8 @@ class ReleaseVerificationSpec(SpecModel):
     """Checks run at once."""
     rollback: RollbackSpec = RollbackSpec()
     """What to do when the verification fails."""
+    early: EarlySpec = EarlySpec()
+    """Check the new revision's pods before its rollout completes."""
     checks: Annotated[list[Check], Field(min_length=1, max_length=64)]
     """The smoke checks."""
     runner: RunnerSpec | None = None

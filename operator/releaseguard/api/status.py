@@ -107,6 +107,35 @@ class RunStatus(StatusModel):
     """The VerificationRun that records this run (kubectl get vrun NAME)."""
     rerun: str | None = None
     """The releaseguard.io/rerun annotation value this run answered, when it is a re-run."""
+    template_digest: str | None = None
+    """Digest of the Deployment's pod template this run verifies (what status.rejectedTemplates remembers)."""
+    early: EarlyRun | None = None
+    """The early checks (spec.early), when they ran."""
+
+
+class TargetPod(StatusModel):
+    """A ready pod of the new revision that checks with `{{ .PodIP }}`/`{{ .PodName }}` call."""
+
+    name: str
+    """The pod's name."""
+    ip: str
+    """Its address (status.podIP)."""
+
+
+class EarlyRun(StatusModel):
+    """The early checks of a run: the templated checks against the first ready pods of the new
+    revision, while its rollout is still in progress."""
+
+    pods: list[TargetPod] = []
+    """The ready pods of the new revision they call."""
+    jobs: list[str] = []
+    """Their probe Jobs."""
+    start_time: datetime | None = None
+    """When they were launched."""
+    verdict: Verdict | None = None
+    """Passed, Failed or Error; a critical failure ends the run Failed (reason EarlyChecksFailed)."""
+    message: str | None = None
+    """Their verdict in one line."""
 
 
 class RunSummary(StatusModel):
@@ -145,6 +174,25 @@ class RollbackStatus(StatusModel):
     """Whether the Deployment was rolled back: false while a Manual policy or --dry-run only recommends it."""
     applied_by: str | None = None
     """Who rolled back: releaseguard, or user when someone did it by hand (e.g. kubectl rollout undo)."""
+    paused: bool | None = None
+    """The operator paused the Deployment first (an early failure): the rollback patch resumes it."""
+
+
+class RejectedTemplate(StatusModel):
+    """A pod template this rv rolled back."""
+
+    template_digest: str
+    """Digest of the pod template (as lastRun.templateDigest): what a later revision is matched by."""
+    pod_template_hash: str | None = None
+    """The pod-template-hash of its ReplicaSet, as kubectl get rs shows it."""
+    revision: int
+    """The revision that carried it when it was rolled back."""
+    run: str | None = None
+    """The VerificationRun that rejected it."""
+    time: datetime
+    """When it was rolled back."""
+    reason: str
+    """The failed verification's reason, e.g. CriticalChecksFailed."""
 
 
 class FlakyCheck(StatusModel):
@@ -189,6 +237,8 @@ class ReleaseVerificationStatus(StatusModel):
     """The last historyLimit runs, newest first."""
     target_uid: str | None = Field(default=None, alias="targetUID")
     """uid of the Deployment lastGoodRevision, lastRun and lastRollback belong to."""
+    rejected_templates: Annotated[list[RejectedTemplate], Field(max_length=20)] = []
+    """The pod templates this rv rolled back (the last 20, newest first); one deployed again is reported at once (condition RejectedTemplate) and, by spec.rollback.onRejectedTemplate, verified again or rolled back."""
     flakiness: list[FlakyCheck] | None = None
     """Checks that were Flaky in at least one retained VerificationRun, most flaky first."""
     notifications: list[NotificationRecord] | None = Field(

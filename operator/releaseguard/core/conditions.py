@@ -12,7 +12,8 @@ SPEC_VALID: Final = "SpecValid"
 TARGET_FOUND: Final = "TargetFound"
 VERIFIED: Final = "Verified"
 ROLLED_BACK: Final = "RolledBack"
-ORDER: Final = (SPEC_VALID, TARGET_FOUND, VERIFIED, ROLLED_BACK)
+REJECTED_TEMPLATE: Final = "RejectedTemplate"  # the current pod template is one this rv rolled back
+ORDER: Final = (SPEC_VALID, TARGET_FOUND, VERIFIED, ROLLED_BACK, REJECTED_TEMPLATE)
 
 Status = Literal["True", "False", "Unknown"]
 

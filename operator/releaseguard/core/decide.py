@@ -32,11 +32,13 @@ from ..api import (
     Verdict,
     parse_release_verification,
 )
-from ..api.status import status_from_wire
+from ..api.spec import RejectedTemplatePolicy
+from ..api.status import EarlyRun, RejectedTemplate, TargetPod, status_from_wire
 from ..errors import SpecInvalidError
 from ..report import ProbeReport
 from .approve import approved_rollback
 from .conditions import (
+    REJECTED_TEMPLATE,
     ROLLED_BACK,
     SPEC_VALID,
     TARGET_FOUND,
@@ -45,6 +47,15 @@ from .conditions import (
     get_condition,
     set_condition,
     summary_message,
+)
+from .early import (
+    EARLY_RERUN_KEY,
+    early_rv,
+    new_replicaset,
+    rejected,
+    remember,
+    template_hash_label,
+    uses_pods,
 )
 from .jobs import (
     DEFAULT_RUNNER_IMAGE,
@@ -56,6 +67,7 @@ from .jobs import (
     refused_checks,
     run_key,
     script_configmap,
+    template_hash,
     uses_script,
 )
 from .outcome import (
@@ -114,6 +126,8 @@ class Observed:
     rollback_failure: str | None = None
     # finished Jobs whose pod shows no termination message yet, with when they were first seen finished
     unreported_since: Mapping[str, datetime] = field(default_factory=dict)
+    # the ready pods of the new revision, observed when a check names a pod ({{ .PodIP }})
+    new_pods: Sequence[TargetPod] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,7 @@ class RollbackRequest:
     to_revision: int
     reason: str
     reapply: bool = False  # a rollback already recorded; "template already matches" means done
+    unpause: bool = False  # the operator paused the Deployment first: the patch resumes it
     patch: tuple[Obj, ...] | None = None  # the JSON patch, once the ReplicaSets were observed
 
 
@@ -159,6 +174,7 @@ class Plan:
     requeue_after: float | None = None
     log: list[str] = field(default_factory=list)
     verdict: VerdictRecord | None = None
+    pause: bool = False  # pause the Deployment (spec.paused) right after the status write, before the rollback
 
     @property
     def needs_replicasets(self) -> bool:
@@ -331,6 +347,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             checks_digest=digest,
             trigger=trigger or reasons.NEW_REVISION,
             rerun=rerun,
+            template_digest=template_hash(deployment),
         )
         status.last_run = run
         status.current_revision = revision
@@ -341,7 +358,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
                 ctx.condition(ROLLED_BACK, "False", reasons.NEW_REVISION, f"revision {revision} replaced the rollback")
         ctx.log(f"revision {revision} of Deployment {target}: a new run ({run.trigger}); waiting for its rollout")
         _record_rollback_by_hand(ctx, target, revision)
-    ctx.delete_active_jobs(keep=run.jobs)
+        if _recognise_rejected(ctx, rv, run, deployment, settings):
+            return plan
+    ctx.delete_active_jobs(keep=[*run.jobs, *(run.early.jobs if run.early else [])])
 
     if run.verdict is not None:
         _settle(ctx, run)
@@ -355,7 +374,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             and rolled_back_from(deployment) != revision  # our patch has not landed yet
             and not settings.dry_run
         ):
-            plan.rollback = RollbackRequest(revision, last.to_revision, last.reason, reapply=True)
+            plan.rollback = RollbackRequest(
+                revision, last.to_revision, last.reason, reapply=True, unpause=bool(last.paused)
+            )
         return plan
 
     if not run.jobs:
@@ -367,6 +388,8 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
                 trouble = "".join(f"; {line}" for line in observed.rollout_trouble)
                 message = f"rollout stalled: {why}{trouble}"
                 _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.ROLLOUT_STALLED, message, None)
+                return plan
+            if _early_step(ctx, rv, run, deployment, settings, state is RolloutState.COMPLETE):
                 return plan
             if state is not RolloutState.COMPLETE:
                 status.phase = Phase.WAITING
@@ -391,6 +414,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
             _rerun_of(run),
+            _pods_of(rv, observed),
         )
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
@@ -432,6 +456,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.job_ttl_seconds,
             settings.policy.denied_networks,
             _rerun_of(run),
+            _pods_of(rv, observed),
         )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
@@ -667,6 +692,10 @@ def _finish(
     revision = run.revision
 
     if verdict is Verdict.PASSED:
+        if run.template_digest is not None:  # verified now: no longer a rejected template
+            status.rejected_templates = [
+                r for r in status.rejected_templates if r.template_digest != run.template_digest
+            ]
         status.last_good_revision = revision
         status.phase = Phase.VERIFIED
         ctx.condition(VERIFIED, "True", reason, f"revision {revision}: {message}")
@@ -777,6 +806,7 @@ def _decide_rollback(
     ctx.event(reasons.ROLLED_BACK, text, "Warning", if_rolled_back=True)
     ctx.log(text)
     ctx.plan.rollback = RollbackRequest(revision, good, reason)
+    _remember_rejected(ctx, rv, revision, reason)
     return good
 
 
@@ -857,9 +887,12 @@ def _plan_rollback(plan: Plan, observed: Observed) -> None:
     elif observed.replicasets is None:
         return
     else:
-        outcome = plan_rollback(deployment, list(observed.replicasets), request.to_revision, request.reason)
+        outcome = plan_rollback(
+            deployment, list(observed.replicasets), request.to_revision, request.reason, unpause=request.unpause
+        )
         if isinstance(outcome, RollbackPlan):
             plan.rollback = replace(request, patch=tuple(outcome.patch))
+            _name_rejected_hash(plan, deployment, observed.replicasets)
             return
         refusal = outcome
         if request.reapply and refusal.reason in (reasons.TEMPLATE_ALREADY_MATCHES, reasons.REVISION_NOT_FOUND):
@@ -904,3 +937,172 @@ def rollback_refused(
         ],
         text,
     )
+
+
+# --- early verification (spec.early) and remembered templates: see core.early -----------------
+
+
+def _pods_of(rv: ReleaseVerification, observed: Observed) -> list[tuple[str, str]]:
+    """The new revision's ready pods, for the checks naming one ({{ .PodIP }})."""
+    if not uses_pods(rv):
+        return []
+    return [(p.name, p.ip) for p in observed.new_pods or ()]
+
+
+def _early_step(
+    ctx: _Run, rv: ReleaseVerification, run: RunStatus, deployment: Obj, settings: Settings, complete: bool
+) -> bool:
+    """The early checks of a run whose rollout is in progress: launch them once minReadyPods of the
+    new revision are ready, wait for them, and end the run on a critical failure (pausing the
+    Deployment before the rollback). True when this step decided the plan; False lets the run go on
+    as usual (early checks off, not due, passed, or overtaken by the complete rollout)."""
+    observed, status, plan = ctx.observed, ctx.status, ctx.plan
+    if not rv.spec.early.enabled or not uses_pods(rv) or run.trigger == "Rerun":
+        return False
+    revision = run.revision
+    early = run.early
+    if early is None:
+        if complete or _is_rollback_result(revision, deployment, status):
+            return False
+        pods = list(observed.new_pods or ())
+        if len(pods) < rv.spec.early.min_ready_pods:
+            return False
+        uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+        jobs = build_jobs(
+            early_rv(rv),
+            uid,
+            deployment,
+            revision,
+            settings.runner_image,
+            settings.job_ttl_seconds,
+            settings.policy.denied_networks,
+            EARLY_RERUN_KEY,
+            [(p.name, p.ip) for p in pods],
+        )
+        run.early = EarlyRun(pods=pods, jobs=[j["metadata"]["name"] for j in jobs], start_time=observed.now)
+        plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
+        status.phase = Phase.VERIFYING
+        names = ", ".join(p.name for p in pods)
+        message = f"running {len(early_rv(rv).spec.checks)} early checks on revision {revision}'s ready pods {names}"
+        ctx.condition(VERIFIED, "Unknown", reasons.EARLY_CHECKS_RUNNING, message)
+        ctx.event(reasons.VERIFICATION_STARTED, message)
+        ctx.log(message)
+        plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
+        return True
+    if early.verdict is not None:
+        return False
+    erv = early_rv(rv)
+    groups = jobs_of_run(erv, revision, run_key(deployment, erv.spec.checks, EARLY_RERUN_KEY))
+    done = {n: j for n in early.jobs if (j := observed.jobs.get(n)) is not None and job_finished(j)}
+    if len(done) < len(early.jobs):
+        timed_out = early.start_time is not None and observed.now >= early.start_time + timedelta(
+            seconds=rv.spec.timeout_seconds
+        )
+        if complete or timed_out:  # the run's own checks (the pod-naming ones included) take over
+            early.verdict, early.message = Verdict.ERROR, "did not finish before the rollout completed"
+            plan.delete_jobs += [n for n in early.jobs if n in observed.jobs and n not in done]
+            return False
+        missing = [n for n in early.jobs if n not in observed.jobs]
+        if missing:
+            uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+            jobs = build_jobs(
+                erv,
+                uid,
+                deployment,
+                revision,
+                settings.runner_image,
+                settings.job_ttl_seconds,
+                settings.policy.denied_networks,
+                EARLY_RERUN_KEY,
+                [(p.name, p.ip) for p in early.pods],
+            )
+            plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
+        status.phase = Phase.VERIFYING
+        plan.requeue_after = settings.pod_poll_seconds
+        return True
+    outcomes = [
+        job_outcome(
+            done[n],
+            observed.messages.get(n),
+            groups[n].checks if n in groups else (),
+            in_runner=n in groups and groups[n].is_runner,
+            problem=observed.problems.get(n),
+            now=observed.now,
+        )
+        for n in early.jobs
+    ]
+    report = in_spec_order(merged_outcome(outcomes), erv.spec.checks)
+    early.verdict, early.message = report.verdict, cap(report.message, RUN_MESSAGE_LIMIT)
+    if report.verdict is not Verdict.FAILED:
+        ctx.log(f"revision {revision}: early checks {report.verdict.value}: {report.message}")
+        return False
+    names = ", ".join(p.name for p in early.pods)
+    message = f"early checks on pods {names}: {report.message}"
+    _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.EARLY_CHECKS_FAILED, message, report)
+    if plan.rollback is not None and status.last_rollback is not None:
+        plan.pause = True
+        plan.rollback = replace(plan.rollback, unpause=True)
+        status.last_rollback.paused = True
+        target = rv.spec.target_ref.name
+        ctx.event(
+            reasons.PAUSED_FOR_ROLLBACK,
+            f"paused Deployment {target} at revision {revision} (no more old pods replaced) to roll it back",
+            "Warning",
+        )
+    return True
+
+
+def _remember_rejected(ctx: _Run, rv: ReleaseVerification, revision: int, reason: str) -> None:
+    """Record the pod template just rolled back (status.rejectedTemplates, newest first)."""
+    run = ctx.status.last_run
+    digest = run.template_digest if run is not None and run.revision == revision else None
+    if digest is None:
+        digest = template_hash(ctx.observed.deployment or {})
+    entry = RejectedTemplate(
+        template_digest=digest,
+        revision=revision,
+        run=record_name(ctx.name, run) if run is not None else None,
+        time=ctx.now,
+        reason=reason,
+    )
+    ctx.status.rejected_templates = remember(ctx.status.rejected_templates, entry)
+
+
+def _name_rejected_hash(plan: Plan, deployment: Obj, replicasets: Sequence[Obj]) -> None:
+    """Fill in the pod-template-hash of the template being rolled back, from its ReplicaSet."""
+    entries = plan.status.rejected_templates
+    request = plan.rollback
+    if not entries or request is None or entries[0].revision != request.from_revision:
+        return
+    if entries[0].pod_template_hash is None:
+        entries[0].pod_template_hash = template_hash_label(new_replicaset(deployment, replicasets))
+
+
+def _recognise_rejected(
+    ctx: _Run, rv: ReleaseVerification, run: RunStatus, deployment: Obj, settings: Settings
+) -> bool:
+    """A new run's pod template is one this rv rolled back before: say so at once (condition
+    RejectedTemplate, a Warning Event naming the run that rejected it) and, with
+    rollback.onRejectedTemplate RollBack, fail the run now (rolled back through the usual rules).
+    True when the run ended here."""
+    status = ctx.status
+    known = rejected(status.rejected_templates, run.template_digest)
+    if known is None or _is_rollback_result(run.revision, deployment, status):
+        previous = get_condition(status.conditions, REJECTED_TEMPLATE)
+        if previous is not None and previous.status == "True":
+            ctx.condition(
+                REJECTED_TEMPLATE, "False", reasons.NEW_TEMPLATE, f"revision {run.revision} was never rolled back"
+            )
+        return False
+    text = (
+        f"revision {run.revision} deploys again the pod template rolled back from revision {known.revision} "
+        f"({known.reason}, run {known.run})"
+    )
+    ctx.condition(REJECTED_TEMPLATE, "True", reasons.REJECTED_TEMPLATE_REDEPLOYED, text)
+    ctx.event(reasons.REJECTED_TEMPLATE_REDEPLOYED, text, "Warning")
+    ctx.log(text)
+    if rv.spec.rollback.on_rejected_template is not RejectedTemplatePolicy.ROLL_BACK:
+        return False
+    message = f"{text}; rollback.onRejectedTemplate is RollBack"
+    _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.REJECTED_TEMPLATE_REDEPLOYED, message, None)
+    return True

@@ -23,6 +23,7 @@ from ..contract import (
     PROBE_CONTAINER,
     SCRIPT_DIR,
     SCRIPT_FILE,
+    TARGET_PODS_ENV,
     TERMINATION_LOG_PATH,
     TERMINATION_MESSAGE_POLICY,
     container_command,
@@ -146,10 +147,19 @@ def runner_checks(checks: Sequence[Check]) -> tuple[list[Obj], list[Obj]]:
     return [check.to_wire() for check in checks], list(env.values())
 
 
-def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, denied: Sequence[str]) -> Obj:
+def _runner_pod(
+    rv: ReleaseVerification,
+    checks: Sequence[Check],
+    image: str,
+    denied: Sequence[str],
+    target_pods: Sequence[tuple[str, str]] = (),
+) -> Obj:
     wire_checks, env = runner_checks(checks)
     if denied:
         env.append({"name": DENIED_NETWORKS_ENV, "value": ",".join(denied)})
+    if target_pods:
+        pods = [{"name": n, "ip": ip} for n, ip in target_pods]
+        env.append({"name": TARGET_PODS_ENV, "value": json.dumps(pods, separators=(",", ":"))})
     command = runner_command(wire_checks, rv.spec.parallelism, TERMINATION_LOG_PATH)
     runner = rv.spec.runner
     container: Obj = {
@@ -310,8 +320,10 @@ def build_jobs(
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     denied_networks: Sequence[str] = (),
     rerun: str | None = None,
+    target_pods: Sequence[tuple[str, str]] = (),
 ) -> list[Obj]:
-    """The probe Jobs verifying `revision` of `deployment`, owned by the RV.
+    """The probe Jobs verifying `revision` of `deployment`, owned by the RV; `target_pods` (name,
+    address) are the new revision's ready pods that checks naming `{{ .PodIP }}` call.
 
     Finished Jobs are kept at least as long as the verification can last (`ttl_seconds` or the
     rv's timeout plus a minute, whichever is longer), so none vanishes mid-run and is recreated."""
@@ -324,7 +336,7 @@ def build_jobs(
     for name, group in jobs_of_run(rv, revision, key).items():
         try:
             pod = (
-                _runner_pod(rv, group.checks, image, denied_networks)
+                _runner_pod(rv, group.checks, image, denied_networks, target_pods)
                 if group.is_runner
                 else _target_pod(group.checks[0], deployment, rv.name)
             )

@@ -79,13 +79,18 @@ def plan_rollback(
     replicasets: list[Obj],
     to_revision: int,
     reason: str,
+    unpause: bool = False,
 ) -> RollbackPlan | RollbackRefused:
-    """The patch that returns `deployment` to the template of its revision `to_revision`."""
+    """The patch that returns `deployment` to the template of its revision `to_revision`.
+
+    kubectl refuses a paused Deployment; with `unpause` (the operator paused it itself, to stop an
+    early-failed rollout) the same patch also sets `/spec/paused` to false, so the rollback and the
+    resume land together or not at all."""
     name = (deployment.get("metadata") or {}).get("name", "")
     current = revision_of(deployment)
     if current is None:
         return RollbackRefused(reasons.NO_REVISION, f"Deployment {name} has no revision annotation yet")
-    if (deployment.get("spec") or {}).get("paused"):
+    if (deployment.get("spec") or {}).get("paused") and not unpause:
         return RollbackRefused(
             reasons.DEPLOYMENT_PAUSED, f"cannot roll back the paused Deployment {name}; resume it first"
         )
@@ -113,6 +118,8 @@ def plan_rollback(
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]
+    if unpause:
+        patch.append({"op": "add", "path": "/spec/paused", "value": False})
     return RollbackPlan(from_revision=current, to_revision=to_revision, patch=patch)
 
 

@@ -310,6 +310,20 @@ class Kube:
         items: list[Obj] = result.get("items") or []
         return items
 
+    async def pods_of(self, replicaset: Obj) -> list[Obj]:
+        """The pods a ReplicaSet's selector matches (which are its own is core.early's to decide)."""
+        meta = replicaset.get("metadata") or {}
+        labels = ((replicaset.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        result = await self.request(
+            f"listing pods of ReplicaSet {meta.get('namespace')}/{meta.get('name')}",
+            "GET",
+            f"/api/v1/namespaces/{meta.get('namespace')}/pods",
+            query=[("labelSelector", selector)] if selector else [],
+        )
+        items: list[Obj] = result.get("items") or []
+        return items
+
     async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]:
         """The pods carrying one run's probe labels (which pod is whose is core.trust's to decide)."""
         selector = f"{RV_LABEL}={label_value(rv_name)},{REVISION_LABEL}={revision}"
@@ -345,7 +359,7 @@ class Kube:
 
     async def json_patch_deployment(self, namespace: str, name: str, patch: list[Obj]) -> Obj:
         result: Obj = await self.request(
-            f"rolling back Deployment {namespace}/{name}",
+            f"patching Deployment {namespace}/{name}",
             "PATCH",
             f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}",
             patch,

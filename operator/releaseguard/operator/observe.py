@@ -9,12 +9,15 @@ import contextlib
 import logging
 from typing import Any
 
+from ..api import parse_release_verification
+from ..api.status import TargetPod
+from ..core.early import new_replicaset, ready_pods, uses_pods
 from ..core.jobs import job_finished
 from ..core.pods import container_trouble, permanent_failure, silent_crashes
 from ..core.rollback import rolled_back_by_hand as reuses_revision
 from ..core.rollout import RolloutState, revision_of, rollout_state
 from ..core.trust import controller_uid
-from ..errors import KubeError
+from ..errors import KubeError, SpecInvalidError
 from .kubeapi import KubeAPI
 
 Obj = dict[str, Any]
@@ -79,3 +82,23 @@ async def rolled_back_by_hand(kube: KubeAPI, body: Obj, deployment: Obj | None) 
         return False
     replicasets = await kube.replicasets_of(deployment)
     return reuses_revision(deployment, replicasets, int(last.get("toRevision") or 0))
+
+
+async def new_revision_pods(kube: KubeAPI, body: Obj, deployment: Obj | None) -> list[TargetPod] | None:
+    """The ready pods of the Deployment's new revision, read only while a run of an rv whose checks
+    name a pod ({{ .PodIP }}) has no verdict yet (the early checks and the run's launch use them)."""
+    if deployment is None or revision_of(deployment) is None:
+        return None
+    run = (body.get("status") or {}).get("lastRun") or {}
+    if run.get("verdict") and run.get("revision") == revision_of(deployment):
+        return None
+    try:
+        rv = parse_release_verification({k: v for k, v in body.items() if k != "status"})
+    except SpecInvalidError:
+        return None
+    if not uses_pods(rv):
+        return None
+    replicaset = new_replicaset(deployment, await kube.replicasets_of(deployment))
+    if replicaset is None:
+        return []
+    return ready_pods(replicaset, await kube.pods_of(replicaset))

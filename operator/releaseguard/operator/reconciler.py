@@ -25,12 +25,12 @@ from ..core.decide import Event, Observed, Plan, RollbackRequest, Settings, deci
 from ..core.events import event_name, run_identity, verdict_events
 from ..core.jobs import RV_LABEL, job_finished
 from ..core.patch import merge_patch
-from ..core.rollout import images_of
+from ..core.rollout import REVISION_ANNOTATION, images_of
 from ..core.trust import PodReport, pod_report
 from ..errors import ConflictError, KubeError, NotFoundError, TransientKubeError
 from .kubeapi import KubeAPI
 from .metrics import Metrics
-from .observe import rolled_back_by_hand, rollout_trouble, unstartable_jobs
+from .observe import new_revision_pods, rolled_back_by_hand, rollout_trouble, unstartable_jobs
 from .recorder import Recorder
 
 if TYPE_CHECKING:
@@ -314,6 +314,7 @@ class Reconciler:
         ]
         trouble = await rollout_trouble(self.kube, key, body, deployment)
         by_hand = await rolled_back_by_hand(self.kube, body, deployment)
+        new_pods = await new_revision_pods(self.kube, body, deployment)
         observed = Observed(
             body,
             deployment,
@@ -327,6 +328,7 @@ class Reconciler:
             rolled_back_by_hand=by_hand,
             rollback_failure=self._rollback_failures.get(key),
             unreported_since=unreported,
+            new_pods=new_pods,
         )
         plan = decide(observed, self.settings)
         if plan.needs_replicasets and deployment is not None:
@@ -367,6 +369,8 @@ class Reconciler:
         # whatever fails next (the failure is retried by the next reconcile, the Events are not).
         refused = False  # the rollback patch was refused, so its Events tell of nothing that happened
         try:
+            if plan.pause and deployment is not None:
+                await self._pause(key, deployment)
             if plan.rollback is not None and deployment is not None:
                 refused = await self._rollback(key, deployment, plan.rollback)
             for configmap in plan.apply_configmaps:
@@ -423,7 +427,8 @@ class Reconciler:
         once and kept; one whose pod shows no message yet is read again each time, with when its
         Job was first seen finished (the core gives it Settings.message_grace_seconds)."""
         run = (body.get("status") or {}).get("lastRun") or {}
-        names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        early = run.get("early") or {}
+        names = [n for n in [*(early.get("jobs") or []), *(run.get("jobs") or [])] if isinstance(n, str)]
         namespace = key[0]
         if not names or run.get("verdict"):
             for name in names:
@@ -465,6 +470,30 @@ class Reconciler:
         self._pods_read_at[key] = now
         running = {n: j for n, j in jobs.items() if n in names and n not in refused}
         return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
+
+    async def _pause(self, key: Key, deployment: Obj) -> None:
+        """Pause the Deployment (an early failure, recorded in the status already): the deployment
+        controller replaces no more old pods until the rollback patch, which resumes it. Tested on
+        the revision, so it never lands on a newer rollout; a refusal leaves the rollback to go on."""
+        dep_name = key_of(deployment)[1]
+        revision = ((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
+        patch: list[Obj] = [
+            {
+                "op": "test",
+                "path": f"/metadata/annotations/{REVISION_ANNOTATION.replace('/', '~1')}",
+                "value": revision,
+            },
+            {"op": "add", "path": "/spec/paused", "value": True},
+        ]
+        try:
+            updated = await self.kube.json_patch_deployment(key[0], dep_name, patch)
+        except KubeError as exc:
+            if exc.status != 422:
+                raise
+            logger.info("%s/%s: Deployment %s not paused: %s", key[0], key[1], dep_name, exc)
+            return
+        self.cache.put_deployment(updated)
+        logger.info("%s/%s: paused Deployment %s before rolling it back", key[0], key[1], dep_name)
 
     async def _rollback(self, key: Key, deployment: Obj, request: RollbackRequest) -> bool:
         """Apply the plan's rollback patch; True when the API server refused it for good. A 422 (the

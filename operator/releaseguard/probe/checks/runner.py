@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from ...api.spec import Check
-from ...contract import DENIED_NETWORKS_ENV
+from ...api.spec import Check, expand_pod_template, uses_pod_template
+from ...contract import DENIED_NETWORKS_ENV, TARGET_PODS_ENV
 from ...errors import FieldError, SpecInvalidError
 from ...report import CheckReport, ProbeReport, build_report
 from .base import RunContext, error_report
@@ -34,13 +35,53 @@ def prepare(
         denied = networks_from_env(env)
     except ValueError as exc:
         raise SpecInvalidError([FieldError(DENIED_NETWORKS_ENV, f"expected comma-separated CIDRs: {exc}")]) from None
+    try:
+        pods = [(str(p["name"]), str(p["ip"])) for p in json.loads(env.get(TARGET_PODS_ENV) or "[]")]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SpecInvalidError([FieldError(TARGET_PODS_ENV, f"expected [{{name, ip}}, ...]: {exc}")]) from None
     return RunContext(
         headers=headers,
         redactor=redactor,
         backoff_base=backoff_base,
         parallelism=parallelism,
         denied_networks=denied,
+        target_pods=pods,
     )
+
+
+def pod_templated(check: Check) -> bool:
+    """Whether the check names a pod ({{ .PodIP }} or {{ .PodName }} in its url or host)."""
+    if check.http is not None:
+        return uses_pod_template(check.http.url)
+    if check.tcp is not None:
+        return uses_pod_template(check.tcp.host)
+    return False
+
+
+def for_pod(check: Check, name: str, ip: str) -> Check:
+    """The check with its placeholders filled in for one pod."""
+    if check.http is not None:
+        http = check.http.model_copy(update={"url": expand_pod_template(check.http.url, name, ip)})
+        return check.model_copy(update={"http": http})
+    if check.tcp is not None:
+        tcp = check.tcp.model_copy(update={"host": expand_pod_template(check.tcp.host, name, ip)})
+        return check.model_copy(update={"tcp": tcp})
+    return check
+
+
+def merge_pod_reports(check: Check, reports: Sequence[tuple[str, CheckReport]]) -> CheckReport:
+    """One report for a check run once per pod: the first pod's that counts as a failure (its
+    message names the pod), else the first's, saying how many pods passed."""
+    if not reports:
+        return error_report(check, f"no ready pod of the new revision to run against ({TARGET_PODS_ENV})", "", 0.0)
+    duration = sum(r.duration_seconds for _, r in reports)
+    bad = [(n, r) for n, r in reports if r.counts_as_failure]
+    name, chosen = bad[0] if bad else reports[0]
+    if bad:
+        message = f"pod {name}: {chosen.message} ({len(bad)} of {len(reports)} pods failed)"
+    else:
+        message = f"{len(reports)} pods: {chosen.message}"
+    return chosen.model_copy(update={"message": message, "duration_seconds": duration})
 
 
 async def run_prepared(checks: Sequence[Check], ctx: RunContext) -> ProbeReport:
@@ -49,6 +90,12 @@ async def run_prepared(checks: Sequence[Check], ctx: RunContext) -> ProbeReport:
     runners = {t: runner_for(t) for t in {c.type for c in checks}}
 
     async def one(check: Check) -> CheckReport:
+        if pod_templated(check):
+            reports = await asyncio.gather(*(single(for_pod(check, n, ip)) for n, ip in ctx.target_pods))
+            return merge_pod_reports(check, list(zip((n for n, _ in ctx.target_pods), reports, strict=True)))
+        return await single(check)
+
+    async def single(check: Check) -> CheckReport:
         async with semaphore:
             began = time.monotonic()
             try:
