@@ -45,7 +45,11 @@ def test_defaults_are_applied_and_unknown_fields_pruned(rv_type: ResourceType) -
     assert "surprise" not in out["spec"]
     assert out["spec"]["targetRef"]["kind"] == "Deployment"
     assert out["spec"]["timeoutSeconds"] == 600
-    assert out["spec"]["rollback"] == {"policy": "Automatic", "onNonCriticalFailure": False}
+    assert out["spec"]["rollback"] == {
+        "policy": "Automatic",
+        "onNonCriticalFailure": False,
+        "onRejectedTemplate": "Verify",
+    }
     assert out["spec"]["checks"][0]["critical"] is True
 
 
