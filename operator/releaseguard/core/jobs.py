@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -26,6 +26,7 @@ from ..contract import (
     TERMINATION_LOG_PATH,
     TERMINATION_MESSAGE_POLICY,
     container_command,
+    revision_env,
     runner_command,
     script_source,
     secret_env_name,
@@ -146,10 +147,17 @@ def runner_checks(checks: Sequence[Check]) -> tuple[list[Obj], list[Obj]]:
     return [check.to_wire() for check in checks], list(env.values())
 
 
-def _runner_pod(rv: ReleaseVerification, checks: Sequence[Check], image: str, denied: Sequence[str]) -> Obj:
+def _runner_pod(
+    rv: ReleaseVerification,
+    checks: Sequence[Check],
+    image: str,
+    denied: Sequence[str],
+    revisions: Mapping[str, str | None] | None = None,
+) -> Obj:
     wire_checks, env = runner_checks(checks)
     if denied:
         env.append({"name": DENIED_NETWORKS_ENV, "value": ",".join(denied)})
+    env += revision_env(revisions or {})
     command = runner_command(wire_checks, rv.spec.parallelism, TERMINATION_LOG_PATH)
     runner = rv.spec.runner
     container: Obj = {
@@ -310,8 +318,10 @@ def build_jobs(
     ttl_seconds: int = DEFAULT_TTL_SECONDS,
     denied_networks: Sequence[str] = (),
     rerun: str | None = None,
+    revisions: Mapping[str, str | None] | None = None,
 ) -> list[Obj]:
-    """The probe Jobs verifying `revision` of `deployment`, owned by the RV.
+    """The probe Jobs verifying `revision` of `deployment`, owned by the RV. `revisions` are the
+    values of the prometheus template variables (core.revision_values), set on the runner's env.
 
     Finished Jobs are kept at least as long as the verification can last (`ttl_seconds` or the
     rv's timeout plus a minute, whichever is longer), so none vanishes mid-run and is recreated."""
@@ -324,7 +334,7 @@ def build_jobs(
     for name, group in jobs_of_run(rv, revision, key).items():
         try:
             pod = (
-                _runner_pod(rv, group.checks, image, denied_networks)
+                _runner_pod(rv, group.checks, image, denied_networks, revisions)
                 if group.is_runner
                 else _target_pod(group.checks[0], deployment, rv.name)
             )

@@ -30,6 +30,7 @@ class RunContext:
     parallelism: int = 4
     resources: dict[str, Any] = field(default_factory=dict)
     denied_networks: list[Any] = field(default_factory=list)  # core.policy.Network
+    revisions: dict[str, str] = field(default_factory=dict)  # template variable -> value (contract.REVISION_ENV)
 
     async def aclose(self) -> None:
         for resource in self.resources.values():

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ...api.spec import Check
-from ...contract import DENIED_NETWORKS_ENV
+from ...contract import DENIED_NETWORKS_ENV, revisions_from_env
 from ...errors import FieldError, SpecInvalidError
 from ...report import CheckReport, ProbeReport, build_report
 from .base import RunContext, error_report
@@ -40,6 +40,7 @@ def prepare(
         backoff_base=backoff_base,
         parallelism=parallelism,
         denied_networks=denied,
+        revisions=revisions_from_env(env),
     )
 
 
