@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -40,6 +40,24 @@ DENIED_NETWORKS_ENV: Final = "RG_DENIED_NETWORKS"
 # the ready pods of the new revision, `[{"name": ..., "ip": ...}]`, for checks naming {{ .PodIP }}
 TARGET_PODS_ENV: Final = "RG_TARGET_PODS"
 """Comma-separated CIDRs the runner must not connect to (set by the operator from its policy)."""
+REVISION_ENV: Final = {
+    "Revision": "RG_REVISION",
+    "PodTemplateHash": "RG_POD_TEMPLATE_HASH",
+    "BaselineRevision": "RG_BASELINE_REVISION",
+    "BaselinePodTemplateHash": "RG_BASELINE_POD_TEMPLATE_HASH",
+}
+"""The env var of each prometheus template variable (api.spec.TEMPLATE_VARIABLES): the revision
+verified and the last verified one, set on the runner Job by the operator (or by hand)."""
+
+
+def revision_env(values: Mapping[str, str | None]) -> list[dict[str, str]]:
+    """The runner container's env entries for the template variables that have a value."""
+    return [{"name": env, "value": str(values[var])} for var, env in REVISION_ENV.items() if values.get(var)]
+
+
+def revisions_from_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The template variables' values the runner was given, by variable name."""
+    return {var: environ[env] for var, env in REVISION_ENV.items() if environ.get(env)}
 
 
 class SecretRef(Protocol):
@@ -156,6 +174,8 @@ CHECK_REPORT_KEYS: Final = (
     "failOnInconclusive",
     "attempts",
 )
+OPTIONAL_CHECK_REPORT_KEYS: Final = ("measurements",)
+"""Keys a check's report has only when set: a repeated or compared prometheus check's measurements."""
 ATTEMPT_KEYS: Final = ("result", "durationSeconds", "message", "observed")
 
 # --- the verdict rule ------------------------------------------------------------------------

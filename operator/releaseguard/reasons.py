@@ -64,3 +64,6 @@ DEPLOYMENT_CHANGED: Final = "DeploymentChanged"  # the patch met a changed Deplo
 # --- notifications (Events) --------------------------------------------------------------------
 NOTIFICATION_SENT: Final = "NotificationSent"
 NOTIFICATION_FAILED: Final = "NotificationFailed"
+
+# --- a prometheus check against the last verified revision (issue 15; core.metric_baseline) ----
+METRIC_REGRESSED: Final = "MetricRegressed"  # past maxIncrease / maxIncreasePercent (and significant)

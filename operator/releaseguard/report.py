@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, model_serializer
 from pydantic.alias_generators import to_camel
 
 from .api.status import CheckResultKind, Verdict
@@ -40,6 +40,7 @@ __all__ = [
     "TERMINATION_LOG_LIMIT",
     "AttemptReport",
     "CheckReport",
+    "Measurements",
     "ProbeReport",
     "Summary",
     "build_report",
@@ -65,6 +66,37 @@ class AttemptReport(_ReportModel):
     observed: str = ""
 
 
+MEASUREMENT_CODES: Final = {R.PASSED: "P", R.FAILED: "F", R.INCONCLUSIVE: "I", R.ERROR: "E"}
+"""The letter of a measurement's result in `Measurements.results`."""
+
+
+class Measurements(_ReportModel):
+    """Every measurement of a repeated or compared prometheus check (issue 15), compactly, so that
+    100 of them fit the 4096-byte termination message: one entry a measurement in each list, values
+    to 4 significant digits, comma-separated ("" for none: an empty answer or an error)."""
+
+    start_time: datetime | None = None
+    """When the first measurement was taken."""
+    interval_seconds: float = 0.0
+    """The spec's intervalSeconds (0 for one measurement)."""
+    offsets: list[float] = []
+    """Seconds after startTime of each measurement, to 0.1 s."""
+    values: str = ""
+    """The value judged of each, e.g. "0.0421,0.0433,,0.05"."""
+    baseline_values: str = ""
+    """The baseline query's value at each, when the check compares revisions."""
+    results: str = ""
+    """One letter a measurement: P(assed), F(ailed), I(nconclusive), E(rror)."""
+
+    def result_of(self, index: int) -> CheckResultKind:
+        letter = self.results[index] if index < len(self.results) else "E"
+        return next((k for k, v in MEASUREMENT_CODES.items() if v == letter), R.ERROR)
+
+    def value_of(self, index: int, baseline: bool = False) -> str | None:
+        items = (self.baseline_values if baseline else self.values).split(",")
+        return (items[index] if index < len(items) else "") or None
+
+
 class CheckReport(_ReportModel):
     name: str
     type: str = ""
@@ -76,6 +108,15 @@ class CheckReport(_ReportModel):
     fail_on_flaky: bool = False
     fail_on_inconclusive: bool = False
     attempts: list[AttemptReport] = []
+    measurements: Measurements | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_none_measurements(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for key in ("measurements",):  # contract.OPTIONAL_CHECK_REPORT_KEYS: only when set
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
     @property
     def counts_as_failure(self) -> bool:
@@ -261,14 +302,17 @@ def parse_report(text: str | bytes) -> ProbeReport:
 
 _ORDER: Final = {R.FAILED: 0, R.ERROR: 1, R.INCONCLUSIVE: 2, R.FLAKY: 3, R.SKIPPED: 4, R.PASSED: 5}
 _MESSAGE_CAPS: Final = (400, 200, 120, 60, 24, 0)
+_DROP_MEASUREMENTS_AT: Final = 60
 
 
 def compact_json(report: ProbeReport, limit: int = TERMINATION_LOG_LIMIT) -> str:
     """The report as JSON of at most `limit` bytes, always valid and always a parseable report.
 
     Fields come verdict first; failing checks come first. To fit, in order: attempts are dropped,
-    then passed checks' messages, then passed checks, then messages are shortened, then the least
-    important checks are dropped, and as a last resort the failedCritical list is cut.
+    then passed checks' messages, then passed checks, then messages are shortened (to 120
+    characters), then measurements (a prometheus check's count) are dropped, then messages are
+    shortened further, then the least important checks are dropped, and as a last resort the
+    failedCritical list is cut.
     """
     head = {
         "apiVersion": report.api_version,
@@ -300,6 +344,8 @@ def compact_json(report: ProbeReport, limit: int = TERMINATION_LOG_LIMIT) -> str
     checks = [c for c, p in zip(checks, passing, strict=True) if not p]
     stages.append((checks, report.message))
     for cap in _MESSAGE_CAPS:
+        if cap == _DROP_MEASUREMENTS_AT:  # measurements go before messages are cut any shorter
+            checks = [{k: v for k, v in c.items() if k != "measurements"} for c in checks]
         shortened = [{**c, "message": _shorten(c.get("message", ""), cap)} for c in checks]
         stages.append((shortened, _shorten(report.message, max(cap, 80))))
     for items, message in stages:
@@ -340,6 +386,9 @@ def _compact_check(check: CheckReport) -> dict[str, Any]:
         out["failOnInconclusive"] = True
     if check.attempts:
         out["attempts"] = [a.model_dump(mode="json", by_alias=True) for a in check.attempts]
+    if check.measurements is not None:
+        kept = check.measurements.model_dump(mode="json", by_alias=True)
+        out["measurements"] = {k: v for k, v in kept.items() if v not in ([], None, "")}
     return out
 
 

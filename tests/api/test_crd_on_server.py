@@ -79,6 +79,16 @@ def edited(edit: Any) -> dict[str, Any]:
             "spec.checks[3].prometheus",
             "exactly one of lessThan",
         ),
+        (
+            lambda s: s["checks"][3]["prometheus"].update(count=3),
+            "spec.checks[3].prometheus",
+            "intervalSeconds is required when count is more than 1",
+        ),
+        (
+            lambda s: s["checks"][3]["prometheus"].update(baseline={"alpha": 0.05}),
+            "spec.checks[3].prometheus.baseline",
+            "a baseline needs maxIncrease or maxIncreasePercent",
+        ),
         (lambda s: s["checks"][4].update(python={}), "spec.checks[4].python", "at least one of imports"),
         (lambda s: s["rollback"].update(policy="Sometimes"), "spec.rollback.policy", "Unsupported value"),
         (lambda s: s["checks"][0].update(name="Bad_Name"), "spec.checks[0].name", "should match"),
@@ -89,6 +99,8 @@ def edited(edit: Any) -> dict[str, Any]:
         "two-types",
         "two-assertion-ops",
         "no-threshold",
+        "count-without-interval",
+        "baseline-without-limit",
         "empty-python",
         "policy-enum",
         "name-pattern",
@@ -106,3 +118,21 @@ def test_unknown_fields_are_refused_by_kubectl_strict_validation(sim: Backend) -
     result = apply(sim, edited(lambda s: s["checks"][0].update(retrys=3)))
     assert result.returncode != 0
     assert 'unknown field "spec.checks[0].retrys"' in result.stderr, result.stderr
+
+
+def test_a_repeated_compared_prometheus_check_is_accepted(sim: Backend) -> None:
+    def edit(spec: dict[str, Any]) -> None:
+        prometheus = spec["checks"][3]["prometheus"]
+        prometheus.pop("lessThan", None)
+        prometheus.update(
+            query='sum(errors{pod_template_hash="{{ .PodTemplateHash }}"})',
+            count=3,
+            intervalSeconds=10,
+            failureLimit=1,
+            baseline={"maxIncrease": 0.01, "maxIncreasePercent": 20},
+        )
+
+    document = edited(edit)
+    document["metadata"]["name"] = "compared"
+    result = apply(sim, document)
+    assert result.returncode == 0, result.stderr

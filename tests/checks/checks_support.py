@@ -6,12 +6,14 @@ folders have conftest.py files of their own.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,19 +150,21 @@ def _get(url: str) -> bytes | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
+@contextmanager
+def running_prometheus(targets: list[tuple[str, dict[str, str]]]) -> Iterator[str]:
+    """A real Prometheus on loopback scraping `targets` (base URL, extra labels) every second;
+    yields its URL once it holds a sample of each."""
     binary = require_tool("prometheus")
-    shop_url = shops("good")
-    for _ in range(3):
-        _get(shop_url + "/healthz")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="rg-prometheus-") as tmp:
         config = Path(tmp) / "prometheus.yml"
-        target = shop_url.removeprefix("http://")
+        static = []
+        for url, labels in targets:
+            extra = f", labels: {json.dumps(labels)}" if labels else ""
+            static.append(f"{{targets: ['{url.removeprefix('http://')}']{extra}}}")
         config.write_text(
             "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-            f"scrape_configs:\n  - job_name: shop\n    static_configs: [{{targets: ['{target}']}}]\n"
+            f"scrape_configs:\n  - job_name: shop\n    static_configs: [{', '.join(static)}]\n"
         )
         log = open(Path(tmp) / "prometheus.log", "w")  # noqa: SIM115 - closed below
         process = subprocess.Popen(
@@ -184,9 +188,39 @@ def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
                 return _get(url + "/-/ready") is not None
 
             eventually(ready, what="Prometheus to be ready")
+            query = url + "/api/v1/query?query=count(up%3D%3D1)"
+            wanted = f'"{len(targets)}"]'.encode()
+            eventually(lambda: wanted in (_get(query) or b""), what="a scraped sample of every target")
             query = url + "/api/v1/query?query=shop_http_requests_total"
             eventually(lambda: b'"result":[{' in (_get(query) or b""), what="a scraped sample of the shop")
-            yield Prometheus(url, shop_url)
+            yield url
         finally:
             stop(process)
             log.close()
+
+
+@pytest.fixture(scope="session")
+def prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
+    shop_url = shops("good")
+    for _ in range(3):
+        _get(shop_url + "/healthz")
+    with running_prometheus([(shop_url, {})]) as url:
+        yield Prometheus(url, shop_url)
+
+
+# The pod-template hashes the revisions' Prometheus labels its targets with.
+GOOD_HASH, BAD_HASH, TWIN_HASH = "aaa111", "bbb222", "ccc333"
+
+
+@pytest.fixture(scope="session")
+def revisions_prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
+    """A real Prometheus scraping three shops as three revisions' pods, told apart by a
+    pod_template_hash label: GOOD_HASH and TWIN_HASH (release good), BAD_HASH (error500). Each
+    served 5 orders before the first scrape."""
+    good, bad, twin = shops("good", SHOP_NAME="rev-good"), shops("error500"), shops("good", SHOP_NAME="rev-twin")
+    for url in (good, bad, twin):
+        for _ in range(5):
+            _get(url + "/api/orders")
+    targets = [(good, {"pod_template_hash": GOOD_HASH}), (bad, {"pod_template_hash": BAD_HASH})]
+    with running_prometheus([*targets, (twin, {"pod_template_hash": TWIN_HASH})]) as url:
+        yield Prometheus(url, good)

@@ -348,16 +348,95 @@ class InconclusiveOutcome(StrEnum):
 
 THRESHOLDS: tuple[str, ...] = ("lessThan", "greaterThan", "between")
 
+# Template variables of a prometheus query (issue 15): the revision verified and the last verified
+# one, as the operator passes them to the probe (contract.REVISION_ENV). Go-template spelling, as
+# Argo Rollouts and Flagger write theirs: {{ .PodTemplateHash }}.
+TEMPLATE_VARIABLES: tuple[str, ...] = ("Revision", "PodTemplateHash", "BaselineRevision", "BaselinePodTemplateHash")
+CURRENT_VARIABLES: tuple[str, ...] = ("Revision", "PodTemplateHash")
+TEMPLATE_REFERENCE = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def template_variables(query: str) -> list[str]:
+    """The variables `query` names, in order of first use."""
+    seen: list[str] = []
+    for name in TEMPLATE_REFERENCE.findall(query):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def validate_template(query: str) -> str:
+    """Every `{{ ... }}` of `query` names a known variable, e.g. {{ .PodTemplateHash }}."""
+    unknown = [n for n in template_variables(query) if n not in TEMPLATE_VARIABLES]
+    if unknown:
+        known = ", ".join(f"{{{{ .{n} }}}}" for n in TEMPLATE_VARIABLES)
+        raise ValueError(f"unknown template variable {{{{ .{unknown[0]} }}}}; known: {known}")
+    leftover = TEMPLATE_REFERENCE.sub("", query)
+    if "{{" in leftover or "}}" in leftover:
+        raise ValueError("a '{{' or '}}' that is not a template variable such as {{ .PodTemplateHash }}")
+    return query
+
+
+class PrometheusBaseline(SpecModel):
+    """Compare the new revision with the last verified one (issue 15). Where both queries return
+    several samples (series, or the repeated measurements of `count`), a regression must be both
+    material (past maxIncrease or maxIncreasePercent, on the medians) and significant (a one-sided
+    Mann-Whitney U test at `alpha`); where each returns one number, the difference alone decides."""
+
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.maxIncrease) || has(self.maxIncreasePercent)",
+                    "message": "a baseline needs maxIncrease or maxIncreasePercent",
+                }
+            ]
+        }
+    }
+
+    query: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(validate_template)] | None = None
+    """PromQL for the last verified revision, e.g. with {{ .BaselinePodTemplateHash }}; default: the
+    check's query with the last verified revision's values in place of the new one's."""
+    max_increase: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    """Largest tolerated increase over the last verified revision, in the query's unit."""
+    max_increase_percent: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    """Largest tolerated increase over the last verified revision, in percent of its value."""
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Significance level of the test when both sides have several samples."""
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> PrometheusBaseline:
+        if self.max_increase is None and self.max_increase_percent is None:
+            raise ValueError("a baseline needs maxIncrease or maxIncreasePercent")
+        return self
+
+
+_THRESHOLD_COUNT = f"[{', '.join(f'has(self.{t})' for t in THRESHOLDS)}].filter(x, x).size()"
+
 
 class PrometheusCheck(SpecModel):
     model_config = SpecModel.model_config | {
-        "json_schema_extra": {"x-kubernetes-validations": [_exactly_one_rule(THRESHOLDS, "prometheus")]}
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": _THRESHOLD_COUNT + " <= 1 && (has(self.baseline) || " + _THRESHOLD_COUNT + " == 1)",
+                    "message": "exactly one of lessThan, greaterThan, between must be set in prometheus "
+                    "(at most one with a baseline)",
+                },
+                {
+                    "rule": "!has(self.count) || self.count == 1 || has(self.intervalSeconds)",
+                    "message": "intervalSeconds is required when count is more than 1",
+                },
+            ]
+        }
     }
 
     address: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_url)]
     """Base URL of the Prometheus server."""
-    query: Annotated[str, Field(min_length=1, max_length=8192)]
-    """PromQL instant query; its single value is compared with the threshold."""
+    query: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(validate_template)]
+    """PromQL instant query; its single value is compared with the threshold. May name the revision:
+    {{ .PodTemplateHash }}, {{ .Revision }} (and, in a baseline, {{ .BaselinePodTemplateHash }},
+    {{ .BaselineRevision }})."""
     less_than: float | None = None
     """Passes when the value is below this."""
     greater_than: float | None = None
@@ -369,11 +448,65 @@ class PrometheusCheck(SpecModel):
         description="What an empty result or NaN means",
     )
     fail_on_inconclusive: StrictBool = Field(default=False, description="An inconclusive result fails a critical check")
+    count: Annotated[int, Field(ge=1, le=100)] = 1
+    """Measurements to take (Argo Rollouts' count); each is judged by the threshold."""
+    interval_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+    """Time between two measurements; required when count is more than 1."""
+    failure_limit: Annotated[int, Field(ge=0, le=100)] = 0
+    """Failed measurements tolerated: the check fails when more than this many fail."""
+    inconclusive_limit: Annotated[int, Field(ge=0, le=100)] = 0
+    """Inconclusive measurements tolerated: the check is Inconclusive when more than this many are."""
+    consecutive_error_limit: Annotated[int, Field(ge=0, le=100)] = 4
+    """Errors in a row tolerated (Prometheus unreachable, a bad answer): more end the check as Error."""
+    baseline: PrometheusBaseline | None = None
+    """Compare with the last verified revision of the Deployment (templated queries)."""
 
     @model_validator(mode="after")
     def _one_threshold(self) -> PrometheusCheck:
-        _require_exactly_one(self, THRESHOLDS, "prometheus")
+        if self.baseline is None:
+            _require_exactly_one(self, THRESHOLDS, "prometheus")
+        elif len(_set_fields(self, THRESHOLDS)) > 1:
+            got = ", ".join(_set_fields(self, THRESHOLDS))
+            raise ValueError(f"at most one of {', '.join(THRESHOLDS)} may be set in prometheus (got {got})")
+        if self.count > 1 and self.interval_seconds is None:
+            raise ValueError(f"intervalSeconds: required when count is more than 1 (count is {self.count})")
+        if self.baseline is None:
+            named = [n for n in template_variables(self.query) if n not in CURRENT_VARIABLES]
+            if named:
+                raise ValueError(f"query: {{{{ .{named[0]} }}}} is only known with a baseline")
+        else:
+            self._check_baseline(self.baseline)
         return self
+
+    def _check_baseline(self, baseline: PrometheusBaseline) -> None:
+        if baseline.query is None:
+            if not template_variables(self.query):
+                raise ValueError(
+                    "baseline: the query names no revision ({{ .PodTemplateHash }} or {{ .Revision }}), so it "
+                    "would measure both revisions alike; template the query or give baseline.query"
+                )
+            named = [n for n in template_variables(self.query) if n not in CURRENT_VARIABLES]
+            if named:
+                raise ValueError(
+                    f"query: {{{{ .{named[0]} }}}} needs baseline.query (without it the query is rendered "
+                    "once per revision with {{ .PodTemplateHash }} and {{ .Revision }})"
+                )
+        elif not any(n.startswith("Baseline") for n in template_variables(baseline.query)):
+            raise ValueError(
+                "baseline.query: names neither {{ .BaselinePodTemplateHash }} nor {{ .BaselineRevision }}, "
+                "so it does not measure the last verified revision"
+            )
+
+    @property
+    def repeated(self) -> bool:
+        """Whether the check takes several measurements (count > 1)."""
+        return self.count > 1
+
+    @property
+    def templated(self) -> bool:
+        """Whether a query names a revision variable (the probe needs the revisions)."""
+        queries = [self.query] + ([self.baseline.query] if self.baseline and self.baseline.query else [])
+        return any(template_variables(q) for q in queries) or self.baseline is not None
 
 
 # --- checks run in the target's image --------------------------------------------------------
@@ -535,6 +668,11 @@ class Check(SpecModel):
     @model_validator(mode="after")
     def _one_type(self) -> Check:
         _require_exactly_one(self, CHECK_TYPES, "a check")
+        if self.prometheus is not None and self.prometheus.repeated and self.retries:
+            raise ValueError(
+                "retries: not with prometheus.count > 1 (each measurement is judged once; "
+                "prometheus.failureLimit tolerates failed ones)"
+            )
         return self
 
     @property
@@ -651,3 +789,18 @@ class ReleaseVerificationSpec(SpecModel):
     """How many VerificationRuns (kubectl get vrun) are kept, and for how long."""
     notifications: Annotated[list[NotificationSubscription], Field(max_length=16)] = []
     """Channels (configured by the cluster admin) to notify, and on which events."""
+
+    @model_validator(mode="after")
+    def _measurements_fit(self) -> ReleaseVerificationSpec:
+        for index, check in enumerate(self.checks):
+            p = check.prometheus
+            if p is None or not p.repeated or p.interval_seconds is None:
+                continue
+            needed = (p.count - 1) * p.interval_seconds + check.timeout_seconds
+            if needed > self.timeout_seconds:
+                raise ValueError(
+                    f"checks[{index}].prometheus.intervalSeconds: {p.count} measurements {p.interval_seconds}s apart "
+                    f"(and {check.timeout_seconds}s for the last) take {needed}s, more than timeoutSeconds "
+                    f"({self.timeout_seconds}s)"
+                )
+        return self

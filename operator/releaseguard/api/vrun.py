@@ -105,6 +105,19 @@ class AttemptRecord(StatusModel):
     """Why it passed or failed."""
 
 
+class MeasurementRecord(StatusModel):
+    """One measurement of a repeated or compared prometheus check."""
+
+    time: datetime | None = None
+    """When it was taken."""
+    value: str | None = None
+    """The value judged (none: an empty answer or an error)."""
+    baseline_value: str | None = None
+    """The baseline query's value (the last verified revision), when the check compares."""
+    result: str
+    """Passed, Failed, Inconclusive or Error."""
+
+
 class CheckRecord(StatusModel):
     """One check's result in this run."""
 
@@ -128,6 +141,8 @@ class CheckRecord(StatusModel):
     """Why it passed or failed."""
     attempt_details: list[AttemptRecord] = []
     """Every attempt, when the probe's report kept them (a report cut to fit 4 KiB drops them)."""
+    measurements: list[MeasurementRecord] = []
+    """Every measurement of a prometheus check with count or baseline (up to 100), when the report kept them."""
 
 
 class RollbackRecord(StatusModel):

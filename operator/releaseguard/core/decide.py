@@ -82,6 +82,7 @@ from .outcome import (
 )
 from .policy import Policy, policy_problems
 from .record import record_name
+from .revision_values import needs_revisions, revision_values
 from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
 from .trust import controller_uid
@@ -175,11 +176,14 @@ class Plan:
     log: list[str] = field(default_factory=list)
     verdict: VerdictRecord | None = None
     pause: bool = False  # pause the Deployment (spec.paused) right after the status write, before the rollback
+    # the plan launches Jobs whose queries name revisions (core.revision_values), unknown without them
+    wants_replicasets: bool = False
 
     @property
     def needs_replicasets(self) -> bool:
-        """The plan rolls back, and only the ReplicaSets can say how: decide again with them."""
-        return self.rollback is not None and self.rollback.patch is None
+        """The plan rolls back, and only the ReplicaSets can say how; or it launches Jobs that need
+        the revisions' pod-template hashes: decide again with them."""
+        return (self.rollback is not None and self.rollback.patch is None) or self.wants_replicasets
 
 
 class _Run:
@@ -245,6 +249,17 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     if run is not None and run.start_time is not None and run.record is None:
         run.record = record_name(str((observed.body.get("metadata") or {}).get("name") or ""), run)
     return plan
+
+
+def _revisions(ctx: _Run, rv: ReleaseVerification, deployment: Obj, revision: int) -> dict[str, str] | None:
+    """The template variables' values for the runner Job, when a check needs them; without the
+    ReplicaSets observed, the plan asks for them (and is decided again)."""
+    if not needs_revisions(rv.spec.checks):
+        return None
+    if ctx.observed.replicasets is None:
+        ctx.plan.wants_replicasets = True
+        return None
+    return revision_values(deployment, ctx.observed.replicasets, revision, ctx.status.last_good_revision)
 
 
 def _rerun_of(run: RunStatus) -> str | None:
@@ -415,6 +430,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.policy.denied_networks,
             _rerun_of(run),
             _pods_of(rv, observed),
+            _revisions(ctx, rv, deployment, revision),
         )
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
@@ -457,6 +473,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             settings.policy.denied_networks,
             _rerun_of(run),
             _pods_of(rv, observed),
+            _revisions(ctx, rv, deployment, revision),
         )
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)

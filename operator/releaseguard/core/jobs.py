@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -27,6 +27,7 @@ from ..contract import (
     TERMINATION_LOG_PATH,
     TERMINATION_MESSAGE_POLICY,
     container_command,
+    revision_env,
     runner_command,
     script_source,
     secret_env_name,
@@ -153,6 +154,7 @@ def _runner_pod(
     image: str,
     denied: Sequence[str],
     target_pods: Sequence[tuple[str, str]] = (),
+    revisions: Mapping[str, str | None] | None = None,
 ) -> Obj:
     wire_checks, env = runner_checks(checks)
     if denied:
@@ -160,6 +162,7 @@ def _runner_pod(
     if target_pods:
         pods = [{"name": n, "ip": ip} for n, ip in target_pods]
         env.append({"name": TARGET_PODS_ENV, "value": json.dumps(pods, separators=(",", ":"))})
+    env += revision_env(revisions or {})
     command = runner_command(wire_checks, rv.spec.parallelism, TERMINATION_LOG_PATH)
     runner = rv.spec.runner
     container: Obj = {
@@ -321,9 +324,12 @@ def build_jobs(
     denied_networks: Sequence[str] = (),
     rerun: str | None = None,
     target_pods: Sequence[tuple[str, str]] = (),
+    revisions: Mapping[str, str | None] | None = None,
 ) -> list[Obj]:
     """The probe Jobs verifying `revision` of `deployment`, owned by the RV; `target_pods` (name,
-    address) are the new revision's ready pods that checks naming `{{ .PodIP }}` call.
+    address) are the new revision's ready pods that checks naming `{{ .PodIP }}` call, and
+    `revisions` the values of the prometheus template variables (core.revision_values), set on
+    the runner's env.
 
     Finished Jobs are kept at least as long as the verification can last (`ttl_seconds` or the
     rv's timeout plus a minute, whichever is longer), so none vanishes mid-run and is recreated."""
@@ -336,7 +342,7 @@ def build_jobs(
     for name, group in jobs_of_run(rv, revision, key).items():
         try:
             pod = (
-                _runner_pod(rv, group.checks, image, denied_networks, target_pods)
+                _runner_pod(rv, group.checks, image, denied_networks, target_pods, revisions)
                 if group.is_runner
                 else _target_pod(group.checks[0], deployment, rv.name)
             )

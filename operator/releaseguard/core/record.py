@@ -21,6 +21,7 @@ from ..api.vrun import (
     ChangedBy,
     CheckRecord,
     ContainerImage,
+    MeasurementRecord,
     RollbackRecord,
     TemplateChanges,
     VerificationRunSpec,
@@ -263,12 +264,18 @@ def expected_of(check: Check | None) -> str | None:
         return f"a TCP connection to {check.tcp.host}:{check.tcp.port}"
     if check.prometheus is not None:
         p = check.prometheus
+        parts = []
         if p.less_than is not None:
-            return f"a value < {p.less_than:g}"
+            parts.append(f"a value < {p.less_than:g}")
         if p.greater_than is not None:
-            return f"a value > {p.greater_than:g}"
+            parts.append(f"a value > {p.greater_than:g}")
         if p.between is not None:
-            return f"a value between {p.between.min:g} and {p.between.max:g}"
+            parts.append(f"a value between {p.between.min:g} and {p.between.max:g}")
+        if p.baseline is not None:
+            parts.append("no regression against the last verified revision")
+        if parts:
+            text = " and ".join(parts)
+            return f"{text} (more than {p.failure_limit} of {p.count} failing fails)" if p.repeated else text
     if check.command is not None:
         return f"exit {check.command.expect_exit_code}"
     if check.python is not None:
@@ -276,6 +283,30 @@ def expected_of(check: Check | None) -> str | None:
     if check.pytest is not None:
         return "every selected test passes"
     return None
+
+
+def _measurements(messages: Mapping[str, str | None]) -> dict[str, list[MeasurementRecord]]:
+    """Every measurement of every repeated or compared prometheus check, from the Jobs' reports."""
+    out: dict[str, list[MeasurementRecord]] = {}
+    for text in messages.values():
+        try:
+            report: ProbeReport = parse_report(text or "")
+        except ReportError:
+            continue
+        for check in report.checks:
+            m = check.measurements
+            if m is None:
+                continue
+            out[check.name] = [
+                MeasurementRecord(
+                    time=m.start_time + timedelta(seconds=offset) if m.start_time is not None else None,
+                    value=m.value_of(i),
+                    baseline_value=m.value_of(i, baseline=True),
+                    result=m.result_of(i).value,
+                )
+                for i, offset in enumerate(m.offsets[:100])
+            ]
+    return out
 
 
 def _attempts(messages: Mapping[str, str | None]) -> dict[str, list[AttemptRecord]]:
@@ -321,6 +352,7 @@ def record_status(
         return None
     by_name = {c.name: c for c in checks}
     attempts = _attempts(messages)
+    measurements = _measurements(messages)
     records = [
         CheckRecord(
             name=c.name,
@@ -333,6 +365,7 @@ def record_status(
             observed=c.observed,
             message=c.message,
             attempt_details=attempts.get(c.name, []),
+            measurements=measurements.get(c.name, []),
         )
         for c in run.checks
     ]

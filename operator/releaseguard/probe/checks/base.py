@@ -31,6 +31,7 @@ class RunContext:
     resources: dict[str, Any] = field(default_factory=dict)
     denied_networks: list[Any] = field(default_factory=list)  # core.policy.Network
     target_pods: list[tuple[str, str]] = field(default_factory=list)  # (name, ip): contract.TARGET_PODS_ENV
+    revisions: dict[str, str] = field(default_factory=dict)  # template variable -> value (contract.REVISION_ENV)
 
     async def aclose(self) -> None:
         for resource in self.resources.values():

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from ...api.spec import Check, expand_pod_template, uses_pod_template
-from ...contract import DENIED_NETWORKS_ENV, TARGET_PODS_ENV
+from ...contract import DENIED_NETWORKS_ENV, TARGET_PODS_ENV, revisions_from_env
 from ...errors import FieldError, SpecInvalidError
 from ...report import CheckReport, ProbeReport, build_report
 from .base import RunContext, error_report
@@ -46,6 +46,7 @@ def prepare(
         parallelism=parallelism,
         denied_networks=denied,
         target_pods=pods,
+        revisions=revisions_from_env(env),
     )
 
 
