@@ -7,13 +7,13 @@ import pytest
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind
 from releaseguard.errors import SpecInvalidError
-from releaseguard.probe.checks.runner import for_pod, merge_pod_reports, pod_templated, prepare
+from releaseguard.probe.checks.runner import for_pod, merge_pod_reports, prepare
 from releaseguard.report import CheckReport
 
 
 def test_a_pod_naming_check_is_filled_in_per_pod_and_merged() -> None:
     [check] = parse_checks({"checks": [{"name": "h", "http": {"url": "http://{{ .PodIP }}:8080/{{ .PodName }}"}}]})
-    assert pod_templated(check)
+    assert check.names_a_pod
     assert for_pod(check, "p-1", "10.0.0.3").http.url == "http://10.0.0.3:8080/p-1"  # type: ignore[union-attr]
     ok = CheckReport(name="h", result=CheckResultKind.PASSED, message="HTTP 200")
     bad = CheckReport(name="h", result=CheckResultKind.FAILED, message="HTTP 500")

@@ -694,6 +694,15 @@ class Check(SpecModel):
     def runs_in_target_image(self) -> bool:
         return self.placement is Placement.TARGET_IMAGE
 
+    @property
+    def names_a_pod(self) -> bool:
+        """Whether the check calls each new pod ({{ .PodIP }} or {{ .PodName }} in its url or host)."""
+        if self.http is not None:
+            return uses_pod_template(self.http.url)
+        if self.tcp is not None:
+            return uses_pod_template(self.tcp.host)
+        return False
+
 
 # --- rollback and runner ---------------------------------------------------------------------
 

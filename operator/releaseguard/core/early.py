@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..api import Check, ReleaseVerification
-from ..api.spec import uses_pod_template
 from ..api.status import RejectedTemplate, TargetPod
 from .rollback import owned_by
 from .rollout import TEMPLATE_HASH_LABEL, revision_of
@@ -22,16 +21,8 @@ REJECTED_TEMPLATES_LIMIT = 20
 EARLY_RERUN_KEY = "early"  # set apart the early Jobs' names from the run's own
 
 
-def pod_templated(check: Check) -> bool:
-    if check.http is not None:
-        return uses_pod_template(check.http.url)
-    if check.tcp is not None:
-        return uses_pod_template(check.tcp.host)
-    return False
-
-
 def templated_checks(rv: ReleaseVerification) -> list[Check]:
-    return [c for c in rv.spec.checks if pod_templated(c)]
+    return [c for c in rv.spec.checks if c.names_a_pod]
 
 
 def uses_pods(rv: ReleaseVerification) -> bool:

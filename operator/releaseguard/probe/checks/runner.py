@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
-from ...api.spec import Check, expand_pod_template, uses_pod_template
+from ...api.spec import Check, expand_pod_template
 from ...contract import DENIED_NETWORKS_ENV, TARGET_PODS_ENV, revisions_from_env
 from ...errors import FieldError, SpecInvalidError
 from ...report import CheckReport, ProbeReport, build_report
@@ -50,15 +50,6 @@ def prepare(
     )
 
 
-def pod_templated(check: Check) -> bool:
-    """Whether the check names a pod ({{ .PodIP }} or {{ .PodName }} in its url or host)."""
-    if check.http is not None:
-        return uses_pod_template(check.http.url)
-    if check.tcp is not None:
-        return uses_pod_template(check.tcp.host)
-    return False
-
-
 def for_pod(check: Check, name: str, ip: str) -> Check:
     """The check with its placeholders filled in for one pod."""
     if check.http is not None:
@@ -91,7 +82,7 @@ async def run_prepared(checks: Sequence[Check], ctx: RunContext) -> ProbeReport:
     runners = {t: runner_for(t) for t in {c.type for c in checks}}
 
     async def one(check: Check) -> CheckReport:
-        if pod_templated(check):
+        if check.names_a_pod:
             reports = await asyncio.gather(*(single(for_pod(check, n, ip)) for n, ip in ctx.target_pods))
             return merge_pod_reports(check, list(zip((n for n, _ in ctx.target_pods), reports, strict=True)))
         return await single(check)
