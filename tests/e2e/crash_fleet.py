@@ -77,6 +77,42 @@ class Fleet:
         rvs = self.rvs()
         return {n: why for n in self.names if (why := self.outcome(n, rvs.get(n, {}))) is not None}
 
+    def catch_up(self) -> None:
+        """After a settled round: the rollbacks made one more revision, so roll the other apps once
+        more (same release) and every app starts the next round from the same revision."""
+        self.revision += 1
+        for name in self.names:
+            if name not in self.regressed:
+                self.cluster.kubectl("set", "env", f"deployment/{name}", f"CATCH_UP={self.revision}")
+
+    def behind(self) -> list[str]:
+        rvs = self.rvs()
+        return [
+            n for n in self.names if (rvs[n].get("currentRevision"), rvs[n].get("phase")) != (self.revision, "Verified")
+        ]
+
+    def rolled_back_events(self) -> dict[str, int]:
+        return {n: self.cluster.event_reasons("Deployment", n).count("RolledBack") for n in self.names}
+
+    def rollbacks_in_history(self) -> dict[str, int]:
+        return {
+            name: sum(1 for h in status.get("history") or [] if h.get("rolledBackTo"))
+            for name, status in self.rvs().items()
+        }
+
+    def job_problems(self) -> list[str]:
+        """Jobs still running, and Jobs no rv of the fleet owns."""
+        problems = []
+        for job in self.cluster.jobs():
+            name = job["metadata"]["name"]
+            if not job.get("status", {}).get("completionTime"):
+                problems.append(f"{name}: still running")
+            refs = job["metadata"].get("ownerReferences") or []
+            owners = [r["name"] for r in refs if r["kind"] == "ReleaseVerification"]
+            if not owners or owners[0] not in self.names:
+                problems.append(f"{name}: owned by no rv of the fleet ({refs})")
+        return problems
+
 
 class Watcher(threading.Thread):
     """Polls the fleet's rvs until stopped and records every state that must never be seen: an rv

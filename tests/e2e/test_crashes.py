@@ -29,10 +29,6 @@ def own_operator(sim: Backend, tmp_path: Path) -> Iterator[Operator]:
     op.stop()
 
 
-def _rolled_back_events(cluster: Cluster, fleet: Fleet) -> dict[str, int]:
-    return {n: cluster.event_reasons("Deployment", n).count("RolledBack") for n in fleet.names}
-
-
 def test_sigkill_at_random_moments_changes_no_outcome(cluster: Cluster, own_operator: Operator) -> None:
     rng = random.Random(11)
     fleet = Fleet(cluster, APPS)
@@ -56,11 +52,8 @@ def test_sigkill_at_random_moments_changes_no_outcome(cluster: Cluster, own_oper
             eventually(lambda: not fleet.unsettled(), 120, f"round {round_}: every outcome", interval=0.5)
             if round_ == 2:
                 # the rollbacks of round 2 became revision 3: round 3 starts from there
-                fleet.revision += 1
-                for name in fleet.names:
-                    if name not in regressed:
-                        cluster.kubectl("set", "env", f"deployment/{name}", "CATCH_UP=1")
-                eventually(lambda: not _behind(fleet), 60, "every app at the same revision", interval=0.5)
+                fleet.catch_up()
+                eventually(lambda: not fleet.behind(), 60, "every app at the same revision", interval=0.5)
     finally:
         seen = watcher.stop()
     assert kills == KILLS
@@ -69,19 +62,6 @@ def test_sigkill_at_random_moments_changes_no_outcome(cluster: Cluster, own_oper
     after_first_start = log.split("--- start 2", 1)[1]
     assert "not found; waiting for it" not in after_first_start
     # one rollback per regressed release, none for a healthy one: apps 0 and 2 in round 2, 1 and 3 in round 3
-    assert _rolled_back_events(cluster, fleet) == dict.fromkeys(fleet.names, 1)
-    for name, status in fleet.rvs().items():
-        rolled = [h["revision"] for h in status["history"] if h.get("rolledBackTo")]
-        assert len(rolled) == 1, (name, status["history"])
-    running = [j["metadata"]["name"] for j in cluster.jobs() if not j.get("status", {}).get("completionTime")]
-    assert not running, running
-    for job in cluster.jobs():
-        owners = [r["name"] for r in job["metadata"].get("ownerReferences") or [] if r["kind"] == "ReleaseVerification"]
-        assert owners and owners[0] in fleet.names, job["metadata"]
-
-
-def _behind(fleet: Fleet) -> list[str]:
-    rvs = fleet.rvs()
-    return [
-        n for n in fleet.names if (rvs[n].get("currentRevision"), rvs[n].get("phase")) != (fleet.revision, "Verified")
-    ]
+    assert fleet.rolled_back_events() == dict.fromkeys(fleet.names, 1)
+    assert fleet.rollbacks_in_history() == dict.fromkeys(fleet.names, 1)
+    assert not fleet.job_problems()

@@ -76,6 +76,23 @@ def parse_label_selector(expr: str | None) -> Callable[[dict[str, str]], bool]:
     return lambda labels: all(r(labels) for r in reqs)
 
 
+def label_requirements(expr: str | None) -> list[tuple[str, frozenset[str]]]:
+    """The requirements of a selector string that name the values a label must have (`k=v`, `k==v`,
+    `k in (a,b)`), as (key, allowed values): what an index can answer; the rest is left to the predicate."""
+    out: list[tuple[str, frozenset[str]]] = []
+    for part in _split_top(expr or ""):
+        m = _EQ_RE.match(part)
+        if m:
+            key, op, val = m.groups()
+            if op != "!=":
+                out.append((key, frozenset((val,))))
+            continue
+        m = _SET_RE.match(part)
+        if m and not m.group(1) and m.group(3) == "in":
+            out.append((m.group(2), frozenset(v.strip() for v in m.group(4).split(",") if v.strip())))
+    return out
+
+
 def selector_matches(selector: Obj | None, labels: dict[str, str] | None) -> bool:
     """A structured LabelSelector (matchLabels/matchExpressions). An empty selector matches everything."""
     labels = labels or {}

@@ -20,7 +20,7 @@ from kubesim import clock
 from kubesim.apiserver import admission
 from kubesim.apiserver.patch import json_patch, merge_patch, strategic_merge_patch
 from kubesim.apiserver.resources import Registry, ResourceType
-from kubesim.apiserver.selectors import parse_field_selector, parse_label_selector
+from kubesim.apiserver.selectors import label_requirements, parse_field_selector, parse_label_selector
 from kubesim.cluster import EventType, Obj, event_object
 from kubesim.errors import ApiError, already_exists, bad_request, conflict, not_found
 
@@ -31,6 +31,58 @@ Propagation = Literal["Background", "Foreground", "Orphan"]
 ObjList = list[Obj]
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
+
+
+ObjKey = tuple[str, str]  # (namespace, name); namespace "" when cluster-scoped
+
+
+class LabelIndex:
+    """The keys of one resource's objects by namespace and by label (key, value), kept on every write,
+    so that a list in a namespace or with an equality selector (`app=web`, `app in (a,b)`) costs what it
+    selects, not what the resource holds: a controller or an operator listing the pods of one app per
+    reconcile otherwise costs O(all pods) each time, O(n^2) over a rollout of n apps."""
+
+    def __init__(self) -> None:
+        self._by_ns: dict[str, set[ObjKey]] = {}
+        self._by_label: dict[tuple[str, str], set[ObjKey]] = {}
+
+    def add(self, key: ObjKey, labels: dict[str, str]) -> None:
+        self._by_ns.setdefault(key[0], set()).add(key)
+        for item in labels.items():
+            self._by_label.setdefault(item, set()).add(key)
+
+    def remove(self, key: ObjKey, labels: dict[str, str]) -> None:
+        _discard(self._by_ns, key[0], key)
+        for item in labels.items():
+            _discard(self._by_label, item, key)
+
+    def candidates(self, namespace: str | None, requirements: list[tuple[str, frozenset[str]]]) -> set[ObjKey] | None:
+        """A superset of the keys in `namespace` (None: every namespace) meeting `requirements`; None
+        when neither narrows the search (every object is a candidate)."""
+        sets: list[set[ObjKey]] = []
+        if namespace is not None:
+            sets.append(self._by_ns.get(namespace, set()))
+        for label, values in requirements:
+            if len(values) == 1:
+                sets.append(self._by_label.get((label, next(iter(values))), set()))
+            else:
+                sets.append(set().union(*(self._by_label.get((label, v), set()) for v in values)))
+        if not sets:
+            return None
+        sets.sort(key=len)
+        return sets[0].intersection(*sets[1:])
+
+
+def _discard(index: dict[Any, set[ObjKey]], at: Any, key: ObjKey) -> None:
+    keys = index.get(at)
+    if keys is not None:
+        keys.discard(key)
+        if not keys:
+            del index[at]
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    return obj["metadata"].get("labels") or {}
 
 
 @dataclass(eq=False)
@@ -49,6 +101,7 @@ class Store:
         self._rv = itertools.count(1)
         self.current_rv = 0
         self._objects: dict[Key, dict[tuple[str, str], Obj]] = {}
+        self._indexes: dict[Key, LabelIndex] = {}
         self._history: dict[Key, deque[tuple[int, str, Obj, Obj | None]]] = {}
         self._compacted: dict[Key, int] = {}
         self._history_size = history
@@ -109,13 +162,17 @@ class Store:
         lmatch = parse_label_selector(label_selector)
         fmatch = parse_field_selector(field_selector)
         ns = self._ns(rt, namespace) if namespace else None
+        bucket = self._bucket(rt)
+        keys = self._label_index(rt).candidates(ns, label_requirements(label_selector))
         out = []
-        for (ons, _), obj in sorted(self._bucket(rt).items()):
-            if ns is not None and ons != ns:
-                continue
-            if lmatch(obj["metadata"].get("labels") or {}) and fmatch(obj):
+        for key in sorted(bucket if keys is None else keys):
+            obj = bucket[key]
+            if (ns is None or key[0] == ns) and lmatch(_labels(obj)) and fmatch(obj):
                 out.append(obj)
         return out
+
+    def _label_index(self, rt: ResourceType) -> LabelIndex:
+        return self._indexes.setdefault(rt.storage_key, LabelIndex())
 
     # ---- low-level writes -----------------------------------------------------------------------
 
@@ -136,6 +193,7 @@ class Store:
         md = obj["metadata"]
         md["resourceVersion"] = self._next_rv()
         self._bucket(rt)[(md.get("namespace", ""), md["name"])] = obj
+        self._label_index(rt).add((md.get("namespace", ""), md["name"]), _labels(obj))
         self._by_uid[md["uid"]] = (rt.storage_key, md.get("namespace", ""), md["name"])
         self._index(obj)
         self._emit(rt, "ADDED", obj)
@@ -146,6 +204,10 @@ class Store:
         md["resourceVersion"] = self._next_rv()
         self._index(old, remove=True)
         self._bucket(rt)[(md.get("namespace", ""), md["name"])] = obj
+        if _labels(old) != _labels(obj):
+            index, key = self._label_index(rt), (md.get("namespace", ""), md["name"])
+            index.remove(key, _labels(old))
+            index.add(key, _labels(obj))
         self._index(obj)
         self._emit(rt, "MODIFIED", obj, old)
         if md.get("deletionTimestamp") and not md.get("finalizers"):
@@ -156,7 +218,9 @@ class Store:
 
     def _remove(self, rt: ResourceType, obj: Obj) -> Obj:
         md = obj["metadata"]
-        self._bucket(rt).pop((md.get("namespace", ""), md["name"]), None)
+        stored = self._bucket(rt).pop((md.get("namespace", ""), md["name"]), None)
+        if stored is not None:
+            self._label_index(rt).remove((md.get("namespace", ""), md["name"]), _labels(stored))
         self._by_uid.pop(md["uid"], None)
         self._index(obj, remove=True)
         gone = copy.copy(obj)
