@@ -1,7 +1,7 @@
 """The operator SIGKILLed at random moments (seeded) during BENCH_CRASH_ROUNDS rounds (default 3) of
 releases of BENCH_CRASH_APPS sample apps (default 20), half of each round regressed (shop's error
 build, rolled back), BENCH_CRASH_KILLS kills a round (default 10), restarted each time: the fleet,
-the outcomes it must reach and the states that must never be seen are tests/integration's
+the outcomes it must reach and the states that must never be seen are tests/e2e's
 crash_fleet (the same as `make test`'s test_crashes, at size). Real pods on kubesim's kubelet: the
 apps and the probe Jobs run. Figures: kills, verifications, rollbacks, wrong verdicts, missed and
 duplicate rollbacks, rvs without their final phase, states never to be seen, stray Jobs, time.
@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests"))  # rg_harness imports the shared support package
 
 from crash_fleet import Fleet, Watcher  # noqa: E402
 from rg_harness import CRD, IMAGES, RESTRICTED, RUN_CRD, Cluster, Operator, eventually  # noqa: E402
