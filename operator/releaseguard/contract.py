@@ -155,6 +155,8 @@ CHECK_REPORT_KEYS: Final = (
     "attempts",
 )
 ATTEMPT_KEYS: Final = ("result", "durationSeconds", "message", "observed")
+# a sampled http check's full report (stdout, the pod's log) also has `samples`; never the termination message
+CHECK_REPORT_OPTIONAL_KEYS: Final = ("samples",)
 
 # --- the verdict rule ------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ __all__ = [
     "AttemptReport",
     "CheckReport",
     "ProbeReport",
+    "SamplesReport",
     "Summary",
     "build_report",
     "compact_json",
@@ -65,6 +66,14 @@ class AttemptReport(_ReportModel):
     observed: str = ""
 
 
+class SamplesReport(_ReportModel):
+    """An http check's samples (issue 15), in the full report only (the termination message never
+    carries them): latencies in ms rounded to 0.1, outcomes one letter per sample, o (ok) or e (error)."""
+
+    latencies_ms: list[float] = Field(default=[], max_length=200)
+    outcomes: str = Field(default="", max_length=200, pattern=r"^[oe]*$")
+
+
 class CheckReport(_ReportModel):
     name: str
     type: str = ""
@@ -76,6 +85,7 @@ class CheckReport(_ReportModel):
     fail_on_flaky: bool = False
     fail_on_inconclusive: bool = False
     attempts: list[AttemptReport] = []
+    samples: SamplesReport | None = None
 
     @property
     def counts_as_failure(self) -> bool:
@@ -107,7 +117,11 @@ class ProbeReport(_ReportModel):
     truncated: bool = False
 
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        wire = self.model_dump(mode="json", by_alias=True)
+        for check in wire["checks"]:
+            if check.get("samples") is None:  # optional: only sampled http checks carry it
+                check.pop("samples", None)
+        return wire
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_wire(), indent=indent)
