@@ -36,6 +36,7 @@ from ..api.status import status_from_wire
 from ..errors import SpecInvalidError
 from ..report import ProbeReport
 from .approve import approved_rollback
+from .baseline import Samples
 from .conditions import (
     ROLLED_BACK,
     SPEC_VALID,
@@ -72,6 +73,7 @@ from .policy import Policy, policy_problems
 from .record import record_name
 from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
+from .sampled import attach_comparisons, baselines_from_records, judge_baselines
 from .trust import controller_uid
 
 Obj = dict[str, Any]
@@ -114,6 +116,10 @@ class Observed:
     rollback_failure: str | None = None
     # finished Jobs whose pod shows no termination message yet, with when they were first seen finished
     unreported_since: Mapping[str, datetime] = field(default_factory=dict)
+    # issue 15: the current run's samples per sampled http check (from the trusted probe pod's
+    # log), and this rv's VerificationRuns (read when a run with baseline checks is finishing)
+    samples: Mapping[str, Samples] = field(default_factory=dict)
+    records: Sequence[Obj] = ()
 
 
 @dataclass(frozen=True)
@@ -466,7 +472,12 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         ]
         outcomes += _refused_outcomes(rv, deployment, observed.now)
         report = in_spec_order(merged_outcome(outcomes), rv.spec.checks)
+        baselines = baselines_from_records(
+            rv.spec.checks, observed.records, current=run.record, target_uid=run.target_uid or dep_uid
+        )
+        report, comparisons = judge_baselines(report, rv.spec.checks, observed.samples, baselines)
         _finish_with_report(ctx, rv, run, settings, report)
+        attach_comparisons(run.checks, comparisons)
         return plan
     if observed.now >= deadline:
         message = f"the checks did not finish within {rv.spec.timeout_seconds}s"
