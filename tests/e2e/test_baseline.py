@@ -26,8 +26,8 @@ BASE_MS = (
     100  # the healthy release's /api/orders latency (plus 0..JITTER_MS): large beside this machine's scheduling noise
 )
 JITTER_MS = 10
-SAMPLES = 30
-INTERVAL_SECONDS = 4
+SAMPLES = 50
+INTERVAL_SECONDS = 5
 
 
 def sampled_check(ns: str, **baseline: Any) -> Obj:
@@ -91,7 +91,9 @@ def record_check(record: Obj) -> Obj:
 def start(cluster: Cluster) -> Obj:
     """The app's first revision verified: no baseline yet, Inconclusive, never rolled back."""
     ns = cluster.ns
-    cluster.apply(shop_service(), shop(1), release_verification(ns, checks=[sampled_check(ns)]))
+    # a sampled check has no retries: give the Service a moment after the rollout (old pod gone)
+    rv = release_verification(ns, checks=[sampled_check(ns)], delaySeconds=2)
+    cluster.apply(shop_service(), shop(1), rv)
     status = cluster.wait_phase("Verified", revision=1, timeout=90)
     return status
 
@@ -147,36 +149,37 @@ def healthy_runs() -> int:
     return int(os.environ.get("RG_BASELINE_HEALTHY_RUNS", "5"))
 
 
-def verdict_on_next_revision(cluster: Cluster, before: int) -> tuple[int, Obj]:
-    """The revision after `before` once it has its verdict (and, after a rollback, once the
-    rolled-back revision has its own), with the rv's status at its verdict."""
+def verdict_on_next_revision(cluster: Cluster, before: int) -> tuple[int, bool]:
+    """The revision after `before` once it has its verdict: whether it was rolled back (the phase
+    RolledBack can be too short-lived to see: its rollback's own run may already be verified)."""
     revision = eventually(lambda: r if (r := cluster.deployment_revision()) > before else None, 30, "a new revision")
 
-    def verdict() -> Obj | None:
+    def verdict() -> str | None:
         s = cluster.status()
-        done = s.get("lastVerifiedRevision") == revision and s.get("phase") in ("Verified", "RolledBack", "Failed")
-        return s if done else None
+        if (s.get("lastRollback") or {}).get("fromRevision") == revision:
+            return "rolled back"
+        done = s.get("lastVerifiedRevision") == revision and s.get("phase") in ("Verified", "Failed")
+        return "kept" if done else None
 
-    status = eventually(verdict, 120, f"the verdict on revision {revision}")
-    return revision, status
+    return revision, eventually(verdict, 120, f"the verdict on revision {revision}") == "rolled back"
 
 
 def healthy_comparisons(cluster: Cluster, runs: int) -> tuple[list[Obj], list[Obj]]:
     """`runs` equally fast releases after a first one: each one's comparison (the orders check's
-    `baseline`), and the false rollbacks (a release as fast as its baseline that was not kept)."""
+    `baseline` in its VerificationRun), and the false rollbacks' checks (a release as fast as its
+    baseline that was rolled back)."""
     start(cluster)
     revision = 1
     comparisons: list[Obj] = []
     false: list[Obj] = []
     for build in range(2, runs + 2):
         cluster.apply(shop(build))
-        revision, status = verdict_on_next_revision(cluster, revision)
-        check = orders_status(cluster)
-        comparisons.append(check.get("baseline") or {})
-        if status["phase"] != "Verified":
+        revision, rolled_back = verdict_on_next_revision(cluster, revision)
+        check = record_check(record_of(cluster, revision))
+        comparisons.append({**(check.get("baseline") or {}), "revision": revision, "result": check.get("result")})
+        if rolled_back:
             false.append(check)
-            if status["phase"] == "RolledBack":  # its rolled-back revision gets a run of its own
-                revision, _ = verdict_on_next_revision(cluster, revision)
+            revision, _ = verdict_on_next_revision(cluster, revision)  # the rolled-back revision's own run
     return comparisons, false
 
 
