@@ -177,6 +177,8 @@ CHECK_REPORT_KEYS: Final = (
 OPTIONAL_CHECK_REPORT_KEYS: Final = ("measurements",)
 """Keys a check's report has only when set: a repeated or compared prometheus check's measurements."""
 ATTEMPT_KEYS: Final = ("result", "durationSeconds", "message", "observed")
+# a sampled http check's full report (stdout, the pod's log) also has `samples`; never the termination message
+CHECK_REPORT_OPTIONAL_KEYS: Final = ("samples",)
 
 # --- the verdict rule ------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ __all__ = [
     "CheckReport",
     "Measurements",
     "ProbeReport",
+    "SamplesReport",
     "Summary",
     "build_report",
     "compact_json",
@@ -97,6 +98,14 @@ class Measurements(_ReportModel):
         return (items[index] if index < len(items) else "") or None
 
 
+class SamplesReport(_ReportModel):
+    """An http check's samples (issue 15), in the full report only (the termination message never
+    carries them): latencies in ms rounded to 0.1, outcomes one letter per sample, o (ok) or e (error)."""
+
+    latencies_ms: list[float] = Field(default=[], max_length=200)
+    outcomes: str = Field(default="", max_length=200, pattern=r"^[oe]*$")
+
+
 class CheckReport(_ReportModel):
     name: str
     type: str = ""
@@ -108,12 +117,13 @@ class CheckReport(_ReportModel):
     fail_on_flaky: bool = False
     fail_on_inconclusive: bool = False
     attempts: list[AttemptReport] = []
+    samples: SamplesReport | None = None
     measurements: Measurements | None = None
 
     @model_serializer(mode="wrap")
     def _without_none_measurements(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        for key in ("measurements",):  # contract.OPTIONAL_CHECK_REPORT_KEYS: only when set
+        for key in ("measurements", "samples"):  # contract.OPTIONAL_CHECK_REPORT_KEYS: only when set
             if out.get(key) is None:
                 out.pop(key, None)
         return out
@@ -148,7 +158,11 @@ class ProbeReport(_ReportModel):
     truncated: bool = False
 
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        wire = self.model_dump(mode="json", by_alias=True)
+        for check in wire["checks"]:
+            if check.get("samples") is None:  # optional: only sampled http checks carry it
+                check.pop("samples", None)
+        return wire
 
     def to_json(self, indent: int | None = 2) -> str:
         return json.dumps(self.to_wire(), indent=indent)

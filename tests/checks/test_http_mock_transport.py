@@ -117,3 +117,38 @@ async def test_prometheus_over_a_mock_transport() -> None:
         await ctx.aclose()
     assert report.result is R.PASSED
     assert report.message == "errors = 0.5, < 1"
+
+
+async def test_a_sampled_check_keeps_its_first_requests_result_and_reports_every_sample() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return httpx.Response(500 if len(calls) % 3 == 0 else 200, json={"items": []})
+
+    check = {"http": {"url": "http://shop.test/api/orders", "samples": {"count": 6, "intervalSeconds": 0}}}
+    report = await run_http(check, handler)
+    assert report.result is R.PASSED  # the first request, as an unsampled check
+    assert len(calls) == 7
+    assert report.samples is not None
+    assert report.samples.outcomes == "oeooeo"  # requests 2..7: every third one answered 500
+    assert len(report.samples.latencies_ms) == 6
+    assert all(ms >= 0 and round(ms, 1) == ms for ms in report.samples.latencies_ms)
+    wire = report.model_dump(mode="json", by_alias=True)
+    assert wire["samples"]["outcomes"] == "oeooeo"
+
+
+async def test_a_sample_is_judged_by_the_checks_own_assertions() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"status": "degraded"})
+
+    check = {
+        "http": {
+            "url": "http://shop.test/healthz",
+            "json": [{"path": "$.status", "equals": "ok"}],
+            "samples": {"count": 3},
+        }
+    }
+    report = await run_http(check, handler)
+    assert report.result is R.FAILED
+    assert report.samples is not None and report.samples.outcomes == "eee"

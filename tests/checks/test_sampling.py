@@ -217,3 +217,24 @@ def test_a_closed_port_is_error_samples() -> None:
                 client, SampleRequest("GET", f"http://127.0.0.1:{port}/"), 3, 0.0, 1.0, status_in([200])
             )
     assert samples.outcomes == (ERR,) * 3
+
+
+def test_the_async_collector_follows_the_same_schedule() -> None:
+    import asyncio
+
+    from releaseguard.probe.checks.sampling import collect_samples_async
+
+    fake = FakeTime()
+
+    async def sleep(seconds: float) -> None:
+        fake.sleep(seconds)
+
+    async def one() -> tuple[float, SampleOutcome]:
+        fake.sent_at.append(fake.now)
+        fake.now += 0.05
+        return 50.0, OK if len(fake.sent_at) % 2 else ERR
+
+    samples = asyncio.run(collect_samples_async(one, 4, 2.0, clock=fake.clock, sleep=sleep))
+    assert [round(t - 100.0, 3) for t in fake.sent_at] == [0.0, 0.5, 1.0, 1.5]
+    assert samples.outcomes == (OK, ERR, OK, ERR)
+    assert samples.latencies_ms == (50.0,) * 4

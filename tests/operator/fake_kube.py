@@ -34,6 +34,7 @@ class FakeKube:
         self.replicasets: list[Obj] = []
         self.jobs: dict[tuple[str, str], Obj] = {}
         self.pods: list[Obj] = []
+        self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> its container's log
         self.vruns: dict[tuple[str, str], Obj] = {}
         self.events: list[tuple[str, str, str]] = []  # (involved kind, reason, message)
         self.calls: list[str] = []
@@ -130,6 +131,12 @@ class FakeKube:
     async def log_tail(self, namespace: str, pod: str, container: str, previous: bool, lines: int = 5) -> str:
         self._call("log_tail")
         return ""
+
+    async def pod_log(self, namespace: str, pod: str, container: str, limit_bytes: int) -> str:
+        self._call("pod_log")
+        if (namespace, pod) not in self.logs:
+            raise NotFoundError(f"pod {namespace}/{pod} has no log", 404)
+        return self.logs[(namespace, pod)].encode()[:limit_bytes].decode("utf-8", "ignore")
 
     # --- the target -------------------------------------------------------------------------------------
     async def get_deployment(self, namespace: str, name: str) -> Obj:

@@ -19,6 +19,11 @@ The release is chosen by `SHOP_RELEASE`, baked into each "image" (the kubesim im
                    fails to import and the server exits 1
     broken-import  shop.app imports a module that does not exist           shop:1.1-broken-import
     flaky          /api/orders fails (503) every other call                 shop:1.1-flaky
+
+Whatever the release, three env vars slow /api/orders down or make it fail (settings.py): it
+answers after `SHOP_LATENCY_MS` plus a random 0..`SHOP_LATENCY_JITTER_MS` ms, and answers 500 to
+`SHOP_ERROR_PERCENT` percent of its calls, evenly spread (the baseline comparison's tests set them
+in the Deployment, so each setting is a new revision).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""The HTTP application: routes and their behaviour in each release."""
+"""The HTTP application: routes and their behaviour in each release (and under the latency and
+error knobs of settings.py, which any release honours)."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
+import random
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,8 +27,25 @@ class Shop:
         self.metrics = Metrics()
         self._calls = itertools.count(1)
         self._calls_lock = threading.Lock()
+        self._orders_calls = itertools.count(1)
+
+    def _knobs(self) -> tuple[int, Any] | None:
+        """SHOP_LATENCY_MS, SHOP_LATENCY_JITTER_MS and SHOP_ERROR_PERCENT (settings.py)."""
+        delay = settings.LATENCY_MS + random.uniform(0, settings.LATENCY_JITTER_MS)
+        if delay > 0:
+            time.sleep(delay / 1000)
+        if settings.ERROR_PERCENT > 0:
+            with self._calls_lock:
+                call = next(self._orders_calls)
+            rate = settings.ERROR_PERCENT / 100
+            if math.floor(call * rate) > math.floor((call - 1) * rate):
+                return 500, {"error": "orders backend overloaded"}
+        return None
 
     def orders(self) -> tuple[int, Any]:
+        knobbed = self._knobs()
+        if knobbed is not None:
+            return knobbed
         if self.release == "error500":
             return 500, {"error": "orders backend unavailable"}
         if self.release == "slow":

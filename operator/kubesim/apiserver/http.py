@@ -351,6 +351,9 @@ class Api:
             raise bad_request(
                 f'container "{container or (names[0] if names else "")}" in pod "{t.name}" is waiting to start: ContainerCreating'
             )
+        limit = request.query.get("limitBytes")
+        if limit and limit.isdigit():  # as kube-apiserver passes it to the kubelet: the first limitBytes bytes
+            text = text.encode()[: int(limit)].decode("utf-8", "ignore")
         if request.query.get("follow") not in ("true", "1"):
             return web.Response(text=text, content_type="text/plain")
         return await self._follow_log(request, t, container or (names[0] if names else None), text)

@@ -48,6 +48,9 @@ class KubeletServer:
         tail = request.query.get("tailLines")
         previous = request.query.get("previous") in ("true", "1")
         text = self.kubelet.read_log(namespace, pod, container, int(tail) if tail else None, previous)
+        limit = request.query.get("limitBytes")
+        if text is not None and limit and limit.isdigit():  # as the kubelet: the first limitBytes bytes
+            text = text.encode()[: int(limit)].decode("utf-8", "ignore")
         if text is None:
             what = "previous terminated container" if previous else "container"
             return web.Response(status=404, text=f'{what} "{container}" in pod "{pod}" not found\n')

@@ -76,18 +76,65 @@ def parse_release_verification(obj: Any) -> ReleaseVerification:
         raise SpecInvalidError([FieldError("", f"expected a ReleaseVerification object, got {_kind(obj)}")])
     spec = obj.get("spec")
     raw = spec.get("checks") if isinstance(spec, dict) else None
-    return _validate(ReleaseVerification, obj, prefix="", duplicates=_duplicate_names(raw, "spec.checks"))
+    problems = _duplicate_names(raw, "spec.checks") + sample_problems(spec, "spec.")
+    return _validate(ReleaseVerification, obj, prefix="", duplicates=problems)
 
 
 def parse_spec(obj: Any, prefix: str = "spec") -> ReleaseVerificationSpec:
     raw = obj.get("checks") if isinstance(obj, dict) else None
-    return _validate(ReleaseVerificationSpec, obj, prefix=prefix, duplicates=_duplicate_names(raw, f"{prefix}.checks"))
+    problems = _duplicate_names(raw, f"{prefix}.checks") + sample_problems(obj, f"{prefix}.")
+    return _validate(ReleaseVerificationSpec, obj, prefix=prefix, duplicates=problems)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def sample_problems(spec: Any, prefix: str, with_timeout: bool = True) -> list[FieldError]:
+    """What makes an http check's `samples` unusable (issue 15), read from the raw input like the
+    duplicate names so that each path names its field: baseline.minSamples above samples.count
+    (the comparison could never run), samples with retries (a retried sample would hide its
+    error), and samples.intervalSeconds that does not fit in the rv's timeoutSeconds."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("checks"), list):
+        return []
+    timeout = _int(spec.get("timeoutSeconds", ReleaseVerificationSpec.model_fields["timeout_seconds"].default))
+    problems: list[FieldError] = []
+    for index, check in enumerate(spec["checks"]):
+        http = check.get("http") if isinstance(check, dict) else None
+        samples = http.get("samples") if isinstance(http, dict) else None
+        if not isinstance(samples, dict):
+            continue
+        at = f"{prefix}checks[{index}]"
+        count, interval = _int(samples.get("count")), _int(samples.get("intervalSeconds"))
+        baseline = http.get("baseline") if isinstance(http, dict) else None
+        minimum = _int(baseline.get("minSamples", 20)) if isinstance(baseline, dict) else None
+        if count is not None and minimum is not None and minimum > count:
+            problems.append(
+                FieldError(
+                    f"{at}.http.baseline.minSamples",
+                    f"{minimum} is more than samples.count {count}: the comparison could never run",
+                )
+            )
+        retries = _int(check.get("retries"))
+        if retries:
+            problems.append(
+                FieldError(f"{at}.retries", f"{retries} with http.samples: a retried sample would hide its error")
+            )
+        if with_timeout and interval is not None and timeout is not None and interval >= timeout:
+            problems.append(
+                FieldError(
+                    f"{at}.http.samples.intervalSeconds",
+                    f"{interval} does not fit in timeoutSeconds {timeout} (the samples must end within the checks' budget)",
+                )
+            )
+    return problems
 
 
 def parse_checks(obj: Any) -> list[Check]:
     """Parse a `{checks: [...]}` document (the probe runner's own input format)."""
     raw = obj.get("checks") if isinstance(obj, dict) else None
-    parsed = _validate(_Checks, obj, prefix="", duplicates=_duplicate_names(raw, "checks"))
+    problems = _duplicate_names(raw, "checks") + sample_problems(obj, "", with_timeout=False)
+    parsed = _validate(_Checks, obj, prefix="", duplicates=problems)
     return parsed.checks
 
 

@@ -273,7 +273,40 @@ class TlsOptions(SpecModel):
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
+class SamplesSpec(SpecModel):
+    """Extra requests of an http check whose latencies and outcomes are recorded (issue 15)."""
+
+    count: Annotated[int, Field(ge=1, le=200)]
+    """Requests sent, spread evenly over intervalSeconds (the check's result is still its first request's)."""
+    interval_seconds: Annotated[int, Field(ge=0, le=600)] = 0
+    """Seconds over which the requests are spread (0: one after the other)."""
+
+
+class BaselineSpec(SpecModel):
+    """Compare this check's samples with those of the last verified revision; a change that is
+    material and significant fails the check, no baseline or too few samples is Inconclusive."""
+
+    percentile: Annotated[float, Field(gt=0, le=100)] = 95
+    """The latency percentile compared (of the successful samples)."""
+    max_slowdown_percent: Annotated[float, Field(ge=0, le=10000)] = 25
+    """A percentile more than this much slower than the baseline's is material."""
+    max_error_rate_increase_points: Annotated[float, Field(ge=0, le=100)] = 2
+    """An error rate more than this many percentage points above the baseline's is material."""
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.01
+    """Significance level of the one-sided tests (Mann-Whitney U for latency, Fisher exact for errors)."""
+    min_samples: Annotated[int, Field(ge=1, le=200)] = 20
+    """Fewer samples than this on either side is Inconclusive."""
+
+
 class HttpCheck(SpecModel):
+    model_config = SpecModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {"rule": "!has(self.baseline) || has(self.samples)", "message": "baseline needs samples"}
+            ]
+        }
+    }
+
     url: Annotated[str, Field(min_length=1, max_length=2048), AfterValidator(validate_templated_url)]
     """Absolute http(s) URL, e.g. http://shop.demo.svc:8080/healthz; with `{{ .PodIP }}` or `{{ .PodName }}` it is called once per ready pod of the new revision, e.g. http://{{ .PodIP }}:8080/healthz."""
     method: HttpMethod = "GET"
@@ -295,6 +328,10 @@ class HttpCheck(SpecModel):
     """Follow redirects instead of judging the first response."""
     tls: TlsOptions | None = None
     """TLS options for https URLs."""
+    samples: SamplesSpec | None = None
+    """Send count requests over intervalSeconds and record each one's latency and outcome."""
+    baseline: BaselineSpec | None = None
+    """Compare the samples with the last verified revision's (needs samples)."""
 
     @field_validator("json_schema")
     @classmethod
@@ -314,6 +351,12 @@ class HttpCheck(SpecModel):
     def _no_body_without_method(self) -> HttpCheck:
         if self.body is not None and self.method in ("GET", "HEAD"):
             raise ValueError(f"body is not allowed with method {self.method}")
+        return self
+
+    @model_validator(mode="after")
+    def _baseline_needs_samples(self) -> HttpCheck:
+        if self.baseline is not None and self.samples is None:
+            raise ValueError("baseline needs samples: set samples.count (and samples.intervalSeconds)")
         return self
 
 

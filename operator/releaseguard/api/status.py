@@ -57,6 +57,59 @@ class Condition(StatusModel):
     """What happened, in a sentence a person can act on."""
 
 
+class LatencyComparisonStatus(StatusModel):
+    """The latency half of a baseline comparison."""
+
+    percentile: float
+    """The percentile compared, e.g. 95."""
+    current_ms: float
+    """That percentile of this run's successful samples, in ms."""
+    baseline_ms: float
+    """The same of the baseline's."""
+    change_percent: float | None = None
+    """How much slower (negative: faster), in percent; absent when the baseline's is 0 ms."""
+    p_value: float
+    """One-sided Mann-Whitney U p-value that this run's latencies are greater."""
+    current_samples: int
+    """Successful samples of this run compared."""
+    baseline_samples: int
+    """Successful samples of the baseline compared."""
+
+
+class ErrorRateComparisonStatus(StatusModel):
+    """The error-rate half of a baseline comparison."""
+
+    current_errors: int
+    """Error samples of this run."""
+    current_samples: int
+    """Samples of this run."""
+    baseline_errors: int
+    """Error samples of the baseline."""
+    baseline_samples: int
+    """Samples of the baseline."""
+    change_points: float
+    """Change of the error rate, in percentage points."""
+    p_value: float
+    """One-sided Fisher exact p-value that this run's error odds are greater."""
+
+
+class BaselineComparisonStatus(StatusModel):
+    """A sampled http check compared with the last verified revision's samples (issue 15)."""
+
+    verdict: str
+    """Passed, Failed or Inconclusive."""
+    reason: str
+    """WithinBaseline, ChangeNotSignificant, LatencyRegressed, ErrorRateRegressed, NoBaseline, TooFewSamples or InvalidSamples."""
+    message: str = ""
+    """The comparison in one line, e.g. 'p95 312 ms vs 180 ms in revision 4 (+73%, p=0.001, 50 vs 50 samples)'."""
+    baseline_revision: int | None = None
+    """The revision whose samples were the baseline."""
+    latency: LatencyComparisonStatus | None = None
+    """The latency comparison, when there were enough successful samples."""
+    error_rate: ErrorRateComparisonStatus | None = None
+    """The error-rate comparison, when there were enough samples."""
+
+
 class CheckStatus(StatusModel):
     """The result of one check in one run."""
 
@@ -76,6 +129,8 @@ class CheckStatus(StatusModel):
     """What was observed, e.g. 'HTTP 500', '0.031', 'exit 1'."""
     message: str = ""
     """Why it passed or failed, in one line."""
+    baseline: BaselineComparisonStatus | None = None
+    """A sampled http check with a baseline: its comparison with the last verified revision."""
 
 
 class RunStatus(StatusModel):

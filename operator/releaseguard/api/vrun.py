@@ -13,7 +13,7 @@ from typing import Any, Final
 from pydantic import Field
 
 from .base import StatusModel
-from .status import CheckResultKind, Verdict
+from .status import BaselineComparisonStatus, CheckResultKind, Verdict
 
 RUN_KIND: Final = "VerificationRun"
 RUN_PLURAL: Final = "verificationruns"
@@ -118,6 +118,19 @@ class MeasurementRecord(StatusModel):
     """Passed, Failed, Inconclusive or Error."""
 
 
+class SamplesRecord(StatusModel):
+    """A sampled http check's samples in this run: what a later run's baseline comparison reads."""
+
+    target: str
+    """Digest of the check's method and URL: a retargeted check is never compared with its old self."""
+    count: int
+    """How many samples."""
+    latencies_ms: list[float] = Field(default=[], max_length=200)
+    """Each sample's latency in ms (rounded to 0.1), in the order sent."""
+    outcomes: str = Field(default="", max_length=200)
+    """Each sample's outcome, one letter each: o (ok) or e (error)."""
+
+
 class CheckRecord(StatusModel):
     """One check's result in this run."""
 
@@ -143,6 +156,10 @@ class CheckRecord(StatusModel):
     """Every attempt, when the probe's report kept them (a report cut to fit 4 KiB drops them)."""
     measurements: list[MeasurementRecord] = []
     """Every measurement of a prometheus check with count or baseline (up to 100), when the report kept them."""
+    samples: SamplesRecord | None = None
+    """An http check with samples: each one's latency and outcome (read from the probe pod's log)."""
+    baseline: BaselineComparisonStatus | None = None
+    """An http check with a baseline: its comparison with the last verified revision's samples."""
 
 
 class RollbackRecord(StatusModel):

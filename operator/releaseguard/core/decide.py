@@ -37,6 +37,7 @@ from ..api.status import EarlyRun, RejectedTemplate, TargetPod, status_from_wire
 from ..errors import SpecInvalidError
 from ..report import ProbeReport
 from .approve import approved_rollback
+from .baseline import Samples
 from .conditions import (
     REJECTED_TEMPLATE,
     ROLLED_BACK,
@@ -85,6 +86,7 @@ from .record import record_name
 from .revision_values import needs_revisions, revision_values
 from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
 from .rollout import RolloutState, revision_of, rollout_state
+from .sampled import attach_comparisons, baselines_from_records, judge_baselines
 from .trust import controller_uid
 
 Obj = dict[str, Any]
@@ -129,6 +131,10 @@ class Observed:
     unreported_since: Mapping[str, datetime] = field(default_factory=dict)
     # the ready pods of the new revision, observed when a check names a pod ({{ .PodIP }})
     new_pods: Sequence[TargetPod] | None = None
+    # issue 15: the current run's samples per sampled http check (from the trusted probe pod's
+    # log), and this rv's VerificationRuns (read when a run with baseline checks is finishing)
+    samples: Mapping[str, Samples] = field(default_factory=dict)
+    records: Sequence[Obj] = ()
 
 
 @dataclass(frozen=True)
@@ -510,7 +516,12 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         ]
         outcomes += _refused_outcomes(rv, deployment, observed.now)
         report = in_spec_order(merged_outcome(outcomes), rv.spec.checks)
+        baselines = baselines_from_records(
+            rv.spec.checks, observed.records, current=run.record, target_uid=run.target_uid or dep_uid
+        )
+        report, comparisons = judge_baselines(report, rv.spec.checks, observed.samples, baselines)
         _finish_with_report(ctx, rv, run, settings, report)
+        attach_comparisons(run.checks, comparisons)
         return plan
     if observed.now >= deadline:
         message = f"the checks did not finish within {rv.spec.timeout_seconds}s"

@@ -29,9 +29,11 @@ from ..api.vrun import (
 )
 from ..errors import ReportError
 from ..report import ProbeReport, parse_report
+from .baseline import Samples
 from .jobs import label_value
 from .rollback import owned_by, template_without_hash
 from .rollout import TEMPLATE_HASH_LABEL, revision_of
+from .sampled import sampled_checks, samples_record
 
 Obj = dict[str, Any]
 CHANGE_CAUSE: Final = "kubernetes.io/change-cause"
@@ -344,15 +346,21 @@ def format_duration(seconds: float) -> str:
 
 
 def record_status(
-    status: ReleaseVerificationStatus, checks: Sequence[Check], messages: Mapping[str, str | None]
+    status: ReleaseVerificationStatus,
+    checks: Sequence[Check],
+    messages: Mapping[str, str | None],
+    samples: Mapping[str, Samples] | None = None,
 ) -> VerificationRunStatus | None:
-    """The verdict of the rv's lastRun as the record keeps it; None while the run has none."""
+    """The verdict of the rv's lastRun as the record keeps it; None while the run has none.
+    `samples`: the run's samples per sampled http check (issue 15), kept for later baselines."""
     run = status.last_run
     if run is None or run.verdict is None:
         return None
     by_name = {c.name: c for c in checks}
     attempts = _attempts(messages)
     measurements = _measurements(messages)
+    sampled = {c.name for c in sampled_checks(checks)}
+    kept = {name: samples_record(values, by_name[name]) for name, values in (samples or {}).items() if name in sampled}
     records = [
         CheckRecord(
             name=c.name,
@@ -366,6 +374,8 @@ def record_status(
             message=c.message,
             attempt_details=attempts.get(c.name, []),
             measurements=measurements.get(c.name, []),
+            samples=kept.get(c.name),
+            baseline=c.baseline,
         )
         for c in run.checks
     ]

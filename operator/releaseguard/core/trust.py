@@ -99,3 +99,14 @@ def pod_report(job: Obj, pods: Sequence[Obj]) -> PodReport:
             message = terminated.get("message")
             return PodReport(str(message) if message else None, final=bool(message))
     return PodReport(None, final=False)
+
+
+def trusted_pod(job: Obj, pods: Sequence[Obj]) -> Obj | None:
+    """The one pod whose report (and log) counts for `job`, by the same rule as `pod_report`: the
+    only pod the Job controls, with no other pod claiming the Job; None otherwise."""
+    meta = job.get("metadata") or {}
+    name, uid = str(meta.get("name") or ""), str(meta.get("uid") or "")
+    owned = [p for p in pods if uid and controller_uid(p) == uid]
+    if len(owned) != 1 or any(p not in owned and _claims(p, name) for p in pods):
+        return None
+    return owned[0]

@@ -299,6 +299,21 @@ class Kube:
         )
         return result
 
+    async def pod_log(self, namespace: str, pod: str, container: str, limit_bytes: int) -> str:
+        """The first `limit_bytes` of a container's log (`kubectl logs --limit-bytes`): the server
+        cuts it, and so does this, whatever the server sends."""
+        result: str = await asyncio.to_thread(
+            self.call,
+            f"reading the log of {namespace}/{pod} container {container}",
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{pod}/log",
+            None,
+            [("container", container), ("limitBytes", str(limit_bytes))],
+            None,
+            True,
+        )
+        return result.encode("utf-8")[:limit_bytes].decode("utf-8", "ignore")
+
     async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
         result = await self.request(

@@ -21,13 +21,17 @@ from typing import TYPE_CHECKING, Any
 
 from ..api import ReleaseVerificationStatus
 from ..api.status import status_from_wire
+from ..contract import PROBE_CONTAINER
+from ..core.baseline import Samples
 from ..core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
 from ..core.events import event_name, run_identity, verdict_events
 from ..core.jobs import RV_LABEL, job_finished
 from ..core.patch import merge_patch
 from ..core.rollout import REVISION_ANNOTATION, images_of
-from ..core.trust import PodReport, pod_report
-from ..errors import ConflictError, KubeError, NotFoundError, TransientKubeError
+from ..core.sampled import report_from_log, samples_by_check
+from ..core.trust import PodReport, controller_uid, pod_report, trusted_pod
+from ..errors import ConflictError, KubeError, NotFoundError, ReportError, TransientKubeError
+from ..report import parse_report
 from .kubeapi import KubeAPI
 from .metrics import Metrics
 from .observe import new_revision_pods, rolled_back_by_hand, rollout_trouble, unstartable_jobs
@@ -40,6 +44,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 
 logger = logging.getLogger("releaseguard")
+SAMPLES_LOG_LIMIT = 1 << 20  # bytes of a probe pod's log read for its samples (issue 15)
 REFUSED = (400, 403, 422)  # a Job the server refuses with these is refused again on retry
 STUB = "releaseguard.io/stub"  # marks a cached Deployment kept only as a name (no RV targets it)
 CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Events again after a restart
@@ -94,6 +99,7 @@ class Cache:
     deployments: dict[Key, Obj] = field(default_factory=dict)
     jobs: dict[Key, dict[str, Obj]] = field(default_factory=dict)  # (namespace, rv) -> name -> Job
     messages: dict[Key, PodReport] = field(default_factory=dict)  # (namespace, job) -> its pod's report
+    samples: dict[Key, dict[str, Samples]] = field(default_factory=dict)  # (namespace, job) -> check -> samples
     _targets: dict[Key, set[str]] = field(default_factory=dict)  # (namespace, deployment) -> RV names
 
     @staticmethod
@@ -126,6 +132,7 @@ class Cache:
             self._targets.get((key[0], target), set()).discard(key[1])
         for name in self.jobs.pop(key, {}):
             self.messages.pop((key[0], name), None)
+            self.samples.pop((key[0], name), None)
 
     def put_deployment(self, body: Obj) -> list[Key]:
         """Keep the Deployment whole when an RV targets it, else only as a stub (10,000 Deployments
@@ -152,6 +159,7 @@ class Cache:
     def drop_job(self, rv: Key, name: str) -> None:
         self.jobs.get(rv, {}).pop(name, None)
         self.messages.pop((rv[0], name), None)
+        self.samples.pop((rv[0], name), None)
 
 
 def _target(body: Obj | None) -> str:
@@ -309,6 +317,7 @@ class Reconciler:
         reports, unreported = await self._messages(key, body, jobs)
         messages = {n: r.message for n, r in reports.items()}
         problems = {n: r.problem for n, r in reports.items() if r.problem is not None}
+        samples, records = await self._sampled(key, body, jobs, reports)
         siblings = [
             self.cache.rvs[k] for k in self.cache.rvs_targeting((namespace, _target(body))) if k in self.cache.rvs
         ]
@@ -329,6 +338,8 @@ class Reconciler:
             rollback_failure=self._rollback_failures.get(key),
             unreported_since=unreported,
             new_pods=new_pods,
+            samples=samples,
+            records=records,
         )
         plan = decide(observed, self.settings)
         if plan.needs_replicasets and deployment is not None:
@@ -403,8 +414,64 @@ class Reconciler:
             self.queue.add_after(key, plan.requeue_after)
         if self.notifications is not None:
             await self.notifications.dispatch(key, self.cache.rvs.get(key), deployment)
-        await self.records.sync(self.cache.rvs.get(key) or body, deployment, messages)
+        await self.records.sync(self.cache.rvs.get(key) or body, deployment, messages, samples)
         return plan
+
+    async def _sampled(
+        self, key: Key, body: Obj, jobs: dict[str, Obj], reports: dict[str, PodReport]
+    ) -> tuple[dict[str, Samples], list[Obj]]:
+        """Issue 15, only for an rv with sampled http checks whose run is finishing: the samples of
+        its finished Jobs, from the full report in the trusted pod's log (read once per Job, at most
+        SAMPLES_LOG_LIMIT bytes), and, once every Job has reported and a check has a baseline, the
+        rv's VerificationRuns (core.sampled picks the baselines). Reading only; core decides."""
+        sampled, compared = _sampled_names(body)
+        run = (body.get("status") or {}).get("lastRun") or {}
+        names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
+        if not sampled or not names or run.get("verdict"):
+            return {}, []
+        namespace = key[0]
+        unread = [
+            n
+            for n in names
+            if (namespace, n) not in self.cache.samples
+            and n in jobs
+            and n in reports
+            and reports[n].final
+            and reports[n].message
+            and _names_checks(reports[n].message or "", sampled)
+        ]
+        if unread:
+            pods = await self.kube.probe_pods(namespace, key[1], int(run.get("revision") or 0))
+            for job_name in unread:
+                self.cache.samples[(namespace, job_name)] = await self._read_samples(namespace, jobs[job_name], pods)
+        samples: dict[str, Samples] = {}
+        for job_name in names:
+            samples.update(self.cache.samples.get((namespace, job_name), {}))
+        if not compared or not all(n in reports and reports[n].final for n in names):
+            return samples, []
+        uid = (body.get("metadata") or {}).get("uid")
+        records = [r for r in await self.kube.list_vruns(namespace, key[1]) if controller_uid(r) == uid]
+        return samples, records
+
+    async def _read_samples(self, namespace: str, job: Obj, pods: list[Obj]) -> dict[str, Samples]:
+        pod = trusted_pod(job, pods)
+        job_name = key_of(job)[1]
+        if pod is None:
+            logger.warning("%s: Job %s has no trusted pod; its samples are not read", namespace, job_name)
+            return {}
+        pod_name = key_of(pod)[1]
+        try:
+            text = await self.kube.pod_log(namespace, pod_name, PROBE_CONTAINER, SAMPLES_LOG_LIMIT)
+        except TransientKubeError:
+            raise  # the reconcile is retried, and the log read again
+        except KubeError as exc:
+            logger.warning("%s: cannot read the samples of Job %s from pod %s: %s", namespace, job_name, pod_name, exc)
+            return {}
+        report = report_from_log(text)
+        if report is None:
+            logger.warning("%s: the log of pod %s holds no probe report; no samples", namespace, pod_name)
+            return {}
+        return samples_by_check(report)
 
     async def _deployment(self, namespace: str, name: str) -> Obj | None:
         """The target from the cache; one kept only as a stub (no RV targeted it when it was last
@@ -595,3 +662,25 @@ class Reconciler:
             else self.cache.deployments.get(key)
         )
         return cached is not None and (cached.get("metadata") or {}).get("uid") == uid
+
+
+def _sampled_names(body: Obj) -> tuple[set[str], set[str]]:
+    """The names of the rv's http checks with samples, and of those with a baseline (raw spec)."""
+    sampled: set[str] = set()
+    compared: set[str] = set()
+    for check in (body.get("spec") or {}).get("checks") or []:
+        http = check.get("http") if isinstance(check, dict) else None
+        if isinstance(http, dict) and http.get("samples") and isinstance(check.get("name"), str):
+            sampled.add(check["name"])
+            if http.get("baseline") is not None:
+                compared.add(check["name"])
+    return sampled, compared
+
+
+def _names_checks(message: str, names: set[str]) -> bool:
+    """Whether a Job's report (its termination message) is about one of `names`."""
+    try:
+        report = parse_report(message)
+    except ReportError:
+        return False
+    return any(c.name in names for c in report.checks) or report.truncated

@@ -18,6 +18,7 @@ from typing import Any
 from .. import reasons
 from ..api import ReleaseVerificationSpec, parse_spec
 from ..api.status import status_from_wire
+from ..core.baseline import Samples
 from ..core.record import (
     flakiness,
     newly_flaky,
@@ -48,7 +49,13 @@ class Recorder:
         self._retained_at: dict[Key, float] = {}  # (namespace, rv) -> when retention last ran
         self._warned_missing = False
 
-    async def sync(self, body: Obj, deployment: Obj | None, messages: Mapping[str, str | None]) -> None:
+    async def sync(
+        self,
+        body: Obj,
+        deployment: Obj | None,
+        messages: Mapping[str, str | None],
+        samples: Mapping[str, Samples] | None = None,
+    ) -> None:
         meta = body.get("metadata") or {}
         namespace, rv_name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         status = status_from_wire(body.get("status"))
@@ -61,7 +68,7 @@ class Recorder:
             await self._periodic_retention(body, spec, run.record)
             return
         if run.verdict is not None and key not in self._pending:
-            verdict = record_status(status, spec.checks, messages)
+            verdict = record_status(status, spec.checks, messages, samples)
             if verdict is not None:
                 self._pending[key] = verdict.to_wire()
         if key not in self._created:

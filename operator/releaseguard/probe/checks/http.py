@@ -13,16 +13,19 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from ...api.spec import Check, HttpCheck, JsonAssertion
 from ...api.status import CheckResultKind
 from ...jsonpath import find
-from ...report import AttemptReport, CheckReport
-from .base import RunContext, attempt, run_with_retries
+from ...report import AttemptReport, CheckReport, SamplesReport
+
+if TYPE_CHECKING:
+    from ...core.baseline import SampleOutcome
+from .base import BACKSTOP_SECONDS, RunContext, attempt, run_with_retries
 from .destinations import DestinationDenied, ensure_allowed
 from .matching import MatchTimeout, bounded_search
 
@@ -40,7 +43,7 @@ class HttpRunner:
         headers = ctx.headers.get(check.name, [])
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
-        async def one() -> AttemptReport:
+        async def one(timing: list[float] | None = None) -> AttemptReport:
             return await http_attempt(
                 client,
                 spec,
@@ -50,9 +53,47 @@ class HttpRunner:
                 ctx.redactor.redact,
                 ctx.redactor.is_secret,
                 ctx.denied_networks,
+                timing=timing,
             )
 
-        return await run_with_retries(check, ctx, one)
+        report = await run_with_retries(check, ctx, one)
+        if spec.samples is None:
+            return report
+        return await _with_samples(report, check, one)
+
+
+async def _with_samples(
+    report: CheckReport, check: Check, one: Callable[[list[float] | None], Awaitable[AttemptReport]]
+) -> CheckReport:
+    """`samples.count` more requests over `samples.intervalSeconds` (probe.checks.sampling's
+    schedule), each judged by the check's own assertions: a pass is an ok sample, anything else an
+    error. The check's result stays its first request's; the samples are for the baseline."""
+    from ...core.baseline import SampleOutcome  # numpy, only for a sampled check
+    from .sampling import collect_samples_async
+
+    spec = check.http
+    assert spec is not None and spec.samples is not None
+
+    async def sample() -> tuple[float, SampleOutcome]:
+        timing: list[float] = []
+        began = time.perf_counter()
+        try:
+            async with asyncio.timeout(check.timeout_seconds + BACKSTOP_SECONDS):
+                result: AttemptReport = await one(timing)
+            ok = result.result is R.PASSED
+        except Exception:  # a timeout or a bug: this sample's error, not the end of the sampling
+            ok = False
+        seconds = timing[0] if timing else time.perf_counter() - began
+        return seconds * 1000, SampleOutcome.OK if ok else SampleOutcome.ERROR
+
+    started = time.perf_counter()
+    samples = await collect_samples_async(sample, spec.samples.count, spec.samples.interval_seconds)
+    wire = SamplesReport(
+        latencies_ms=[round(ms, 1) for ms in samples.latencies_ms],
+        outcomes="".join("o" if o is SampleOutcome.OK else "e" for o in samples.outcomes),
+    )
+    duration = report.duration_seconds + time.perf_counter() - started
+    return report.model_copy(update={"samples": wire, "duration_seconds": round(duration, 4)})
 
 
 def _client(ctx: RunContext, spec: HttpCheck, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
@@ -141,10 +182,12 @@ async def http_attempt(
     redact: Redact = _keep,
     is_secret: IsSecret = _nothing_secret,
     denied: Sequence[Any] = (),
+    timing: list[float] | None = None,
 ) -> AttemptReport:
     """One request. `redact` is applied to every sentence before anything is shortened, so no
-    part of a secret survives a cut."""
-    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, denied)
+    part of a secret survives a cut. `timing`, when given, receives the response's latency in
+    seconds (until the response is in, before its body is judged)."""
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, denied, timing)
     return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
 
 
@@ -157,6 +200,7 @@ async def _http_attempt(
     redact: Redact,
     is_secret: IsSecret,
     denied: Sequence[Any],
+    timing: list[float] | None = None,
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
@@ -168,6 +212,8 @@ async def _http_attempt(
     except httpx.HTTPError as exc:
         return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started
+    if timing is not None:
+        timing.append(latency)
     code = response.status_code
     observed = f"HTTP {code} in {latency * 1000:.0f} ms"
     if code not in spec.expect_status:

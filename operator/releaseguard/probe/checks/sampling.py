@@ -14,9 +14,10 @@ operator's denied networks is the caller's job, as for the one-shot http check.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 import httpx
@@ -25,6 +26,8 @@ from ...core.baseline import SampleOutcome, Samples
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
+AsyncSleep = Callable[[float], Awaitable[None]]
+OneSample = Callable[[], Awaitable[tuple[float, SampleOutcome]]]
 Accept = Callable[[httpx.Response], bool]
 
 
@@ -64,9 +67,7 @@ def collect_samples(
     A latency is the time from sending to the whole body read (or to the error), in ms on the
     monotonic `clock`; the outcome is ok when a response came and `accept` holds for it, error for
     a transport error, a timeout, a refused response, or an `accept` that raised."""
-    if count < 0 or not math.isfinite(interval_seconds) or interval_seconds < 0:
-        raise ValueError(f"count {count} and interval {interval_seconds}s must be >= 0")
-    spacing = interval_seconds / count if count else 0.0
+    spacing = spacing_seconds(count, interval_seconds)
     latencies: list[float] = []
     outcomes: list[SampleOutcome] = []
     start = clock()
@@ -75,6 +76,38 @@ def collect_samples(
         if wait > 0:
             sleep(wait)
         latency_ms, outcome = _one(client, request, timeout_seconds, accept, clock)
+        latencies.append(latency_ms)
+        outcomes.append(outcome)
+    return Samples(tuple(latencies), tuple(outcomes))
+
+
+def spacing_seconds(count: int, interval_seconds: float) -> float:
+    """The schedule both collectors follow: request i is due `i * spacing` after the start."""
+    if count < 0 or not math.isfinite(interval_seconds) or interval_seconds < 0:
+        raise ValueError(f"count {count} and interval {interval_seconds}s must be >= 0")
+    return interval_seconds / count if count else 0.0
+
+
+async def collect_samples_async(
+    one: OneSample,
+    count: int,
+    interval_seconds: float,
+    *,
+    clock: Clock = time.perf_counter,
+    sleep: AsyncSleep = asyncio.sleep,
+) -> Samples:
+    """The async form (the http check runs on httpx.AsyncClient): the same schedule as
+    `collect_samples`, with `one()` taking one sample (its latency in ms and its outcome) and
+    never raising for anything the target did."""
+    spacing = spacing_seconds(count, interval_seconds)
+    latencies: list[float] = []
+    outcomes: list[SampleOutcome] = []
+    start = clock()
+    for index in range(count):
+        wait = start + index * spacing - clock()
+        if wait > 0:
+            await sleep(wait)
+        latency_ms, outcome = await one()
         latencies.append(latency_ms)
         outcomes.append(outcome)
     return Samples(tuple(latencies), tuple(outcomes))
