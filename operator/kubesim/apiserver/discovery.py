@@ -26,11 +26,13 @@ SUB_VERBS = {
     "log": ["get"],
     "binding": ["create"],
     "token": ["create"],
+    "eviction": ["create"],
 }
 SUB_KINDS = {
     "scale": ("autoscaling", "v1", "Scale"),
     "binding": ("", "v1", "Binding"),
     "token": ("authentication.k8s.io", "v1", "TokenRequest"),
+    "eviction": ("policy", "v1", "Eviction"),
 }
 
 

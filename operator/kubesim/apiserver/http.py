@@ -42,7 +42,11 @@ LOG_MEDIA_TYPES = {
     "application/yaml",
     "application/vnd.kubernetes.protobuf",
 }
-SUBRESOURCE_CREATES = {"token": subresources.token_request, "binding": subresources.bind_pod}
+SUBRESOURCE_CREATES = {
+    "token": subresources.token_request,
+    "binding": subresources.bind_pod,
+    "eviction": subresources.evict_pod,
+}
 
 
 @dataclass

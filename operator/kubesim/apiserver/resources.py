@@ -82,7 +82,7 @@ def builtin_types() -> list[ResourceType]:
             short_names=("po",),
             categories=("all",),
             status_subresource=True,
-            extra_subresources=("log", "binding"),
+            extra_subresources=("log", "binding", "eviction"),
         ),
         _rt("v1", "nodes", "Node", False, short_names=("no",), status_subresource=True),
         _rt("v1", "events", "Event", short_names=("ev",)),

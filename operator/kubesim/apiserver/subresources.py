@@ -1,4 +1,6 @@
-"""POST subresources: `serviceaccounts/NAME/token` (TokenRequest) and `pods/NAME/binding`.
+"""POST subresources: `serviceaccounts/NAME/token` (TokenRequest), `pods/NAME/binding` and
+`pods/NAME/eviction` (the Eviction API; kubesim has no PodDisruptionBudgets, so every eviction is
+allowed: 201 and the pod deleted, as the real API server answers when no budget forbids it).
 
 kubesim authenticates nothing, so a service-account token is an opaque, recognisable string; what
 matters is that a node can ask for one the way the real kubelet does and mount it."""
@@ -47,4 +49,11 @@ def bind_pod(store: Store, namespace: str | None, name: str, body: Any) -> Obj:
     conditions.append({"type": "PodScheduled", "status": "True", "lastTransitionTime": clock.now_str()})
     status["conditions"] = conditions
     store._replace(rt, old, new)
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+
+
+def evict_pod(store: Store, namespace: str | None, name: str, body: Any) -> Obj:
+    if isinstance(body, dict) and body.get("kind") not in (None, "Eviction"):
+        raise bad_request(f"eviction: expected kind Eviction, got {body.get('kind')!r}")
+    store.delete_obj(store.rt("v1", "pods"), namespace, name)  # 404 when it does not exist
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}

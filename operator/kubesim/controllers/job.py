@@ -35,6 +35,9 @@ class JobController(Controller):
 
     def __init__(self, api: StoreClusterAPI) -> None:
         super().__init__(api)
+        # pods deleted (or evicted) before they finished, by Job uid: the real controller holds
+        # them with its job-tracking finalizer and counts each as failed; kubesim's go at once
+        self._deleted_unfinished: dict[str, set[str]] = {}
 
     def watches(self) -> list[tuple[str, str, Callable[[str, Obj], None]]]:
         return [("batch/v1", "jobs", self._on_job), ("v1", "pods", self._on_pod)]
@@ -42,10 +45,15 @@ class JobController(Controller):
     def _on_job(self, type_: str, job: Obj) -> None:
         if type_ != "DELETED":
             self.enqueue(key_of(job))
+        else:
+            self._deleted_unfinished.pop(job["metadata"]["uid"], None)
 
     def _on_pod(self, type_: str, pod: Obj) -> None:
         ref = controller_ref(pod)
         if ref and ref.get("kind") == "Job":
+            gone = type_ == "DELETED" or bool(pod["metadata"].get("deletionTimestamp"))
+            if gone and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                self._deleted_unfinished.setdefault(ref["uid"], set()).add(pod["metadata"]["uid"])
             self.enqueue((pod["metadata"].get("namespace", ""), ref["name"]))
 
     async def reconcile(self, key: Key) -> None:
@@ -63,9 +71,11 @@ class JobController(Controller):
             return
         uid = job["metadata"]["uid"]
         pods = [p for p in await self.api.list_owned("v1", "pods", uid) if podlib.owned_by(p, uid)]
-        active = [p for p in pods if podlib.is_active(p)]
         succeeded = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Succeeded")
-        failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed")
+        deleted = self._deleted_unfinished.get(uid, set())
+        pods = [p for p in pods if p["metadata"]["uid"] not in deleted]
+        active = [p for p in pods if podlib.is_active(p)]
+        failed = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Failed") + len(deleted)
         if spec["template"]["spec"].get("restartPolicy") == "OnFailure":
             failed += sum(
                 int(c.get("restartCount", 0))
