@@ -32,6 +32,7 @@ CRITICAL_CHECKS_FAILED: Final = "CriticalChecksFailed"
 NON_CRITICAL_CHECKS_FAILED: Final = "NonCriticalChecksFailed"
 RUNNER_ERROR: Final = "RunnerError"
 PROBE_CANNOT_START: Final = "ProbeCannotStart"
+TARGET_SCALED_TO_ZERO: Final = "TargetScaledToZero"  # checks failed with no pod to judge: Error
 FLAKY_CHECK: Final = "FlakyCheck"  # Warning Event: a check passed only on a retry
 EARLY_CHECKS_RUNNING: Final = "EarlyChecksRunning"  # spec.early: the new pods' checks, mid-rollout
 EARLY_CHECKS_FAILED: Final = "EarlyChecksFailed"  # a critical early check failed: paused, rolled back

@@ -512,3 +512,15 @@ def test_someone_else_rolling_out_during_our_rollback_wins_without_a_second_roll
     plan = driver.step(deployment(revision=3, image="shop:3.0"))
     assert plan.rollback is None and driver.status["phase"] == "Verified"
     assert [h.get("rolledBackTo") for h in driver.status["history"]].count(1) == 1
+
+
+def test_checks_failing_on_a_target_scaled_to_zero_are_an_error_not_a_rollback() -> None:
+    driver = Driver(rv_body())
+    driver.verify(deployment(), PASS)
+    driver.step(deployment(revision=2, image="b"))
+    driver.finish_all(FAIL)
+    plan = driver.step(deployment(revision=2, image="b", replicas=0))
+    assert plan.rollback is None and "RolledBack" not in reasons(plan)
+    run = driver.status["lastRun"]
+    assert (run["verdict"], run["reason"]) == ("Error", "TargetScaledToZero")
+    assert "0 replicas" in run["message"]

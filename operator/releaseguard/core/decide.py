@@ -85,7 +85,7 @@ from .policy import Policy, policy_problems
 from .record import record_name
 from .revision_values import needs_revisions, revision_values
 from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
-from .rollout import RolloutState, revision_of, rollout_state
+from .rollout import RolloutState, desired_replicas, revision_of, rollout_state
 from .sampled import attach_comparisons, baselines_from_records, judge_baselines
 from .trust import controller_uid
 
@@ -678,6 +678,14 @@ def _finish_with_report(
     message = report.message
     if verdict is Verdict.FAILED and reason == reasons.NON_CRITICAL_CHECKS_FAILED:
         message = f"non-critical checks failed (rollback.onNonCriticalFailure is set): {', '.join(soft)}"
+    deployment = ctx.observed.deployment
+    if verdict is Verdict.FAILED and deployment is not None and desired_replicas(deployment) == 0:
+        # No pod to judge: the failure says nothing about the release, so it never rolls back.
+        verdict, reason = Verdict.ERROR, reasons.TARGET_SCALED_TO_ZERO
+        message = (
+            f"Deployment {rv.spec.target_ref.name} has 0 replicas, so the checks judged no pod of revision "
+            f"{run.revision} ({message})"
+        )
     _finish(ctx, rv, run, settings, verdict, reason, message, report)
 
 
