@@ -1,11 +1,9 @@
 """Probe and target faults with known outcomes (issue 11), on both backends: a probe that cannot
-start, a probe pod evicted while its check runs, the target changed by someone else during a
-verification. None of them says anything about the release, so each ends in a verdict a person
+start, a probe pod evicted while its check runs, the target changed or scaled to zero by someone
+else during a verification. None of them says anything about the release, so each ends in a verdict a person
 can act on and never rolls back; what the operator may not do is also checked on the Deployment
 itself (its revision, image, generation and annotations).
-
-Not here: the target scaled to zero during its checks. Today that rolls back (the check's request
-is cut when the pod goes, the verdict is Failed, CriticalChecksFailed); see the report of issue 11."""
+The target scaled to zero during its checks ends Error (TargetScaledToZero): no pod was judged."""
 
 from __future__ import annotations
 
@@ -147,3 +145,31 @@ def test_a_target_changed_during_its_checks_is_verified_once_at_its_newest_revis
     # the generation counts the test's three spec writes (create, slow release, set env): no fourth
     assert_not_rolled_back(cluster, 3, "shop:1.1-slow", 3)
     eventually(lambda: all(j["metadata"]["labels"]["releaseguard.io/revision"] != "2" for j in cluster.jobs()), 20)
+
+
+def test_a_target_scaled_to_zero_during_its_checks_is_not_rolled_back(cluster: Cluster, operator: Operator) -> None:
+    rv = release_verification(cluster.ns, [slow_orders(cluster.ns)], timeoutSeconds=600)
+    verified_first(cluster, rv)
+    cluster.apply(slow_shop(5))  # revision 2
+    eventually(
+        lambda: cluster.status().get("currentRevision") == 2 and cluster.status().get("phase") == "Verifying", 30
+    )
+    running_probe_pod(cluster)
+    cluster.kubectl("scale", "deployment/shop", "--replicas=0")  # not a release: no new revision
+    seen: list[Obj] = [{}]
+
+    def verdict() -> Obj | None:
+        s = seen[0] = cluster.status()
+        return s if s.get("phase") != "Verifying" and s.get("currentRevision") == 2 else None
+
+    try:
+        status = eventually(verdict, 45, "a verdict for revision 2")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nlast status: {json.dumps(seen[0], indent=1)}\n{operator.log()[-3000:]}") from None
+    assert status["phase"] != "Failed", json.dumps(status, indent=1)
+    assert (status["lastRun"]["verdict"], status["lastRun"]["reason"]) == ("Error", "TargetScaledToZero"), status[
+        "lastRun"
+    ]
+    assert operator.proc is not None and operator.proc.poll() is None, operator.log()
+    assert_not_rolled_back(cluster, 2, "shop:1.1-slow", 3)  # the scale is the test's third write
+    assert (cluster.get("deployment", "shop") or {})["spec"]["replicas"] == 0
