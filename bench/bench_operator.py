@@ -95,11 +95,19 @@ class Cluster:
     """One backend as the benchmark drives it: an API for the driver and the observer (not counted
     as the operator's), a loop to run it on, the operator's kubeconfig, its request counts."""
 
-    def __init__(self, backend: str, workdir: Path) -> None:
+    def __init__(
+        self, backend: str, workdir: Path, sim: RealCluster | None = None, kubeconfig: Path | None = None
+    ) -> None:
+        """`sim`: a control plane started and stopped by the caller (bench_reliability's faulty one),
+        `kubeconfig`: the operator's own for it (through its fault proxy)."""
         self.backend = backend
         self.workdir = workdir
         self.sim: KubeSim | RealCluster
-        if backend == "real":
+        self._owned = sim is None
+        self._kubeconfig = kubeconfig
+        if sim is not None:
+            self.sim = sim
+        elif backend == "real":
             self.sim = RealCluster(workdir / "real", fake_node=True, audit=True)
         else:
             self.sim = KubeSim(workdir / "kubesim", kubelet=False, fake_node=True, rollout_delay_seconds=0.0)
@@ -107,7 +115,8 @@ class Cluster:
         self._audit_mark = 0
 
     def start(self) -> None:
-        self.sim.start()
+        if self._owned:
+            self.sim.start()
         if isinstance(self.sim, RealCluster):
             self.api = self.sim.call(self._http_api)
         else:
@@ -120,13 +129,16 @@ class Cluster:
     def stop(self) -> None:
         if isinstance(self.api, HttpClusterAPI):
             self.sim.call(self.api.close)
-        self.sim.stop()
+        if self._owned:
+            self.sim.stop()
 
     def call(self, fn: Callable[[], Any], timeout: float = 30) -> Any:
         return self.sim.call(fn, timeout)
 
     def operator_kubeconfig(self) -> Path:
         """The chart's ServiceAccount and RBAC where the server authorizes; kubesim's admin otherwise."""
+        if self._kubeconfig is not None:
+            return self._kubeconfig
         if not isinstance(self.sim, RealCluster):
             return self.sim.kubeconfig
         import yaml
@@ -241,8 +253,10 @@ class Observer:
 
 
 class Bench:
-    def __init__(self, workdir: Path, backend: str) -> None:
-        self.sim = Cluster(backend, workdir)
+    def __init__(
+        self, workdir: Path, backend: str, sim: RealCluster | None = None, kubeconfig: Path | None = None
+    ) -> None:
+        self.sim = Cluster(backend, workdir, sim, kubeconfig)
         self.workdir = workdir
         self.operator: subprocess.Popen[bytes] | None = None
         self.figures: dict[str, str] = {}

@@ -1,13 +1,20 @@
-"""Reliability under API faults, and the operator's memory beside many unrelated Deployments, on
-kubesim (its fault switch; the real control plane has no fault proxy here), with `releaseguard run`
-as a real subprocess and the probe pods played by bench_operator's Observer.
+"""Reliability under API faults, and the operator's memory beside many unrelated Deployments, with
+`releaseguard run` as a real subprocess and the probe pods played by bench_operator's Observer.
+BENCH_BACKENDS (default kubesim,real) picks backends; the memory scenario runs on kubesim only.
 
-  faults     BENCH_FAULT_APPS Deployments (default 50) released BENCH_FAULT_ROUNDS times (default 4),
-             alternating healthy and regressed releases, first with no faults and then with 5% of the
-             operator's requests answered 500 / 429 (Retry-After) / 409, 20 ms added latency, watch
-             streams cut every 3 s and the watch history compacted every 4 s (410 on resume):
-             wrong verdicts, missed and duplicate rollbacks, missing Events, and the time from
-             rollout complete to verdict without and with faults, side by side
+  faults     BENCH_FAULT_APPS Deployments (default 50; on the real control plane BENCH_FAULT_REAL_APPS,
+             default 25) released 2 x BENCH_FAULT_ROUNDS times (default 4), alternating healthy and
+             regressed releases, first BENCH_FAULT_ROUNDS without faults and then as many with them.
+             kubesim: its fault switch, 5% of the operator's requests answered 500 / 429 (Retry-After) /
+             409, 20 ms added latency, watch streams cut every 3 s and the watch history compacted every
+             4 s (410 on resume). Real control plane: tests/e2e/fault_backends' RealFaults, a dedicated
+             kube-apiserver behind Toxiproxy (20 ms, every connection cut every 3 s), APF 429s, a
+             webhook's 500s, etcd compacted every 4 s (410s), a concurrent writer (409s).
+             Wrong verdicts, missed and duplicate rollbacks, rvs not final, missing or extra Events
+             (verdicts' and rollbacks', on the rv and the Deployment), fault classes that never reached
+             the operator, the time from rollout complete to verdict without and with faults, side by
+             side, and the faults the operator met; it fails unless nothing is wrong.
+             BENCH_FAULT_WORKDIR keeps the logs (operator, audit).
   memory     the operator's RSS before and after BENCH_UNRELATED (default 10,000) Deployments that no
              rv targets appear in a watched namespace (each of a real one's size: 20 env vars and kubectl's
              last-applied annotation); the bound held is BENCH_UNRELATED_MIB (default 240)
@@ -18,15 +25,22 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.bench_operator import BAD_IMAGE, Bench, _deployment, _pct, _rv
 
-OPERATOR_AGENTS = ("OpenAPI-Generator", "kopf")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests"))  # rg_harness imports the shared support package
+
+from fault_backends import OPERATOR_AGENTS, Periodic, RealFaults  # noqa: E402
+from rg_harness import Cluster as HarnessCluster  # noqa: E402
+
+from kubesim.testing import KubeSim  # noqa: E402
 
 
 def _rss_now(bench: Bench) -> float:
@@ -53,7 +67,24 @@ def _rounds(
             if bad:
                 obs.bad_images[(ns, n)] = str(new)
         bench.set_images(ns, names, BAD_IMAGE if bad else f"shop:good-{new}")
-        bench.wait(lambda f=final: all((ns, n, f) in obs.verdict for n in names), 300, f"verdicts of revision {final}")
+        limit = float(os.environ.get("BENCH_FAULT_ROUND_SECONDS", "300"))
+        try:
+            took = bench.wait(
+                lambda f=final: all((ns, n, f) in obs.verdict for n in names), limit, f"verdicts of revision {final}"
+            )
+        except TimeoutError:
+            done = [n for n in names if (ns, n, final) in obs.verdict]
+            bench.record(
+                f"faults: revision {final} not cleared within {limit:.0f} s",
+                f"{len(done)} of {len(names)}",
+                f"faults: only {len(done)} of {len(names)} had the verdict of revision {final} after {limit:.0f} s; "
+                f"without it: {sorted(set(names) - set(done))[:10]}",
+            )
+            raise
+        print(
+            f"[{bench.sim.backend}]   revision {final} ({'regressed, rolled back' if bad else 'healthy'}): every verdict {took:.1f} s after the release",
+            flush=True,
+        )
         for n in names:
             verdict = obs.verdict[(ns, n, new)][1]
             if verdict != ("Failed" if bad else "Passed"):
@@ -67,11 +98,53 @@ def _rounds(
     return revision, tails, wrong
 
 
-def faults(bench: Bench, apps: int, rounds: int) -> None:
-    sim = bench.sim.sim
+class _SimFaults:
+    """kubesim's fault switch on the bench's own kubesim, with its history compacted every 4 s: the
+    same `on()` / `off()` / `seen()` as fault_backends' backends (whose KubeSimFaults starts a
+    kubesim of its own, with a kubelet, which this benchmark does not want)."""
+
+    name = "kubesim"
+    must_see = ("injected", "compactions")
+
+    def __init__(self, bench: Bench) -> None:
+        sim = bench.sim.sim
+        assert isinstance(sim, KubeSim)
+        self.sim: KubeSim = sim
+        self.compactor = Periodic(self.sim.compact, 4.0)
+        self.injected: dict[int, int] = {}
+
+    def on(self, cluster: HarnessCluster, names: list[str]) -> None:
+        f = self.sim.faults
+        f.user_agents = OPERATOR_AGENTS
+        f.error_rate = {"*": 0.02}
+        f.throttle_rate, f.retry_after_seconds = 0.015, 1
+        f.conflict_rate = 0.015
+        f.latency_seconds = 0.02
+        f.watch_cut_seconds = 3.0
+        self.compactor.start()
+
+    def off(self) -> None:
+        self.injected = dict(self.sim.faults.injected)
+        self.sim.faults.clear()
+        self.compactor.stop()
+
+    def seen(self) -> dict[str, int]:
+        injected = self.injected
+        return {
+            "500": sum(n for code, n in injected.items() if code >= 500),
+            "429": injected.get(429, 0),
+            "409": injected.get(409, 0),
+            "injected": sum(injected.values()),
+            "compactions": self.compactor.count,
+        }
+
+
+def faults(bench: Bench, apps: int, rounds: int, faulty: _SimFaults | RealFaults) -> list[str]:
+    """`rounds` rounds without faults, then `rounds` with `faulty`'s; returns the wrong outcomes."""
     ns = "faults"
     bench.namespace(ns)
     names = [f"f{i}" for i in range(apps)]
+    started = time.monotonic()
     bench.create_many(
         [("apps/v1", "deployments", ns, _deployment(n, "shop:good-1")) for n in names]
         + [("releaseguard.io/v1alpha1", "releaseverifications", ns, _rv(n, ns)) for n in names]
@@ -79,58 +152,80 @@ def faults(bench: Bench, apps: int, rounds: int) -> None:
     obs = bench.observer
     bench.wait(lambda: all((ns, n, 1) in obs.verdict for n in names), 300, "first verdicts")
     revision, calm, wrong = _rounds(bench, ns, names, 1, rounds, first_bad=False)
-    f = sim.faults  # type: ignore[union-attr]
-    f.user_agents = OPERATOR_AGENTS
-    f.error_rate = {"*": 0.02}
-    f.throttle_rate, f.retry_after_seconds = 0.015, 1
-    f.conflict_rate = 0.015
-    f.latency_seconds = 0.02
-    f.watch_cut_seconds = 3.0
-    stop = threading.Event()
-
-    def compact() -> None:
-        while not stop.wait(4.0):
-            sim.compact()  # type: ignore[union-attr]
-
-    compactor = threading.Thread(target=compact, daemon=True)
-    compactor.start()
+    faulty.on(HarnessCluster(bench.sim.sim, ns), names)
     try:
-        revision, faulty, wrong_faulty = _rounds(bench, ns, names, revision, rounds, first_bad=True)
+        revision, faulty_tails, wrong_faulty = _rounds(bench, ns, names, revision, rounds, first_bad=True)
     finally:
-        f.clear()
-        stop.set()
-        compactor.join(10)
+        faulty.off()
+    elapsed = time.monotonic() - started
     wrong += wrong_faulty
-    # each rollback exactly once (a second would have moved the revision on) and every Event there
+    # each rollback exactly once (a second would have moved the revision on), every rv final at the
+    # last revision, and every Event there: one per verdict and per rollback, on the rv and on the Deployment
     api = bench.sim.api
-    events = bench.sim.call(lambda: api.list("v1", "events", ns))
+    # the last verdicts' Events may still be on their way (posted after the status write, retried
+    # in the background): wait for the count they make, up to 30 s, before counting what is missing
+    want_total = 2 * apps * (1 + 2 * rounds + 2 * rounds)
+    deadline = time.monotonic() + 30
+    while True:
+        events = bench.sim.call(lambda: api.list("v1", "events", ns), 120)
+        counted = sum(1 for e in events if e["reason"] in ("VerificationSucceeded", "VerificationFailed", "RolledBack"))
+        if counted >= want_total or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    rvs = {r["metadata"]["name"]: r.get("status") or {} for r in bench.sim.call(lambda: api.list(
+        "releaseguard.io/v1alpha1", "releaseverifications", ns))}  # fmt: skip
     bad_rounds = rounds  # the calm phase regresses its odd rounds, the faulty phase its even ones
+    want = {"VerificationSucceeded": 1 + 2 * rounds, "VerificationFailed": bad_rounds, "RolledBack": bad_rounds}
+    missing = extra = 0
     for n in names:
         dep = bench.sim.call(lambda n=n: api.get("apps/v1", "deployments", ns, n))
         if int(dep["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) != revision:
             wrong.append(
                 f"{n}: at revision {dep['metadata']['annotations']['deployment.kubernetes.io/revision']}, want {revision}"
             )
+        status = rvs.get(n, {})
+        if (status.get("currentRevision"), status.get("phase")) != (revision, "Verified"):
+            wrong.append(f"{n}: {status.get('phase')} at {status.get('currentRevision')}, want Verified at {revision}")
         for kind in ("ReleaseVerification", "Deployment"):
             mine = [e for e in events if e["involvedObject"]["kind"] == kind and e["involvedObject"]["name"] == n]
-            rolled = sum(1 for e in mine if e["reason"] == "RolledBack")
-            if rolled != bad_rounds:
-                wrong.append(f"{n}: {rolled} RolledBack Events on the {kind}, want {bad_rounds}")
+            for reason, count in want.items():
+                got = sum(1 for e in mine if e["reason"] == reason)
+                missing += max(count - got, 0)
+                extra += max(got - count, 0)
+                if got != count:
+                    wrong.append(f"{n}: {got} {reason} Events on the {kind}, want {count}")
     verifications = apps * (1 + 2 * rounds + bad_rounds)  # every release, plus each rollback's own
-    injected = dict(f.injected)
+    seen = faulty.seen()
+    unseen = [k for k in faulty.must_see if seen.get(k, 0) < 1]
+    if unseen:
+        wrong.append(f"fault classes that never reached the operator: {unseen}")
     bench.record(
-        f"faults: {verifications} verifications, wrong outcomes / missing or extra Events",
-        f"{len(wrong)}",
-        f"faults: {verifications} verifications ({apps} apps x {2 * rounds} releases, half regressed, plus the "
-        f"rollbacks), injected {injected}: {len(wrong)} wrong {wrong[:5]}",
+        "faults: verifications (apps x releases, plus the first deploys and the rollbacks)",
+        f"{verifications} ({apps} x {2 * rounds})",
+        f"faults: {verifications} verifications ({apps} apps x {2 * rounds} releases, half regressed, "
+        f"{rounds} without faults then {rounds} with, plus the first deploys and the rollbacks' own), {elapsed:.0f} s",
     )
+    bench.record(
+        "faults: wrong outcomes (verdicts, rollbacks, final phases, Events, unseen fault classes)",
+        f"{len(wrong)}",
+        f"  {len(wrong)} wrong {wrong[:5]}; Events missing {missing}, extra {extra}",
+    )
+    bench.record("faults: Events missing / extra", f"{missing} / {extra}", f"  Events missing {missing}, extra {extra}")
     bench.record(
         "faults: rollout complete -> verdict p50/p95, no faults vs faults",
-        f"{statistics.median(calm):.2f}/{_pct(calm, 95):.2f} vs {statistics.median(faulty):.2f}/{_pct(faulty, 95):.2f} s",
-        f"  rollout complete -> verdict: without faults median {statistics.median(calm):.2f} s p95 {_pct(calm, 95):.2f} s; "
-        f"with faults median {statistics.median(faulty):.2f} s p95 {_pct(faulty, 95):.2f} s "
-        f"(ratio of medians {statistics.median(faulty) / statistics.median(calm):.2f})",
+        f"{statistics.median(calm):.2f}/{_pct(calm, 95):.2f} vs "
+        f"{statistics.median(faulty_tails):.2f}/{_pct(faulty_tails, 95):.2f} s",
+        f"  rollout complete -> verdict: without faults median {statistics.median(calm):.2f} s p95 "
+        f"{_pct(calm, 95):.2f} s; with faults median {statistics.median(faulty_tails):.2f} s p95 "
+        f"{_pct(faulty_tails, 95):.2f} s (ratio of medians {statistics.median(faulty_tails) / statistics.median(calm):.2f})",
     )
+    bench.record(
+        "faults: what the operator met",
+        ", ".join(f"{k} {v}" for k, v in seen.items()),
+        f"  faults the operator met: {seen}",
+    )
+    bench.record("faults: time", f"{elapsed:.0f} s", f"  {elapsed:.0f} s from the first deploy to the last verdict")
+    return wrong
 
 
 def _unrelated(name: str) -> dict[str, Any]:
@@ -178,19 +273,54 @@ def memory(bench: Bench, unrelated: int, bound_mib: float) -> None:
         )
 
 
-def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="bench-reliability-") as tmp, Bench(Path(tmp), "kubesim") as bench:
+def _kubesim(tmp: Path) -> tuple[dict[str, str], list[str]]:
+    wrong: list[str] = []
+    with Bench(tmp, "kubesim") as bench:
         time.sleep(5)  # the operator's start-up settles before its baseline RSS is read
         memory(
             bench, int(os.environ.get("BENCH_UNRELATED", "10000")), float(os.environ.get("BENCH_UNRELATED_MIB", "240"))
         )
         apps = int(os.environ.get("BENCH_FAULT_APPS", "50"))
         if apps:
-            faults(bench, apps, int(os.environ.get("BENCH_FAULT_ROUNDS", "4")))
-        width = max(len(n) for n in bench.figures)
-        print(f"\n{'reliability (kubesim)':<{width}}  value")
-        for name, value in bench.figures.items():
-            print(f"{name:<{width}}  {value}")
+            wrong = faults(bench, apps, int(os.environ.get("BENCH_FAULT_ROUNDS", "4")), _SimFaults(bench))
+        return bench.figures, wrong
+
+
+def _real(tmp: Path) -> tuple[dict[str, str], list[str]]:
+    """The faults scenario on a dedicated real control plane with fault_backends' RealFaults (its
+    fake node: the benchmark plays the probe pods, as on kubesim); the memory scenario is kubesim's."""
+    apps = int(os.environ.get("BENCH_FAULT_REAL_APPS", "25"))
+    if not apps:
+        return {}, []
+    faulty = RealFaults(tmp / "real", fake_node=True)
+    try:
+        with Bench(tmp, "real", faulty.backend, faulty.operator_kubeconfig(tmp)) as bench:
+            wrong = faults(bench, apps, int(os.environ.get("BENCH_FAULT_ROUNDS", "4")), faulty)
+            return bench.figures, wrong
+    finally:
+        faulty.close()
+
+
+def main() -> None:
+    backends = [b for b in os.environ.get("BENCH_BACKENDS", "kubesim,real").split(",") if b]
+    figures: dict[str, dict[str, str]] = {}
+    wrong: dict[str, list[str]] = {}
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix=f"bench-reliability-{backend}-") as tmp:
+            if keep := os.environ.get("BENCH_FAULT_WORKDIR"):  # kept afterwards: the operator's log, the audit log
+                tmp = str(Path(keep) / backend)
+                Path(tmp).mkdir(parents=True, exist_ok=True)
+            run = _real if backend == "real" else _kubesim
+            figures[backend], wrong[backend] = run(Path(tmp))
+    names = list(dict.fromkeys(name for f in figures.values() for name in f))
+    if not names:
+        return
+    width = max(len(n) for n in names)
+    print(f"\n{'reliability':<{width}}  " + "  ".join(f"{b:>22}" for b in backends))
+    for name in names:
+        print(f"{name:<{width}}  " + "  ".join(f"{figures[b].get(name, '-'):>22}" for b in backends))
+    if any(wrong.values()):
+        raise AssertionError(f"faults: outcomes the operator must reach were not reached: {wrong}")
 
 
 if __name__ == "__main__":

@@ -139,8 +139,12 @@ class RealFaults:
     name = "real"
     must_see = ("500", "429", "409", "410", "connection cuts", "compactions")
 
-    def __init__(self, workdir: Path) -> None:
-        self.backend = RealCluster(workdir, images=REAL_IMAGES, audit=True, apiserver_args=REAL_APISERVER_ARGS)
+    def __init__(self, workdir: Path, *, fake_node: bool = False) -> None:
+        """`fake_node`: pods marked Running at once and never started (bench_reliability plays the
+        probe pods), instead of kubesim's process node running them."""
+        self.backend = RealCluster(
+            workdir, images=REAL_IMAGES, audit=True, apiserver_args=REAL_APISERVER_ARGS, fake_node=fake_node
+        )
         self.proxy: FaultProxy | None = None
         self.webhook: FaultWebhook | None = None
         self.touched = 0
