@@ -198,3 +198,11 @@ async def test_after_a_restart_the_last_verdicts_events_are_posted_even_when_a_n
     await world.reconcile()
     assert world.status()["lastRun"]["revision"] == 3
     assert world.reasons().count("RolledBack") == 2 and world.reasons().count("VerificationFailed") == 2
+
+
+def test_retry_delays_a_conflict_does_not_back_off_and_nothing_waits_past_ten_seconds() -> None:
+    from releaseguard.operator.reconciler import retry_delay
+
+    assert retry_delay(0, ConflictError("the object has been modified", 409)) == 0.2
+    assert [retry_delay(n, KubeError("boom", 500)) for n in (1, 2, 3, 6, 20)] == [0.5, 1.0, 2.0, 10.0, 10.0]
+    assert retry_delay(1, TransientKubeError("too many requests", 429, retry_after=3.0)) == 3.0

@@ -51,6 +51,24 @@ CATCH_UP_WINDOW = timedelta(minutes=15)  # a verdict older than this gets no Eve
 EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to 10 s: about 1.5 min)
 
 
+CONFLICT_RETRY_SECONDS = 0.2
+MAX_RETRY_SECONDS = 10.0
+
+
+def retry_delay(failures: int, exc: Exception) -> float:
+    """When to reconcile an rv again after `exc`, its `failures`-th failure in a row. A conflict
+    is a stale copy, not trouble: it does not count and is retried at once on the fresher copy the
+    watch brings. Anything else backs off from 0.5 s, doubling, to MAX_RETRY_SECONDS (with 60 s,
+    sustained faults on the real control plane held verdicts back by minutes), and never sooner
+    than a 429's Retry-After."""
+    if isinstance(exc, ConflictError):
+        return CONFLICT_RETRY_SECONDS
+    delay = min(0.5 * 2.0 ** (max(failures, 1) - 1), MAX_RETRY_SECONDS)
+    if isinstance(exc, TransientKubeError):
+        delay = max(delay, float(exc.retry_after))
+    return delay
+
+
 def _resource_version_number(obj: Obj) -> int | None:
     raw = (obj.get("metadata") or {}).get("resourceVersion")
     try:
@@ -287,11 +305,9 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one RV's trouble must not stop the worker
-                failures = self._failures.get(key, 0) + 1
+                failures = self._failures.get(key, 0) + (0 if isinstance(exc, ConflictError) else 1)
                 self._failures[key] = failures
-                delay = min(0.5 * 2 ** (failures - 1), 60.0)
-                if isinstance(exc, TransientKubeError):  # never sooner than the server asked (429 Retry-After)
-                    delay = max(delay, exc.retry_after)
+                delay = retry_delay(failures, exc)
                 kind = type(exc).__name__
                 self.metrics.reconcile_errors.labels(kind).inc()
                 quiet = isinstance(
