@@ -71,6 +71,23 @@ def test_a_failed_start_stops_what_it_started_and_removes_its_folder(tmp_path: P
     assert leftover == ""
 
 
+def test_a_port_taken_after_it_was_chosen_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A free port is free only until someone binds it (seen in CI: etcd's `address already in
+    use` beside other runs): the start picks new ports and goes on."""
+    from kubesim.real import controlplane
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        chosen = iter([port])
+        choose = controlplane.free_port
+        monkeypatch.setattr(controlplane, "free_port", lambda: next(chosen, None) or choose())
+        with ControlPlane.start(timeout=60) as plane:
+            assert port not in plane._ports
+            assert run_kubectl(plane.kubeconfig, plane.workdir, "get", "--raw", "/readyz").stdout.strip() == "ok"
+
+
 def test_missing_binaries_name_the_step_and_the_command(tmp_path: Path) -> None:
     with pytest.raises(ControlPlaneError) as caught:
         find_binaries(tmp_path)

@@ -86,6 +86,9 @@ def find_binaries(bin_dir: Path | None = None) -> dict[str, Path]:
     return {b: folder / b for b in BINARIES}
 
 
+PORT_ATTEMPTS = 3  # starts with new ports when one chosen was taken meanwhile
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -132,13 +135,22 @@ class ControlPlane:
         cls, workdir: Path | None = None, bin_dir: Path | None = None, timeout: float = 90.0
     ) -> Iterator[ControlPlane]:
         owns = workdir is None
-        folder = Path(tempfile.mkdtemp(prefix="kubesim-real-")) if workdir is None else Path(workdir)
-        plane = cls(folder, bin_dir, owns)
-        try:
-            plane.launch(timeout)
-        except BaseException:
-            plane.stop()
-            raise
+        for attempt in range(PORT_ATTEMPTS):
+            folder = Path(tempfile.mkdtemp(prefix="kubesim-real-")) if workdir is None else Path(workdir)
+            plane = cls(folder, bin_dir, owns)
+            try:
+                plane.launch(timeout)
+                break
+            except ControlPlaneError as exc:
+                plane.stop()
+                # a free port is free only until someone else binds it: pick new ones
+                if "address already in use" not in str(exc) or attempt == PORT_ATTEMPTS - 1:
+                    raise
+                if not owns:
+                    shutil.rmtree(folder / "etcd", ignore_errors=True)
+            except BaseException:
+                plane.stop()
+                raise
         try:
             yield plane
         finally:
