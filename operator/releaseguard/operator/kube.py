@@ -314,57 +314,39 @@ class Kube:
         )
         return result.encode("utf-8")[:limit_bytes].decode("utf-8", "ignore")
 
-    async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
+    async def _list(self, what: str, path: str, labels: dict[str, str]) -> list[Obj]:
+        """A list call with an equality label selector (none: everything at `path`)."""
         selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        result = await self.request(
-            f"listing pods {selector} in {namespace}",
-            "GET",
-            f"/api/v1/namespaces/{namespace}/pods",
-            query=[("labelSelector", selector)],
-        )
+        result = await self.request(what, "GET", path, query=[("labelSelector", selector)] if selector else [])
         items: list[Obj] = result.get("items") or []
         return items
+
+    async def pods_matching(self, namespace: str, labels: dict[str, str]) -> list[Obj]:
+        return await self._list(f"listing pods {labels} in {namespace}", f"/api/v1/namespaces/{namespace}/pods", labels)
 
     async def pods_of(self, replicaset: Obj) -> list[Obj]:
         """The pods a ReplicaSet's selector matches (which are its own is core.early's to decide)."""
         meta = replicaset.get("metadata") or {}
         labels = ((replicaset.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        result = await self.request(
-            f"listing pods of ReplicaSet {meta.get('namespace')}/{meta.get('name')}",
-            "GET",
-            f"/api/v1/namespaces/{meta.get('namespace')}/pods",
-            query=[("labelSelector", selector)] if selector else [],
-        )
-        items: list[Obj] = result.get("items") or []
-        return items
+        return await self.pods_matching(str(meta.get("namespace") or ""), dict(labels))
 
     async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]:
         """The pods carrying one run's probe labels (which pod is whose is core.trust's to decide)."""
-        selector = f"{RV_LABEL}={label_value(rv_name)},{REVISION_LABEL}={revision}"
-        result = await self.request(
-            f"listing probe pods of {namespace}/{rv_name}",
-            "GET",
-            f"/api/v1/namespaces/{namespace}/pods",
-            query=[("labelSelector", selector)],
+        labels = {RV_LABEL: label_value(rv_name), REVISION_LABEL: str(revision)}
+        return await self._list(
+            f"listing probe pods of {namespace}/{rv_name}", f"/api/v1/namespaces/{namespace}/pods", labels
         )
-        items: list[Obj] = result.get("items") or []
-        return items
 
     # --- Deployments and ReplicaSets ----------------------------------------------------
 
     async def replicasets_of(self, deployment: Obj) -> list[Obj]:
         meta = deployment.get("metadata") or {}
         labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-        selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-        result = await self.request(
+        return await self._list(
             f"listing ReplicaSets of Deployment {meta.get('namespace')}/{meta.get('name')}",
-            "GET",
             f"/apis/apps/v1/namespaces/{meta.get('namespace')}/replicasets",
-            query=[("labelSelector", selector)] if selector else [],
+            dict(labels),
         )
-        items: list[Obj] = result.get("items") or []
-        return items
 
     async def get_deployment(self, namespace: str, name: str) -> Obj:
         result: Obj = await self.request(
