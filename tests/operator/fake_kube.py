@@ -9,7 +9,7 @@ import itertools
 from collections import defaultdict
 from typing import Any
 
-from releaseguard.errors import KubeError, NotFoundError
+from releaseguard.errors import ConflictError, KubeError, NotFoundError
 
 Obj = dict[str, Any]
 
@@ -65,6 +65,8 @@ class FakeKube:
     async def patch_rv_status(self, namespace: str, name: str, patch: Obj, resource_version: str | None = None) -> Obj:
         self._call("patch_rv_status")
         body = self.rvs[(namespace, name)]
+        if resource_version is not None and resource_version != body["metadata"].get("resourceVersion"):
+            raise ConflictError("the object has been modified; please apply your changes to the latest version", 409)
         body["status"] = apply_merge_patch(body.get("status") or {}, patch)
         return self._stamp(body)
 

@@ -200,9 +200,27 @@ async def test_after_a_restart_the_last_verdicts_events_are_posted_even_when_a_n
     assert world.reasons().count("RolledBack") == 2 and world.reasons().count("VerificationFailed") == 2
 
 
-def test_retry_delays_a_conflict_does_not_back_off_and_nothing_waits_past_ten_seconds() -> None:
+def test_retry_delays_a_few_conflicts_are_retried_at_once_then_back_off_and_nothing_waits_past_ten_seconds() -> None:
     from releaseguard.operator.reconciler import retry_delay
 
-    assert retry_delay(0, ConflictError("the object has been modified", 409)) == 0.2
+    conflict = ConflictError("the object has been modified", 409)
+    assert [retry_delay(n, conflict) for n in (1, 2, 3, 4, 5, 6, 30)] == [0.2, 0.2, 0.2, 0.5, 1.0, 2.0, 10.0]
     assert [retry_delay(n, KubeError("boom", 500)) for n in (1, 2, 3, 6, 20)] == [0.5, 1.0, 2.0, 10.0, 10.0]
     assert retry_delay(1, TransientKubeError("too many requests", 429, retry_after=3.0)) == 3.0
+
+
+async def test_a_conflict_on_the_status_write_reads_the_current_rv_so_the_retry_needs_no_watch_event() -> None:
+    world = World()
+    await failed_release(world)
+    world.sync()
+    world.kube.rvs[KEY]["metadata"]["annotations"] = {"someone": "else"}  # another writer, unseen by the watch
+    world.kube._stamp(world.kube.rvs[KEY])
+    current = world.kube.rvs[KEY]["metadata"]["resourceVersion"]
+    world.kube.calls.clear()
+    with pytest.raises(ConflictError):
+        await world.reconciler.reconcile(KEY)
+    assert world.kube.calls[-2:] == ["patch_rv_status", "get_rv"]
+    assert world.reconciler.cache.rvs[KEY]["metadata"]["resourceVersion"] == current
+    await world.reconciler.reconcile(KEY)  # no sync: the cache already has the current copy
+    assert world.status()["phase"] == "RolledBack"
+    assert world.reasons().count("RolledBack") == 2 and rollbacks(world.metrics) == 1

@@ -52,17 +52,22 @@ EVENT_RETRY_LIMIT = 12  # attempts to post one Event (backoff 0.25 s doubling to
 
 
 CONFLICT_RETRY_SECONDS = 0.2
+QUICK_CONFLICT_RETRIES = 3  # conflicts in a row retried at once before they back off like any failure
 MAX_RETRY_SECONDS = 10.0
 
 
 def retry_delay(failures: int, exc: Exception) -> float:
-    """When to reconcile an rv again after `exc`, its `failures`-th failure in a row. A conflict
-    is a stale copy, not trouble: it does not count and is retried at once on the fresher copy the
-    watch brings. Anything else backs off from 0.5 s, doubling, to MAX_RETRY_SECONDS (with 60 s,
-    sustained faults on the real control plane held verdicts back by minutes), and never sooner
-    than a 429's Retry-After."""
+    """When to reconcile an rv again after `exc`, its `failures`-th failure in a row (conflicts
+    included). A conflict means the copy decided on was stale, and the reconciler has read the
+    current one: the first few in a row are retried at once. Conflicts that keep coming (another
+    writer on the same rv) and anything else back off from 0.5 s, doubling, to MAX_RETRY_SECONDS
+    (with 60 s, sustained faults on the real control plane held verdicts back by minutes; with
+    conflicts never backing off, 25 rvs beside a busy writer flooded the server into 429s), and
+    never sooner than a 429's Retry-After."""
     if isinstance(exc, ConflictError):
-        return CONFLICT_RETRY_SECONDS
+        if failures <= QUICK_CONFLICT_RETRIES:
+            return CONFLICT_RETRY_SECONDS
+        failures -= QUICK_CONFLICT_RETRIES
     delay = min(0.5 * 2.0 ** (max(failures, 1) - 1), MAX_RETRY_SECONDS)
     if isinstance(exc, TransientKubeError):
         delay = max(delay, float(exc.retry_after))
@@ -305,7 +310,7 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one RV's trouble must not stop the worker
-                failures = self._failures.get(key, 0) + (0 if isinstance(exc, ConflictError) else 1)
+                failures = self._failures.get(key, 0) + 1
                 self._failures[key] = failures
                 delay = retry_delay(failures, exc)
                 kind = type(exc).__name__
@@ -381,6 +386,11 @@ class Reconciler:
                 # nothing, so it posts the last verdict's Events again, as the first look after a
                 # start does (the ones that landed answer AlreadyExists and stay single).
                 self._caught_up.discard(key)
+                raise
+            except ConflictError:
+                # The copy decided on is stale. The watch may be slow to bring the current one
+                # (its stream cut, or relisting after a 410), so read it: the retry decides on it.
+                self.cache.put_rv(await self.kube.get_rv(namespace, name))
                 raise
             self.cache.put_rv(updated)
             body = updated
