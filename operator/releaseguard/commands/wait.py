@@ -1,7 +1,9 @@
 """Wait for a ReleaseVerification's verdict on a revision, printing progress as it goes.
 
 Exit codes: 0 verified, 1 failed (or rolled back, or superseded), 2 timed out, 3 cannot reach the
-cluster, or the ReleaseVerification does not exist (at once, as `kubectl wait` does). Without
+cluster, or the ReleaseVerification does not exist (at once, as `kubectl wait` does). An API
+server that answers but is busy (429, 5xx) is asked again, no sooner than its Retry-After, until the
+timeout. Without
 --revision, waits for the target Deployment's current revision. Watches the ReleaseVerification
 and prints one line per change of the awaited revision's state, in order, then the verdict with
 its failures, critical ones first. A ReleaseVerification deleted meanwhile is exit 3.
@@ -12,12 +14,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from . import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 
 EXIT_TIMEOUT = 2
 POLL_SECONDS = 0.5
+T = TypeVar("T")
+
+
+class OutOfTime(Exception):
+    """The timeout passed while the API server kept answering that it was busy."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +101,20 @@ def run(args: argparse.Namespace) -> int:
             print(line, flush=True)
             last_line = line
 
+    def patiently(action: Callable[[], T], connected: bool = True) -> T:
+        """`action`, done again while the API server answers 429 or 5xx (or, once `connected`, while
+        it cannot be reached), each time after its Retry-After and at least POLL_SECONDS."""
+        while True:
+            try:
+                return action()
+            except TransientKubeError as exc:
+                if exc.status is None and not connected:
+                    raise
+                pause = max(POLL_SECONDS, exc.retry_after)
+                if time.monotonic() + pause >= deadline:
+                    raise OutOfTime(str(exc)) from None
+                time.sleep(pause)
+
     def seen(rv: dict[str, Any]) -> int | None:
         """Print what changed in this version of the rv; the exit code once there is a verdict."""
         nonlocal revision
@@ -100,10 +122,12 @@ def run(args: argparse.Namespace) -> int:
         if revision is None:
             target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
             try:
-                deployment = kube.call(
-                    f"reading Deployment {namespace}/{target}",
-                    "GET",
-                    f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
+                deployment = patiently(
+                    lambda: kube.call(
+                        f"reading Deployment {namespace}/{target}",
+                        "GET",
+                        f"/apis/apps/v1/namespaces/{namespace}/deployments/{target}",
+                    )
                 )
             except NotFoundError as exc:
                 say(f"{args.name}: {exc}; waiting for it")
@@ -118,13 +142,15 @@ def run(args: argparse.Namespace) -> int:
             say(progress_line(args.name, status))
         return None
 
-    def read() -> dict[str, Any]:
-        rv: dict[str, Any] = kube.call(f"reading {what}", "GET", f"{collection}/{args.name}")
+    def read(connected: bool = True) -> dict[str, Any]:
+        rv: dict[str, Any] = patiently(
+            lambda: kube.call(f"reading {what}", "GET", f"{collection}/{args.name}"), connected
+        )
         return rv
 
     try:
         try:
-            rv = read()
+            rv = read(connected=False)
         except NotFoundError:
             # as `kubectl wait` does: a resource that does not exist is an error at once
             print(
@@ -157,9 +183,12 @@ def run(args: argparse.Namespace) -> int:
                         return code
                     if time.monotonic() >= deadline:
                         break
-            except TransientKubeError:
-                time.sleep(POLL_SECONDS)
+            except TransientKubeError as exc:
+                time.sleep(max(POLL_SECONDS, exc.retry_after))
                 rv = read()
+    except OutOfTime as exc:
+        print(f"{args.name}: no verdict within {args.timeout:g}s; the API server last answered: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
     except NotFoundError:
         print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
         return EXIT_BROKEN
