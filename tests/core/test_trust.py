@@ -70,6 +70,26 @@ def test_a_pod_that_never_ran_its_container_is_a_problem() -> None:
     assert pod_report(_job(), []).problem is not None
 
 
+def test_a_job_whose_pod_is_gone_says_why_the_job_failed_not_that_nothing_ran() -> None:
+    failed = _job()
+    failed["status"]["conditions"] = [
+        {
+            "type": "Failed",
+            "status": "True",
+            "reason": "BackoffLimitExceeded",
+            "message": "Job has reached the specified backoff limit",
+        }
+    ]
+    problem = pod_report(failed, []).problem or ""
+    assert (
+        "has no pod left (the Job failed: BackoffLimitExceeded: Job has reached the specified backoff limit)" in problem
+    )
+    assert "never ran" not in problem
+    pending = _job()
+    pending["status"] = {}
+    assert "never created, or deleted or evicted before it reported" in (pod_report(pending, []).problem or "")
+
+
 def _checks(*checks: Obj) -> Any:
     return parse_release_verification(rv_body(checks=list(checks))).spec.checks
 

@@ -74,6 +74,15 @@ def _never_ran(pod: Obj) -> str | None:
     return _cap(f"the container never ran to completion ({reason}: {waiting.get('message') or ''})".replace(": )", ")"))
 
 
+def _job_failure(job: Obj) -> str:
+    """Why the Job says it failed, when its pod is gone (evicted and deleted, or deleted by hand)."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if isinstance(condition, dict) and condition.get("type") == "Failed" and condition.get("status") == "True":
+            words = ": ".join(str(condition[k]) for k in ("reason", "message") if condition.get(k))
+            return f" left (the Job failed: {words or 'no reason given'}); its report is lost with the pod"
+    return " (never created, or deleted or evicted before it reported)"
+
+
 def pod_report(job: Obj, pods: Sequence[Obj]) -> PodReport:
     """The report of a finished Job from the pods of its namespace that carry its name or labels."""
     meta = job.get("metadata") or {}
@@ -88,7 +97,7 @@ def pod_report(job: Obj, pods: Sequence[Obj]) -> PodReport:
     if len(owned) > 1:
         return PodReport(None, f"{len(owned)} pods claim to be the pod of Job {name}; no report trusted")
     if not owned:
-        return PodReport(None, f"Job {name} has no pod: its container never ran", final=False)
+        return PodReport(None, _cap(f"Job {name} has no pod{_job_failure(job)}"), final=False)
     pod = owned[0]
     problem = _never_ran(pod)
     if problem is not None:
