@@ -273,6 +273,41 @@ def _rerun_of(run: RunStatus) -> str | None:
     return run.rerun if run.trigger == "Rerun" else None
 
 
+def _run_jobs(
+    ctx: _Run, settings: Settings, rv: ReleaseVerification, run: RunStatus, deployment: Obj, revision: int, uid: str
+) -> list[Obj]:
+    """The probe Jobs of `run` on `revision` (all of them: the caller picks those not there yet)."""
+    return build_jobs(
+        rv,
+        uid,
+        deployment,
+        revision,
+        settings.runner_image,
+        settings.job_ttl_seconds,
+        settings.policy.denied_networks,
+        _rerun_of(run),
+        _pods_of(rv, ctx.observed),
+        _revisions(ctx, rv, deployment, revision),
+    )
+
+
+def _early_jobs(
+    settings: Settings, erv: ReleaseVerification, uid: str, deployment: Obj, revision: int, pods: Sequence[TargetPod]
+) -> list[Obj]:
+    """The early checks' Jobs, on the ready pods they were started on."""
+    return build_jobs(
+        erv,
+        uid,
+        deployment,
+        revision,
+        settings.runner_image,
+        settings.job_ttl_seconds,
+        settings.policy.denied_networks,
+        EARLY_RERUN_KEY,
+        [(p.name, p.ip) for p in pods],
+    )
+
+
 def _rerun_token(body: Obj) -> str | None:
     value = ((body.get("metadata") or {}).get("annotations") or {}).get(RERUN_ANNOTATION)
     return str(value) if value else None
@@ -426,18 +461,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             plan.requeue_after = (launch_at - observed.now).total_seconds()
             return plan
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = build_jobs(
-            rv,
-            uid,
-            deployment,
-            revision,
-            settings.runner_image,
-            settings.job_ttl_seconds,
-            settings.policy.denied_networks,
-            _rerun_of(run),
-            _pods_of(rv, observed),
-            _revisions(ctx, rv, deployment, revision),
-        )
+        jobs = _run_jobs(ctx, settings, rv, run, deployment, revision, uid)
         if not jobs:  # every check was refused before it could run
             report = merged_outcome(_refused_outcomes(rv, deployment, observed.now))
             _finish_with_report(ctx, rv, run, settings, report)
@@ -469,18 +493,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         return plan
     missing = [n for n in run.jobs if n not in observed.jobs]
     if missing:
-        jobs = build_jobs(
-            rv,
-            rv_uid,
-            deployment,
-            revision,
-            settings.runner_image,
-            settings.job_ttl_seconds,
-            settings.policy.denied_networks,
-            _rerun_of(run),
-            _pods_of(rv, observed),
-            _revisions(ctx, rv, deployment, revision),
-        )
+        jobs = _run_jobs(ctx, settings, rv, run, deployment, revision, rv_uid)
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
@@ -1004,17 +1017,7 @@ def _early_step(
         if len(pods) < rv.spec.early.min_ready_pods:
             return False
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = build_jobs(
-            early_rv(rv),
-            uid,
-            deployment,
-            revision,
-            settings.runner_image,
-            settings.job_ttl_seconds,
-            settings.policy.denied_networks,
-            EARLY_RERUN_KEY,
-            [(p.name, p.ip) for p in pods],
-        )
+        jobs = _early_jobs(settings, early_rv(rv), uid, deployment, revision, pods)
         run.early = EarlyRun(pods=pods, jobs=[j["metadata"]["name"] for j in jobs], start_time=observed.now)
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
         status.phase = Phase.VERIFYING
@@ -1041,17 +1044,7 @@ def _early_step(
         missing = [n for n in early.jobs if n not in observed.jobs]
         if missing:
             uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-            jobs = build_jobs(
-                erv,
-                uid,
-                deployment,
-                revision,
-                settings.runner_image,
-                settings.job_ttl_seconds,
-                settings.policy.denied_networks,
-                EARLY_RERUN_KEY,
-                [(p.name, p.ip) for p in early.pods],
-            )
+            jobs = _early_jobs(settings, erv, uid, deployment, revision, early.pods)
             plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         status.phase = Phase.VERIFYING
         plan.requeue_after = settings.pod_poll_seconds
