@@ -115,6 +115,12 @@ class FakeKube:
         self.jobs[key] = created
         return self._stamp(created)
 
+    async def get_job(self, namespace: str, name: str) -> Obj:
+        self._call("get_job")
+        if (namespace, name) not in self.jobs:
+            raise NotFoundError(f"Job {name} not found", 404)
+        return copy.deepcopy(self.jobs[(namespace, name)])
+
     async def delete_job(self, namespace: str, name: str) -> None:
         self._call("delete_job")
         self.jobs.pop((namespace, name), None)

@@ -224,3 +224,14 @@ async def test_a_conflict_on_the_status_write_reads_the_current_rv_so_the_retry_
     await world.reconciler.reconcile(KEY)  # no sync: the cache already has the current copy
     assert world.status()["phase"] == "RolledBack"
     assert world.reasons().count("RolledBack") == 2 and rollbacks(world.metrics) == 1
+
+
+async def test_a_job_whose_pod_ended_is_read_again_when_its_watch_has_not_told_yet() -> None:
+    world = World()
+    world.reconciler = Reconciler(world.kube, world.metrics, Settings(runner_image="runner:test", pod_poll_seconds=0))
+    await world.reconcile()  # revision 1 rolled out: its Job created
+    world.finish_jobs(PASS)  # the Job ended on the server; the watch (cut, or relisting) has not said so
+    world.kube.calls.clear()
+    await world.reconciler.reconcile(KEY)
+    assert "get_job" in world.kube.calls
+    assert world.status()["phase"] == "Verified"

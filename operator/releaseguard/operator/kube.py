@@ -257,6 +257,12 @@ class Kube:
             return None
         return result
 
+    async def get_job(self, namespace: str, name: str) -> Obj:
+        result: Obj = await self.request(
+            f"reading Job {namespace}/{name}", "GET", f"/apis/batch/v1/namespaces/{namespace}/jobs/{name}"
+        )
+        return result
+
     async def apply_configmap(self, namespace: str, configmap: Obj) -> None:
         """Create the ConfigMap, or merge-patch its data and labels when it exists already."""
         name = configmap["metadata"]["name"]

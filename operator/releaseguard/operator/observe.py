@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from ..api import parse_release_verification
@@ -25,23 +26,33 @@ Key = tuple[str, str]
 logger = logging.getLogger("releaseguard")
 
 
-async def unstartable_jobs(kube: KubeAPI, key: Key, run: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
+@dataclass(frozen=True)
+class RunningJobs:
+    """What the pods of a run's unfinished Jobs (as the cache has them) show."""
+
+    stuck: dict[str, str]  # Jobs whose pod will never start, with the kubelet's reason
+    ended: list[str]  # Jobs whose pod has ended: the cache is behind (its watch cut or relisting)
+
+
+async def running_jobs(kube: KubeAPI, key: Key, run: Obj, jobs: dict[str, Obj]) -> RunningJobs:
     """The unfinished `jobs` of `run` whose pod will never start (core.pods.permanent_failure),
-    with the kubelet's reason. core.decide requeues a running verification every pod_poll_seconds,
-    so this is looked at that often."""
+    and those whose pod has ended, which the reconciler reads again. core.decide requeues a
+    running verification every pod_poll_seconds, so this is looked at that often."""
     running = [n for n, job in jobs.items() if not job_finished(job)]
     if not running:
-        return {}
+        return RunningJobs({}, [])
     pods = await kube.probe_pods(key[0], key[1], int(run.get("revision") or 0))
     stuck: dict[str, str] = {}
+    ended: list[str] = []
     for job_name in running:
         uid = str((jobs[job_name].get("metadata") or {}).get("uid") or "")
-        for pod in (p for p in pods if uid and controller_uid(p) == uid):  # only the Job's own pods
-            why = permanent_failure(pod)
-            if why is not None:
-                stuck[job_name] = why
-                break
-    return stuck
+        own = [p for p in pods if uid and controller_uid(p) == uid]  # only the Job's own pods
+        why = next((w for p in own if (w := permanent_failure(p)) is not None), None)
+        if why is not None:
+            stuck[job_name] = why
+        elif any((p.get("status") or {}).get("phase") in ("Succeeded", "Failed") for p in own):
+            ended.append(job_name)
+    return RunningJobs(stuck, ended)
 
 
 async def rollout_trouble(kube: KubeAPI, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:

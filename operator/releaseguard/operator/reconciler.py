@@ -34,7 +34,7 @@ from ..errors import ConflictError, KubeError, NotFoundError, ReportError, Trans
 from ..report import parse_report
 from .kubeapi import KubeAPI
 from .metrics import Metrics
-from .observe import new_revision_pods, rolled_back_by_hand, rollout_trouble, unstartable_jobs
+from .observe import new_revision_pods, rolled_back_by_hand, rollout_trouble, running_jobs
 from .recorder import Recorder
 
 if TYPE_CHECKING:
@@ -546,7 +546,8 @@ class Reconciler:
 
     async def _stuck_jobs(self, key: Key, body: Obj, jobs: dict[str, Obj]) -> dict[str, str]:
         """The current run's Jobs that can never finish: refused by the API server (remembered
-        here), or with a pod that cannot start (read by observe.unstartable_jobs)."""
+        here), or with a pod that cannot start (read by observe.running_jobs). A Job whose pod has
+        ended is read again into the cache and into `jobs`."""
         run = (body.get("status") or {}).get("lastRun") or {}
         names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
         refused = {n: self._refused[(key[0], n)] for n in names if (key[0], n) in self._refused}
@@ -562,7 +563,16 @@ class Reconciler:
             return refused
         self._pods_read_at[key] = now
         running = {n: j for n, j in jobs.items() if n in names and n not in refused}
-        return {**refused, **await unstartable_jobs(self.kube, key, run, running)}
+        seen = await running_jobs(self.kube, key, run, running)
+        for name in seen.ended:
+            # the Job's watch has not told of its end yet: read it, so the verdict need not wait
+            try:
+                fresh = await self.kube.get_job(key[0], name)
+            except NotFoundError:
+                continue
+            self.cache.put_job(key, fresh)
+            jobs[name] = self.cache.jobs.get(key, {}).get(name, fresh)
+        return {**refused, **seen.stuck}
 
     async def _pause(self, key: Key, deployment: Obj) -> None:
         """Pause the Deployment (an early failure, recorded in the status already): the deployment
