@@ -25,6 +25,10 @@ class Faults:
     conflict_rate: float = 0.0
     # watch streams end after this many seconds (None: never).
     watch_cut_seconds: float | None = None
+    # probability, each second and each event, that a watch stream ends with an ERROR event 500
+    # InternalError, as a real API server's does when etcd fails it (for example "etcd event
+    # received with PrevKv=nil" after a compaction, without the watch cache).
+    watch_error_rate: float = 0.0
     # only requests whose User-Agent starts with one of these are faulted (empty: every request), so
     # a test can make the operator's API server flaky while its own kubectl calls are not.
     user_agents: tuple[str, ...] = ()
@@ -44,6 +48,7 @@ class Faults:
         self.throttle_rate = 0.0
         self.conflict_rate = 0.0
         self.watch_cut_seconds = None
+        self.watch_error_rate = 0.0
         self.user_agents = ()
 
     def applies_to(self, user_agent: str) -> bool:
@@ -59,6 +64,14 @@ class Faults:
             return True
         with self._lock:
             return self._rng.random() < p
+
+    def watch_error(self) -> bool:
+        """Whether this watch stream is to end with an ERROR event 500."""
+        failed = self._roll(self.watch_error_rate)
+        if failed:
+            with self._lock:
+                self.injected[500] = self.injected.get(500, 0) + 1
+        return failed
 
     def check(self, verb: str) -> ApiError | None:
         """The error to answer this request with, if any."""
@@ -91,7 +104,7 @@ class Faults:
 
 
 def parse_cli(specs: list[str], faults: Faults) -> Faults:
-    """`error-rate=get:0.5`, `latency=0.2`, `throttle=0.1`, `retry-after=2`, `watch-cut=5`, `error-code=503`."""
+    """`error-rate=get:0.5`, `latency=0.2`, `throttle=0.1`, `retry-after=2`, `watch-cut=5`, `watch-error=0.1`, `error-code=503`."""
     for spec in specs:
         name, _, value = spec.partition("=")
         if name == "error-rate":
@@ -105,6 +118,8 @@ def parse_cli(specs: list[str], faults: Faults) -> Faults:
             faults.retry_after_seconds = int(value)
         elif name == "watch-cut":
             faults.watch_cut_seconds = float(value)
+        elif name == "watch-error":
+            faults.watch_error_rate = float(value)
         elif name == "conflict":
             faults.conflict_rate = float(value)
         elif name == "user-agent":

@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 
 LogReader = Callable[[str, str, str | None, int | None, bool], str | None]
 JSON = "application/json"
+# what a real API server writes into a watch stream when etcd fails it (Faults.watch_error_rate)
+WATCH_FAILURE = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "metadata": {},
+    "status": "Failure",
+    "message": "Internal error occurred: kubesim: injected watch failure",
+    "reason": "InternalError",
+    "code": 500,
+}
 PATCH_TYPES = {
     "application/merge-patch+json": "merge",
     "application/json-patch+json": "json",
@@ -420,7 +430,8 @@ class Api:
     async def _watch(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         q = request.query
         timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-        cut = self.faults.watch_cut_seconds if self.faults.applies_to(request.headers.get("User-Agent", "")) else None
+        faulted = self.faults.applies_to(request.headers.get("User-Agent", ""))
+        cut = self.faults.watch_cut_seconds if faulted else None
         if cut is not None:
             timeout = min(timeout, cut) if timeout is not None else cut
         bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
@@ -445,7 +456,12 @@ class Api:
                     if left <= 0:
                         break
                     wait = min(wait, left) if wait is not None else left
+                if faulted:
+                    wait = min(wait, 1.0) if wait is not None else 1.0  # a chance to fail every second
                 done, _ = await asyncio.wait({next_event}, timeout=wait)
+                if faulted and self.faults.watch_error():
+                    await resp.write(_dumps({"type": "ERROR", "object": WATCH_FAILURE}) + b"\n")
+                    break
                 if not done:
                     if bookmarks and (deadline is None or time.monotonic() < deadline):
                         bm = {

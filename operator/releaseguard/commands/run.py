@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..operator import handlers  # noqa: F401 - registers the kopf handlers
     from ..operator.kube import load_config
+    from ..operator.metrics import Metrics
     from ..operator.settings import from_args
+    from ..operator.supervise import supervise
 
     logging.basicConfig(
         level=logging.INFO,
@@ -85,13 +87,20 @@ def run(args: argparse.Namespace) -> int:
         settings.metrics_port,
         settings.health_port,
     )
-    kopf.run(
-        clusterwide=not settings.namespaces,
-        namespaces=list(settings.namespaces),
-        standalone=settings.peering is None,
-        peering_name=settings.peering,
-        priority=settings.priority,
-        liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-        memo=kopf.Memo(settings=settings),
-    )
-    return 0
+    metrics = Metrics()
+
+    def run_once() -> None:
+        kopf.run(
+            clusterwide=not settings.namespaces,
+            namespaces=list(settings.namespaces),
+            standalone=settings.peering is None,
+            peering_name=settings.peering,
+            priority=settings.priority,
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
+            memo=kopf.Memo(settings=settings, metrics=metrics),
+        )
+
+    def count(exc: BaseException) -> None:
+        metrics.restarts.labels(type(exc).__name__).inc()
+
+    return supervise(run_once, fatal=(kopf.LoginError,), on_restart=count)

@@ -68,7 +68,7 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     ours: OperatorSettings = memo.get("settings") or from_env()
     configure_kopf(settings, ours)
-    memo.runtime = await runtime_.start(ours)
+    memo.runtime = await runtime_.start(ours, metrics=memo.get("metrics"))  # metrics outlive a restart
 
 
 @kopf.on.cleanup()

@@ -89,6 +89,12 @@ class Metrics:
             ["error"],
             registry=r,
         )
+        self.restarts = Counter(
+            "releaseguard_watch_restarts",
+            "Times kopf's watching stopped on an error and was started again in the same process, by error type.",
+            ["error"],
+            registry=r,
+        )
 
     def record_verdict(
         self,
@@ -188,7 +194,7 @@ class Metrics:
 
 
 def serve(metrics: Metrics, port: int, address: str = "0.0.0.0") -> Any:
-    """Serve /metrics in a background thread; returns the server (call .shutdown())."""
+    """Serve /metrics in a background thread; returns the server (call .shutdown() and .server_close())."""
     from prometheus_client import start_http_server
 
     server, _thread = start_http_server(port, addr=address, registry=metrics.registry)

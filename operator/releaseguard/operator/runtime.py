@@ -70,3 +70,4 @@ async def stop(runtime: Runtime) -> None:
         close()
     if runtime.server is not None:
         runtime.server.shutdown()
+        runtime.server.server_close()  # frees the port for a restart in this process
