@@ -101,6 +101,6 @@ def run(args: argparse.Namespace) -> int:
         )
 
     def count(exc: BaseException) -> None:
-        metrics.restarts.labels(type(exc).__name__).inc()
+        metrics.restarts.inc()
 
     return supervise(run_once, fatal=(kopf.LoginError,), on_restart=count)

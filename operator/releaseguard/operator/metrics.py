@@ -91,8 +91,7 @@ class Metrics:
         )
         self.restarts = Counter(
             "releaseguard_watch_restarts",
-            "Times kopf's watching stopped on an error and was started again in the same process, by error type.",
-            ["error"],
+            "Times kopf's watching stopped on an error and was started again in the same process.",
             registry=r,
         )
 
