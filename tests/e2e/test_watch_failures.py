@@ -53,7 +53,9 @@ def test_failed_watch_streams_do_not_stop_verification(sim: KubeSim, tmp_path: P
         eventually(lambda: not fleet.unsettled(), 120, "round 3", interval=0.5)
         assert operator.proc is not None and operator.proc.poll() is None, operator.log()
         assert "the operator's watching stopped (WatchingError" in operator.log(), operator.log()[-3000:]
-        restarts = [line for line in operator.metrics().splitlines() if line.startswith("releaseguard_watch_restarts_total")]
+        restarts = [
+            line for line in operator.metrics().splitlines() if line.startswith("releaseguard_watch_restarts_total")
+        ]
         assert restarts and float(restarts[0].split()[-1]) >= 1, restarts
     finally:
         operator.stop()
