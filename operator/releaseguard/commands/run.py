@@ -13,7 +13,9 @@ RELEASEGUARD_RUNNER_IMAGE, a repeatable flag's variable is a comma-separated lis
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
 import sys
 
 
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..operator.kube import load_config
     from ..operator.metrics import Metrics
     from ..operator.settings import from_args
-    from ..operator.supervise import supervise
+    from ..operator.supervise import RESTARTS_ENV, KopfThread, supervise
 
     logging.basicConfig(
         level=logging.INFO,
@@ -66,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
         logging.getLogger("kopf").setLevel(logging.WARNING)
         logging.getLogger("kopf._core.engines.peering").setLevel(logging.INFO)  # who is active, and why
         logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # kopf runs in a thread of its own and the main thread keeps the signals (operator.supervise)
+    logging.getLogger("kopf._core.reactor.running").addFilter(
+        lambda record: "OS signals are ignored" not in record.getMessage()
+    )
     try:
         load_config()
     except Exception as exc:
@@ -88,19 +94,24 @@ def run(args: argparse.Namespace) -> int:
         settings.health_port,
     )
     metrics = Metrics()
+    metrics.restarts.inc(int(os.environ.get(RESTARTS_ENV, "0") or 0))  # restarts before a fresh process
 
-    def run_once() -> None:
+    def run_kopf(loop: asyncio.AbstractEventLoop, stop: asyncio.Future[None]) -> None:
         kopf.run(
+            loop=loop,
+            stop_flag=stop,
             clusterwide=not settings.namespaces,
             namespaces=list(settings.namespaces),
             standalone=settings.peering is None,
             peering_name=settings.peering,
             priority=settings.priority,
             liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz",
-            memo=kopf.Memo(settings=settings, metrics=metrics),
+            memo=kopf.Memo(settings=settings, metrics=metrics, on_cleanup=kopf_thread.cleaned_up),
         )
 
     def count(exc: BaseException) -> None:
         metrics.restarts.inc()
 
-    return supervise(run_once, fatal=(kopf.LoginError,), on_restart=count)
+    kopf_thread = KopfThread(run_kopf)
+    kopf_thread.install_signals()
+    return supervise(kopf_thread.run_once, fatal=(kopf.LoginError,), on_restart=count, sleep=kopf_thread.stopping.wait)

@@ -77,6 +77,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if running is not None:
         memo.runtime = None
         await runtime_.stop(running)
+    on_cleanup = memo.get("on_cleanup")
+    if callable(on_cleanup):
+        on_cleanup()  # releaseguard run's supervisor: kopf is stopping
 
 
 @kopf.on.probe(id="queue")
