@@ -58,7 +58,7 @@ def test_waits_for_the_rollout_then_launches_jobs() -> None:
     assert [j["metadata"]["name"] for j in plan.create_jobs] == driver.status["lastRun"]["jobs"]
     assert reasons(plan) == ["VerificationStarted"]
     assert reasons(plan, "deployment") == ["VerificationStarted"]
-    assert plan.requeue_after == 60 + SETTINGS.timeout_grace_seconds
+    assert plan.requeue_after == SETTINGS.pod_poll_seconds  # not only when a Job event comes
 
 
 def test_paused_rollout_waits() -> None:

@@ -474,7 +474,9 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
         ctx.event(reasons.VERIFICATION_STARTED, message)
         ctx.log(message)
-        plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
+        # looked at again soon even without a Job event: a Job whose pod ended is read again then
+        # (the Job's watch may be cut or relisting); later looks keep this pace until the deadline
+        plan.requeue_after = min(settings.pod_poll_seconds, rv.spec.timeout_seconds + settings.timeout_grace_seconds)
         return plan
 
     rv_uid = str((observed.body.get("metadata") or {}).get("uid", ""))
@@ -1026,7 +1028,7 @@ def _early_step(
         ctx.condition(VERIFIED, "Unknown", reasons.EARLY_CHECKS_RUNNING, message)
         ctx.event(reasons.VERIFICATION_STARTED, message)
         ctx.log(message)
-        plan.requeue_after = rv.spec.timeout_seconds + settings.timeout_grace_seconds
+        plan.requeue_after = min(settings.pod_poll_seconds, rv.spec.timeout_seconds + settings.timeout_grace_seconds)
         return True
     if early.verdict is not None:
         return False
