@@ -201,12 +201,15 @@ async def test_after_a_restart_the_last_verdicts_events_are_posted_even_when_a_n
 
 
 def test_retry_delays_a_few_conflicts_are_retried_at_once_then_back_off_and_nothing_waits_past_ten_seconds() -> None:
-    from releaseguard.operator.reconciler import retry_delay
+    from releaseguard.operator.reconciler import counts_as_failure, retry_delay
 
     conflict = ConflictError("the object has been modified", 409)
     assert [retry_delay(n, conflict) for n in (1, 2, 3, 4, 5, 6, 30)] == [0.2, 0.2, 0.2, 0.5, 1.0, 2.0, 10.0]
     assert [retry_delay(n, KubeError("boom", 500)) for n in (1, 2, 3, 6, 20)] == [0.5, 1.0, 2.0, 10.0, 10.0]
     assert retry_delay(1, TransientKubeError("too many requests", 429, retry_after=3.0)) == 3.0
+    throttled = TransientKubeError("too many requests", 429, retry_after=1.0)
+    assert [retry_delay(n, throttled) for n in (0, 1, 5, 20)] == [1.0, 1.0, 1.0, 1.0]  # when the server says
+    assert not counts_as_failure(throttled) and counts_as_failure(KubeError("boom", 500))
 
 
 async def test_a_conflict_on_the_status_write_reads_the_current_rv_so_the_retry_needs_no_watch_event() -> None:

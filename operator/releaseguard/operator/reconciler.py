@@ -58,12 +58,15 @@ MAX_RETRY_SECONDS = 10.0
 
 def retry_delay(failures: int, exc: Exception) -> float:
     """When to reconcile an rv again after `exc`, its `failures`-th failure in a row (conflicts
-    included). A conflict means the copy decided on was stale, and the reconciler has read the
-    current one: the first few in a row are retried at once. Conflicts that keep coming (another
-    writer on the same rv) and anything else back off from 0.5 s, doubling, to MAX_RETRY_SECONDS
-    (with 60 s, sustained faults on the real control plane held verdicts back by minutes; with
-    conflicts never backing off, 25 rvs beside a busy writer flooded the server into 429s), and
-    never sooner than a 429's Retry-After."""
+    included, throttling not: see `counts_as_failure`). A 429 is retried when the server says
+    (Retry-After: API Priority and Fairness asks for 1 s), never sooner and not later: backing off
+    further on 429s made every rv of a busy server wait 10 s per attempt, and an attempt makes
+    several requests, so verdicts waited minutes. A conflict means the copy decided on was stale,
+    and the reconciler has read the current one: the first few in a row are retried at once.
+    Conflicts that keep coming (another writer on the same rv) and anything else back off from
+    0.5 s, doubling, to MAX_RETRY_SECONDS."""
+    if isinstance(exc, TransientKubeError) and exc.status == 429:
+        return max(float(exc.retry_after), CONFLICT_RETRY_SECONDS)
     if isinstance(exc, ConflictError):
         if failures <= QUICK_CONFLICT_RETRIES:
             return CONFLICT_RETRY_SECONDS
@@ -72,6 +75,11 @@ def retry_delay(failures: int, exc: Exception) -> float:
     if isinstance(exc, TransientKubeError):
         delay = max(delay, float(exc.retry_after))
     return delay
+
+
+def counts_as_failure(exc: Exception) -> bool:
+    """Throttling (429) says the server is busy, not that this rv's reconcile is failing."""
+    return not (isinstance(exc, TransientKubeError) and exc.status == 429)
 
 
 def _resource_version_number(obj: Obj) -> int | None:
@@ -310,7 +318,7 @@ class Reconciler:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # one RV's trouble must not stop the worker
-                failures = self._failures.get(key, 0) + 1
+                failures = self._failures.get(key, 0) + (1 if counts_as_failure(exc) else 0)
                 self._failures[key] = failures
                 delay = retry_delay(failures, exc)
                 kind = type(exc).__name__
