@@ -69,10 +69,16 @@ class Kube:
     """Async wrappers over the few API calls the operator makes."""
 
     def __init__(self, connections: int = 16) -> None:
+        import urllib3
         from kubernetes import client
 
         configuration = client.Configuration.get_default_copy()
         configuration.connection_pool_maxsize = connections  # one per concurrent API call
+        # urllib3 would sleep out a 429's Retry-After itself, three times, inside the call (API
+        # Priority and Fairness asks for up to 30 s): a worker thread blocked for minutes, unseen.
+        # The answer comes back instead, as a TransientKubeError carrying Retry-After, and the one
+        # retry rule (reconciler.retry_delay, the Event retries, `releaseguard wait`) waits it out.
+        configuration.retries = urllib3.Retry(total=3, respect_retry_after_header=False)
         self._client = client.ApiClient(configuration)
         self._instance = socket.gethostname()
 
