@@ -14,7 +14,8 @@ API server (TCP passthrough: TLS stays end to end). With `on()`:
   server's `--etcd-compaction-interval` calls; here on demand, so the compactions are known), so
   a resumed watch gets 410 Gone;
 - API Priority and Fairness puts the operator's ServiceAccount in a priority level with 3 seats,
-  no borrowing and a queue of 2: what overflows gets a real 429 with `Retry-After: 1`;
+  no borrowing and a queue of 2: what overflows gets a real 429, with the server's own Retry-After
+  (1 s lightly loaded, up to about 30 s under load);
 - a validating webhook (failurePolicy Fail, matched to the operator's user only) fails 4% of its
   writes, which the API server answers 500;
 - a background writer annotates the fleet's rvs and Deployments, so the operator's writes meet
