@@ -163,9 +163,10 @@ def faults(bench: Bench, apps: int, rounds: int, faulty: _SimFaults | RealFaults
     # last revision, and every Event there: one per verdict and per rollback, on the rv and on the Deployment
     api = bench.sim.api
     # the last verdicts' Events may still be on their way (posted after the status write, retried
-    # in the background): wait for the count they make, up to 30 s, before counting what is missing
+    # in the background no sooner than a 429's Retry-After, which APF set to 32 s in a full-size
+    # run and the client takes up to RETRY_AFTER_LIMIT, 60 s): wait up to 90 s for the count
     want_total = 2 * apps * (1 + 2 * rounds + 2 * rounds)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while True:
         events = bench.sim.call(lambda: api.list("v1", "events", ns), 120)
         counted = sum(1 for e in events if e["reason"] in ("VerificationSucceeded", "VerificationFailed", "RolledBack"))
