@@ -56,6 +56,7 @@ CONTROLLERS = (
     "clusterrole-aggregation-controller",
     "service-cidr-controller",
     "resourcequota-controller",
+    "validatingadmissionpolicy-status-controller",  # type-checks the shipped policy (status.typeChecking)
 )
 BINARIES = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
