@@ -59,9 +59,9 @@ MAX_RETRY_SECONDS = 10.0
 def retry_delay(failures: int, exc: Exception) -> float:
     """When to reconcile an rv again after `exc`, its `failures`-th failure in a row (conflicts
     included, throttling not: see `counts_as_failure`). A 429 is retried when the server says
-    (Retry-After: API Priority and Fairness asks for 1 s), never sooner and not later: backing off
-    further on 429s made every rv of a busy server wait 10 s per attempt, and an attempt makes
-    several requests, so verdicts waited minutes. A conflict means the copy decided on was stale,
+    (Retry-After: API Priority and Fairness computes 1 s to about 30 s), never sooner and not
+    later: backing off further on 429s made every rv of a busy server wait 10 s per attempt, and
+    an attempt makes several requests, so verdicts waited minutes. A conflict means the copy decided on was stale,
     and the reconciler has read the current one: the first few in a row are retried at once.
     Conflicts that keep coming (another writer on the same rv) and anything else back off from
     0.5 s, doubling, to MAX_RETRY_SECONDS."""
