@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "tests"))  # rg_harness imports the shared support package
 
-from fault_backends import OPERATOR_AGENTS, Periodic, RealFaults  # noqa: E402
+from fault_backends import KubeSimFaults, RealFaults  # noqa: E402
 from rg_harness import Cluster as HarnessCluster  # noqa: E402
 
 from kubesim.testing import KubeSim  # noqa: E402
@@ -98,48 +98,7 @@ def _rounds(
     return revision, tails, wrong
 
 
-class _SimFaults:
-    """kubesim's fault switch on the bench's own kubesim, with its history compacted every 4 s: the
-    same `on()` / `off()` / `seen()` as fault_backends' backends (whose KubeSimFaults starts a
-    kubesim of its own, with a kubelet, which this benchmark does not want)."""
-
-    name = "kubesim"
-    must_see = ("injected", "compactions")
-
-    def __init__(self, bench: Bench) -> None:
-        sim = bench.sim.sim
-        assert isinstance(sim, KubeSim)
-        self.sim: KubeSim = sim
-        self.compactor = Periodic(self.sim.compact, 4.0)
-        self.injected: dict[int, int] = {}
-
-    def on(self, cluster: HarnessCluster, names: list[str]) -> None:
-        f = self.sim.faults
-        f.user_agents = OPERATOR_AGENTS
-        f.error_rate = {"*": 0.02}
-        f.throttle_rate, f.retry_after_seconds = 0.015, 1
-        f.conflict_rate = 0.015
-        f.latency_seconds = 0.02
-        f.watch_cut_seconds = 3.0
-        self.compactor.start()
-
-    def off(self) -> None:
-        self.injected = dict(self.sim.faults.injected)
-        self.sim.faults.clear()
-        self.compactor.stop()
-
-    def seen(self) -> dict[str, int]:
-        injected = self.injected
-        return {
-            "500": sum(n for code, n in injected.items() if code >= 500),
-            "429": injected.get(429, 0),
-            "409": injected.get(409, 0),
-            "injected": sum(injected.values()),
-            "compactions": self.compactor.count,
-        }
-
-
-def faults(bench: Bench, apps: int, rounds: int, faulty: _SimFaults | RealFaults) -> list[str]:
+def faults(bench: Bench, apps: int, rounds: int, faulty: KubeSimFaults | RealFaults) -> list[str]:
     """`rounds` rounds without faults, then `rounds` with `faulty`'s; returns the wrong outcomes."""
     ns = "faults"
     bench.namespace(ns)
@@ -283,7 +242,10 @@ def _kubesim(tmp: Path) -> tuple[dict[str, str], list[str]]:
         )
         apps = int(os.environ.get("BENCH_FAULT_APPS", "50"))
         if apps:
-            wrong = faults(bench, apps, int(os.environ.get("BENCH_FAULT_ROUNDS", "4")), _SimFaults(bench))
+            sim = bench.sim.sim
+            assert isinstance(sim, KubeSim)
+            # fault_backends' own switch on the bench's kubesim (never closed here: the bench owns it)
+            wrong = faults(bench, apps, int(os.environ.get("BENCH_FAULT_ROUNDS", "4")), KubeSimFaults(sim))
         return bench.figures, wrong
 
 

@@ -97,10 +97,16 @@ class KubeSimFaults:
     # 409s go to 1.5% of updates and patches only: one or two a run, so any injected answer will do
     must_see = ("injected", "compactions")
 
-    def __init__(self, workdir: Path, images: Path) -> None:
-        self.backend = KubeSim(workdir, images=images, rollout_delay_seconds=0.2).__enter__()
-        self.backend.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
+    def __init__(self, backend: KubeSim) -> None:
+        """The fault switch of a running kubesim (`close()` also stops it)."""
+        self.backend = backend
         self.compactor = Periodic(self.backend.compact, 4.0)
+
+    @classmethod
+    def start(cls, workdir: Path, images: Path) -> KubeSimFaults:
+        backend = KubeSim(workdir, images=images, rollout_delay_seconds=0.2).__enter__()
+        backend.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
+        return cls(backend)
 
     def operator_kubeconfig(self, workdir: Path) -> Path:
         return self.backend.kubeconfig
@@ -326,7 +332,7 @@ def apf_objects() -> dict[str, Any]:
 
 
 def faulty_backend(name: str, workdir: Path, kubesim_images: Path) -> Iterator[FaultyBackend]:
-    backend: FaultyBackend = KubeSimFaults(workdir, kubesim_images) if name == "kubesim" else RealFaults(workdir)
+    backend: FaultyBackend = KubeSimFaults.start(workdir, kubesim_images) if name == "kubesim" else RealFaults(workdir)
     try:
         yield backend
     finally:

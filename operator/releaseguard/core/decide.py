@@ -273,10 +273,17 @@ def _rerun_of(run: RunStatus) -> str | None:
     return run.rerun if run.trigger == "Rerun" else None
 
 
-def _run_jobs(
-    ctx: _Run, settings: Settings, rv: ReleaseVerification, run: RunStatus, deployment: Obj, revision: int, uid: str
+def _probe_jobs(
+    settings: Settings,
+    rv: ReleaseVerification,
+    uid: str,
+    deployment: Obj,
+    revision: int,
+    rerun: str | None,
+    target_pods: Sequence[tuple[str, str]],
+    revisions: Mapping[str, str | None] | None = None,
 ) -> list[Obj]:
-    """The probe Jobs of `run` on `revision` (all of them: the caller picks those not there yet)."""
+    """build_jobs with the operator's settings: all of a run's Jobs (the caller picks those not there yet)."""
     return build_jobs(
         rv,
         uid,
@@ -285,27 +292,18 @@ def _run_jobs(
         settings.runner_image,
         settings.job_ttl_seconds,
         settings.policy.denied_networks,
-        _rerun_of(run),
-        _pods_of(rv, ctx.observed),
-        _revisions(ctx, rv, deployment, revision),
+        rerun,
+        target_pods,
+        revisions,
     )
 
 
-def _early_jobs(
-    settings: Settings, erv: ReleaseVerification, uid: str, deployment: Obj, revision: int, pods: Sequence[TargetPod]
+def _run_jobs(
+    ctx: _Run, settings: Settings, rv: ReleaseVerification, run: RunStatus, deployment: Obj, revision: int, uid: str
 ) -> list[Obj]:
-    """The early checks' Jobs, on the ready pods they were started on."""
-    return build_jobs(
-        erv,
-        uid,
-        deployment,
-        revision,
-        settings.runner_image,
-        settings.job_ttl_seconds,
-        settings.policy.denied_networks,
-        EARLY_RERUN_KEY,
-        [(p.name, p.ip) for p in pods],
-    )
+    """The Jobs of `run`'s own checks on `revision`."""
+    pods, revisions = _pods_of(rv, ctx.observed), _revisions(ctx, rv, deployment, revision)
+    return _probe_jobs(settings, rv, uid, deployment, revision, _rerun_of(run), pods, revisions)
 
 
 def _rerun_token(body: Obj) -> str | None:
@@ -1019,7 +1017,9 @@ def _early_step(
         if len(pods) < rv.spec.early.min_ready_pods:
             return False
         uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-        jobs = _early_jobs(settings, early_rv(rv), uid, deployment, revision, pods)
+        jobs = _probe_jobs(
+            settings, early_rv(rv), uid, deployment, revision, EARLY_RERUN_KEY, [(p.name, p.ip) for p in pods]
+        )
         run.early = EarlyRun(pods=pods, jobs=[j["metadata"]["name"] for j in jobs], start_time=observed.now)
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
         status.phase = Phase.VERIFYING
@@ -1046,7 +1046,9 @@ def _early_step(
         missing = [n for n in early.jobs if n not in observed.jobs]
         if missing:
             uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-            jobs = _early_jobs(settings, erv, uid, deployment, revision, early.pods)
+            jobs = _probe_jobs(
+                settings, erv, uid, deployment, revision, EARLY_RERUN_KEY, [(p.name, p.ip) for p in early.pods]
+            )
             plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
         status.phase = Phase.VERIFYING
         plan.requeue_after = settings.pod_poll_seconds
