@@ -2,8 +2,11 @@
 
 Connection refused, DNS failures, TLS failures and timeouts each get their own result and
 message; header values never appear in anything this module returns (the runner redacts).
-`HttpRunner(transport=...)` sends through the given httpx transport (tests pass an
-`httpx.MockTransport`); by default httpx's own network transport.
+Every connection (each redirect hop's too) goes to an address resolved once and checked
+against the operator's denied networks (probe.checks.pinned); a denied destination or a failed
+lookup is Error and nothing is sent. `HttpRunner(resolver=...)` replaces the DNS lookup (tests);
+`HttpRunner(transport=...)` replaces the whole network transport (tests pass an
+`httpx.MockTransport`, which connects nowhere).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import socket
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -26,20 +29,21 @@ from ...report import AttemptReport, CheckReport, SamplesReport
 if TYPE_CHECKING:
     from ...core.baseline import SampleOutcome
 from .base import BACKSTOP_SECONDS, RunContext, attempt, run_with_retries
-from .destinations import DestinationDenied, ensure_allowed
+from .destinations import DestinationError, LookupFailed, Resolver, system_resolver
 from .matching import MatchTimeout, bounded_search
 
 R = CheckResultKind
 
 
 class HttpRunner:
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, resolver: Resolver = system_resolver) -> None:
         self.transport = transport
+        self.resolver = resolver
 
     async def run(self, check: Check, ctx: RunContext) -> CheckReport:
         spec = check.http
         assert spec is not None
-        client = _client(ctx, spec, self.transport)
+        client = _client(ctx, spec, self.transport, self.resolver)
         headers = ctx.headers.get(check.name, [])
         schema = _validator(spec.json_schema) if spec.json_schema is not None else None
 
@@ -52,7 +56,6 @@ class HttpRunner:
                 schema,
                 ctx.redactor.redact,
                 ctx.redactor.is_secret,
-                ctx.denied_networks,
                 timing=timing,
             )
 
@@ -96,12 +99,19 @@ async def _with_samples(
     return report.model_copy(update={"samples": wire, "duration_seconds": round(duration, 4)})
 
 
-def _client(ctx: RunContext, spec: HttpCheck, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    """One pooled client per TLS setting (and transport), shared by every http check of the run."""
+def _client(
+    ctx: RunContext,
+    spec: HttpCheck,
+    transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver = system_resolver,
+) -> httpx.AsyncClient:
+    """One pooled client per TLS setting (and transport and resolver), shared by every http check
+    of the run; without a `transport`, one that connects only to checked addresses."""
+    from .pinned import pinned_client
+
     tls = spec.tls
     key: tuple[Any, ...] = ("http", tls.insecure_skip_verify if tls else False, tls.ca_file if tls else None)
-    if transport is not None:
-        key += (id(transport),)
+    key += (id(transport), id(resolver))
     client = ctx.resources.get(str(key))
     if client is None:
         verify: bool | ssl.SSLContext = True
@@ -110,7 +120,10 @@ def _client(ctx: RunContext, spec: HttpCheck, transport: httpx.AsyncBaseTranspor
         elif tls is not None and tls.ca_file:
             verify = ssl.create_default_context(cafile=tls.ca_file)
         limits = httpx.Limits(max_connections=max(ctx.parallelism * 2, 10), max_keepalive_connections=ctx.parallelism)
-        client = httpx.AsyncClient(verify=verify, limits=limits, transport=transport)
+        if transport is None:
+            client = pinned_client(ctx.denied_networks, resolver, verify=verify, limits=limits)
+        else:
+            client = httpx.AsyncClient(verify=verify, limits=limits, transport=transport)
         ctx.resources[str(key)] = client
     assert isinstance(client, httpx.AsyncClient)
     return client
@@ -141,16 +154,15 @@ async def send_following_redirects(
     seconds: float,
     extensions: dict[str, Any] | None,
     is_secret: IsSecret,
-    denied: Sequence[Any] = (),
 ) -> httpx.Response:
     """The request, with redirects followed here rather than by httpx when `followRedirects` is
     set: once a redirect leaves the URL's origin (scheme, host, port), every header whose value
-    came from a Secret, an env var or a file is dropped for good, as are credential headers."""
+    came from a Secret, an env var or a file is dropped for good, as are credential headers.
+    Each hop is a request of its own, so the client's transport checks its destination."""
     method, url, body = spec.method, httpx.URL(spec.url), spec.body
     origin = _origin(url)
     sent = list(headers)
     for _ in range(MAX_REDIRECTS + 1):
-        await ensure_allowed(url.host, url.port, denied)
         response = await client.request(
             method, url, headers=sent, content=body, timeout=seconds, follow_redirects=False, extensions=extensions
         )
@@ -181,13 +193,12 @@ async def http_attempt(
     schema: Any | None,
     redact: Redact = _keep,
     is_secret: IsSecret = _nothing_secret,
-    denied: Sequence[Any] = (),
     timing: list[float] | None = None,
 ) -> AttemptReport:
     """One request. `redact` is applied to every sentence before anything is shortened, so no
     part of a secret survives a cut. `timing`, when given, receives the response's latency in
     seconds (until the response is in, before its body is judged)."""
-    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, denied, timing)
+    result = await _http_attempt(client, spec, headers, seconds, schema, redact, is_secret, timing)
     return result.model_copy(update={"message": redact(result.message), "observed": redact(result.observed)})
 
 
@@ -199,16 +210,17 @@ async def _http_attempt(
     schema: Any | None,
     redact: Redact,
     is_secret: IsSecret,
-    denied: Sequence[Any],
     timing: list[float] | None = None,
 ) -> AttemptReport:
     what = f"{spec.method} {spec.url}"
     extensions = {"sni_hostname": spec.tls.server_name} if spec.tls and spec.tls.server_name else None
     started = time.perf_counter()
     try:
-        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret, denied)
-    except DestinationDenied as exc:
-        return attempt(R.ERROR, f"{what}: not sent: {exc}", "denied destination")
+        response = await send_following_redirects(client, spec, headers, seconds, extensions, is_secret)
+    except LookupFailed as exc:
+        return attempt(R.ERROR, f"{what}: {exc}; nothing sent", exc.observed)
+    except DestinationError as exc:
+        return attempt(R.ERROR, f"{what}: not sent: {exc}", exc.observed)
     except httpx.HTTPError as exc:
         return _transport_failure(what, spec.url, exc, seconds, redact)
     latency = time.perf_counter() - started

@@ -1,8 +1,11 @@
 """The `prometheus` check: an instant query compared with a threshold.
 
 An empty result or NaN is `onEmpty` (Inconclusive by default); every series must satisfy the
-threshold, and a failure names the series and its value. `PrometheusRunner(transport=...)` sends
-through the given httpx transport (tests pass an `httpx.MockTransport`).
+threshold, and a failure names the series and its value. Queries connect only to an address
+resolved once and checked against the operator's denied networks (probe.checks.pinned); a denied
+address or a failed lookup is Error and nothing is sent. `PrometheusRunner(resolver=...)` replaces
+the DNS lookup (tests); `PrometheusRunner(transport=...)` sends through the given httpx transport
+instead (tests pass an `httpx.MockTransport`, which connects nowhere).
 
 Issue 15 adds, opt-in:
 
@@ -36,22 +39,23 @@ from ...core.baseline import BaselineVerdict
 from ...core.metric_baseline import MetricComparison, MetricPolicy, compare_values
 from ...report import MEASUREMENT_CODES, AttemptReport, CheckReport, Measurements
 from .base import BACKSTOP_SECONDS, RunContext, attempt, report_from_attempts, run_with_retries
-from .destinations import DestinationDenied, ensure_allowed
+from .destinations import DestinationError, Resolver, system_resolver
 
 R = CheckResultKind
 
 
 class PrometheusRunner:
-    def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, transport: httpx.AsyncBaseTransport | None = None, resolver: Resolver = system_resolver) -> None:
         self.transport = transport
+        self.resolver = resolver
 
     async def run(self, check: Check, ctx: RunContext) -> CheckReport:
         spec = check.prometheus
         assert spec is not None
-        key = "prometheus" if self.transport is None else f"prometheus/{id(self.transport)}"
+        key = f"prometheus/{id(self.transport)}/{id(self.resolver)}"
         client = ctx.resources.get(key)
         if client is None:
-            client = ctx.resources[key] = httpx.AsyncClient(transport=self.transport)
+            client = ctx.resources[key] = self._client(ctx)
         assert isinstance(client, httpx.AsyncClient)
 
         if spec.repeated or spec.baseline is not None:
@@ -62,9 +66,16 @@ class PrometheusRunner:
             return await run_with_retries(check, ctx, _fixed(attempt(R.ERROR, str(exc), "no revision")))
 
         async def one() -> AttemptReport:
-            return await _allowed_attempt(client, rendered, check.timeout_seconds, ctx)
+            return await prometheus_attempt(client, rendered, check.timeout_seconds)
 
         return await run_with_retries(check, ctx, one)
+
+    def _client(self, ctx: RunContext) -> httpx.AsyncClient:
+        if self.transport is not None:
+            return httpx.AsyncClient(transport=self.transport)
+        from .pinned import pinned_client
+
+        return pinned_client(ctx.denied_networks, self.resolver)
 
 
 def _fixed(result: AttemptReport) -> Any:
@@ -72,17 +83,6 @@ def _fixed(result: AttemptReport) -> Any:
         return result.model_copy()
 
     return one
-
-
-async def _allowed_attempt(
-    client: httpx.AsyncClient, spec: PrometheusCheck, seconds: float, ctx: RunContext
-) -> AttemptReport:
-    url = httpx.URL(spec.address)
-    try:
-        await ensure_allowed(url.host, url.port, ctx.denied_networks)
-    except DestinationDenied as exc:
-        return attempt(R.ERROR, f"prometheus {spec.address}: not queried: {exc}", "denied destination")
-    return await prometheus_attempt(client, spec, seconds)
 
 
 # --- templated queries -------------------------------------------------------------------------
@@ -179,7 +179,7 @@ async def measured(check: Check, spec: PrometheusCheck, client: httpx.AsyncClien
     async def one() -> AttemptReport:
         if not spec.repeated:  # a retry measures again: the comparison and the record take the last
             taken.clear()
-        return await _measure(check, current_spec, then_spec, client, ctx, taken, began)
+        return await _measure(check, current_spec, then_spec, client, taken, began)
 
     if spec.repeated:
         assert spec.interval_seconds is not None
@@ -215,7 +215,6 @@ async def _measure(
     now_spec: PrometheusCheck,
     then_spec: PrometheusCheck | None,
     client: httpx.AsyncClient,
-    ctx: RunContext,
     taken: _Measured,
     began: float,
 ) -> AttemptReport:
@@ -226,7 +225,7 @@ async def _measure(
     async def query(spec: PrometheusCheck) -> tuple[AttemptReport, list[float]]:
         try:
             async with asyncio.timeout(seconds + BACKSTOP_SECONDS):
-                return await _sampled_attempt(client, spec, seconds, ctx)
+                return await _sampled_attempt(client, spec, seconds)
         except TimeoutError:
             return attempt(R.ERROR, f"no answer within {seconds}s", "timeout"), []
 
@@ -246,14 +245,9 @@ async def _measure(
 
 
 async def _sampled_attempt(
-    client: httpx.AsyncClient, spec: PrometheusCheck, seconds: float, ctx: RunContext
+    client: httpx.AsyncClient, spec: PrometheusCheck, seconds: float
 ) -> tuple[AttemptReport, list[float]]:
     """The attempt, and the values of every series it returned (none for an error)."""
-    url = httpx.URL(spec.address)
-    try:
-        await ensure_allowed(url.host, url.port, ctx.denied_networks)
-    except DestinationDenied as exc:
-        return attempt(R.ERROR, f"prometheus {spec.address}: not queried: {exc}", "denied destination"), []
     answer = await _query(client, spec, seconds)
     if isinstance(answer, AttemptReport):
         return answer, []
@@ -349,6 +343,8 @@ async def _query(client: httpx.AsyncClient, spec: PrometheusCheck, seconds: floa
     url = spec.address.rstrip("/") + "/api/v1/query"
     try:
         response = await client.get(url, params={"query": spec.query}, timeout=seconds)
+    except DestinationError as exc:
+        return attempt(R.ERROR, f"prometheus {spec.address}: not queried: {exc}", exc.observed)
     except httpx.TimeoutException:
         return attempt(R.ERROR, f"Prometheus {spec.address} did not answer within {seconds:g}s", "timeout")
     except httpx.HTTPError as exc:

@@ -8,8 +8,13 @@ is still running is sent as soon as that one ends; there is no concurrency.
 
 One failed request is one error sample, never an exception: the comparison needs the errors
 counted as much as the latencies. Redirects are not followed (a redirect is a response, judged by
-`accept`), so headers never travel to another origin. Checking the destination against the
-operator's denied networks is the caller's job, as for the one-shot http check.
+`accept`), so headers never travel to another origin.
+
+Destinations: the http check's samples (`collect_samples_async`) are sent by the check's own
+client, whose transport resolves each new connection's host once and connects only to addresses
+checked against the operator's denied networks (probe.checks.pinned), as for its first request.
+`collect_samples` sends with whatever synchronous client it is given and checks nothing; the
+probe runner does not use it.
 """
 
 from __future__ import annotations
