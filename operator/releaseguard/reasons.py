@@ -37,6 +37,8 @@ FLAKY_CHECK: Final = "FlakyCheck"  # Warning Event: a check passed only on a ret
 EARLY_CHECKS_RUNNING: Final = "EarlyChecksRunning"  # spec.early: the new pods' checks, mid-rollout
 EARLY_CHECKS_FAILED: Final = "EarlyChecksFailed"  # a critical early check failed: paused, rolled back
 PAUSED_FOR_ROLLBACK: Final = "PausedForRollback"  # Warning Event: the Deployment paused before its rollback
+RESUMED: Final = "ResumedAfterRefusedRollback"  # Warning Event: our pause lifted, its rollback did not happen
+RECORD_NOT_TRUSTED: Final = "RecordNotTrusted"  # Warning Event: an object of a record's name the operator did not write
 
 # --- RejectedTemplate: a pod template this rv rolled back, deployed again ---------------------------
 REJECTED_TEMPLATE_REDEPLOYED: Final = "RejectedTemplateRedeployed"  # condition, Warning Event, verdict

@@ -16,10 +16,11 @@ from releaseguard.api.spec import expand_pod_template, validate_templated_url
 from releaseguard.api.status import TargetPod
 from releaseguard.core.decide import Observed, decide
 from releaseguard.core.early import ready_pods, remember
-from releaseguard.core.rollback import plan_rollback
+from releaseguard.core.jobs import template_hash
+from releaseguard.core.rollback import PAUSED_BY_ANNOTATION, plan_rollback
 from releaseguard.errors import SpecInvalidError
 from support.driver import FAIL, PASS, SETTINGS, Driver
-from support.factories import deployment, finished_job, replicaset, report, rv_body
+from support.factories import DEP_UID, RV_UID, deployment, finished_job, replicaset, report, rv_body
 
 Obj = dict[str, Any]
 POD_CHECK = {"name": "pod-health", "http": {"url": "http://{{ .PodIP }}:8080/healthz"}}
@@ -33,15 +34,17 @@ def early_body(**extra: Any) -> Obj:
 
 class PodDriver(Driver):
     pods: list[TargetPod] | None = None
+    records: list[Obj] | None = None  # this rv's VerificationRuns, as the reconciler reads them
 
     def step(self, dep: Obj | None, now: Any = None) -> Any:
         self.now = now or self.now
         observed = Observed(self.body, dep, dict(self.jobs), dict(self.messages), self.now, new_pods=self.pods)
         plan = decide(observed, self.settings)
-        if plan.needs_replicasets:
+        if plan.needs_replicasets or plan.wants_records:
             reps = [replicaset(1, "shop:1.0"), replicaset(2, "shop:2.0"), replicaset(3, "shop:1.0")]
             reps = [*reps, replicaset(4, "shop:2.0")]
-            plan = decide(dataclasses.replace(observed, replicasets=reps), self.settings)
+            observed = dataclasses.replace(observed, replicasets=reps, records=self.records or [])
+            plan = decide(observed, self.settings)
         self.body["status"] = plan.status.to_wire()
         for job in plan.create_jobs:
             self.jobs[job["metadata"]["name"]] = job
@@ -88,7 +91,9 @@ def test_early_checks_start_with_the_first_ready_new_pod_and_a_failure_pauses_th
     d.finish_all(report([("pod-health", "Failed", True)]))
     plan = d.step(rolling)
     assert d.status["lastRun"]["reason"] == "EarlyChecksFailed"
-    assert plan.pause and plan.rollback is not None and plan.rollback.unpause
+    assert plan.pause is not None and plan.rollback is not None and plan.rollback.unpause
+    marker = {"op": "add", "path": "/metadata/annotations/releaseguard.io~1paused-by", "value": f"{RV_UID}/2"}
+    assert {"op": "add", "path": "/spec/paused", "value": True} in plan.pause and marker in plan.pause
     assert {"op": "add", "path": "/spec/paused", "value": False} in list(plan.rollback.patch or ())
     assert d.status["lastRollback"]["paused"] is True
     assert "PausedForRollback" in [e.reason for e in plan.events]
@@ -104,10 +109,15 @@ def test_a_recorded_rollback_of_a_paused_deployment_resumes_it_when_applied_agai
     d.step(rolling)
     d.finish_all(report([("pod-health", "Failed", True)]))
     d.step(rolling)
-    paused = deployment(revision=2, image="shop:2.0", complete=False, replicas=10, paused=True)
+    ours = {PAUSED_BY_ANNOTATION: f"{RV_UID}/2"}
+    paused = deployment(revision=2, image="shop:2.0", complete=False, replicas=10, paused=True, annotations=ours)
     plan = d.step(paused)  # the pause landed, the rollback patch did not
     assert plan.rollback is not None and plan.rollback.reapply and plan.rollback.unpause
-    assert not plan.pause
+    assert plan.pause is None and plan.resume is None
+    patch = list(plan.rollback.patch or ())
+    assert {"op": "add", "path": "/spec/paused", "value": False} in patch
+    [annotations] = [op["value"] for op in patch if op["path"] == "/metadata/annotations"]
+    assert PAUSED_BY_ANNOTATION not in annotations  # the marker goes with the pause
 
 
 def test_early_pass_goes_on_to_the_run_s_own_checks_after_the_rollout() -> None:
@@ -163,6 +173,7 @@ def rejected_then_redeployed(policy: str) -> PodDriver:
     d.messages.clear()
     d.verify(deployment(revision=2, image="shop:2.0"), FAIL)
     assert d.status["phase"] == "RolledBack" and len(d.status["rejectedTemplates"]) == 1
+    d.records = [rollback_record(d.status["rejectedTemplates"][0]["run"], 2, 1)]
     d.jobs.clear()
     d.messages.clear()
     rolled = deployment(
@@ -174,6 +185,25 @@ def rejected_then_redeployed(policy: str) -> PodDriver:
     d.jobs.clear()
     d.messages.clear()
     return d
+
+
+def rollback_record(name: str, revision: int, to: int, owner: str = RV_UID, target_uid: str | None = DEP_UID) -> Obj:
+    """A VerificationRun as the operator writes it for a run that failed and was rolled back."""
+    spec: Obj = {"revision": revision, "checksDigest": "d"}
+    if target_uid:
+        spec["targetUID"] = target_uid
+    return {
+        "metadata": {
+            "name": name,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "ownerReferences": [{"kind": "ReleaseVerification", "uid": owner, "controller": True}],
+        },
+        "spec": spec,
+        "status": {
+            "verdict": "Failed",
+            "rollback": {"fromRevision": revision, "toRevision": to, "reason": "x", "applied": True},
+        },
+    }
 
 
 def test_a_rejected_template_deployed_again_is_recognised_and_verified_again() -> None:
@@ -200,6 +230,48 @@ def test_a_rejected_template_deployed_again_is_rolled_back_at_once_by_policy() -
     assert [e.reason for e in plan.events if e.on == "rv"].count("RolledBack") == 1
     plan = d.step(deployment(revision=4, image="shop:2.0"))  # the patch has not landed yet: reapply only
     assert plan.rollback is None or plan.rollback.reapply
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        [],  # no record at all: a status entry alone is only a claim
+        [rollback_record("other-run", 2, 1)],
+        [rollback_record("RUN", 2, 1, owner="someone-else")],
+        [rollback_record("RUN", 2, 1, target_uid=None)],
+        [{**rollback_record("RUN", 2, 1), "status": {"verdict": "Passed"}}],
+    ],
+    ids=["none", "another-run", "not-owned", "no-target-uid", "not-rolled-back"],
+)
+def test_a_rejected_template_is_rolled_back_at_once_only_on_the_rv_s_own_record(records: list[Obj]) -> None:
+    d = rejected_then_redeployed("RollBack")
+    run = d.status["rejectedTemplates"][0]["run"]
+    d.records = [
+        {**r, "metadata": {**r["metadata"], "name": run if r["metadata"]["name"] == "RUN" else "x"}} for r in records
+    ]
+    plan = d.step(deployment(revision=4, image="shop:2.0"))
+    assert plan.rollback is None and d.jobs  # verified again instead, as under Verify
+    assert d.condition("RejectedTemplate")["status"] == "True"
+
+
+def test_a_forged_rejected_template_never_rolls_back_a_new_release() -> None:
+    """Someone writes a rejectedTemplates entry for a template the rv never rolled back."""
+    d = PodDriver(rv_body(extra_spec={"rollback": {"policy": "Automatic", "onRejectedTemplate": "RollBack"}}), SETTINGS)
+    d.verify(deployment(), PASS)
+    d.jobs.clear()
+    d.messages.clear()
+    good = deployment(revision=2, image="shop:2.0")
+    forged = {
+        "templateDigest": template_hash(good),
+        "revision": 2,
+        "run": "shop-forged",
+        "time": "2026-01-01T00:00:00Z",
+        "reason": "x",
+    }
+    d.body["status"]["rejectedTemplates"] = [forged]
+    d.records = []
+    plan = d.step(good)
+    assert plan.rollback is None and d.jobs and d.status["lastRun"].get("verdict") is None
 
 
 def test_the_remembered_templates_are_bounded_and_one_per_template() -> None:

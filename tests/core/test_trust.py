@@ -11,7 +11,7 @@ from releaseguard.api import CheckResultKind, Verdict, parse_release_verificatio
 from releaseguard.core.jobs import build_jobs, group_checks, label_value, labels_for
 from releaseguard.core.outcome import job_outcome
 from releaseguard.core.trust import pod_report
-from support.driver import FAIL, PASS, Driver
+from support.driver import FAIL, PASS, SETTINGS, Driver
 from support.factories import NOW, RV_UID, deployment, finished_job, http_check, report, rv_body
 
 Obj = dict[str, Any]
@@ -264,8 +264,8 @@ def test_of_two_rvs_on_one_deployment_only_the_oldest_rolls_back() -> None:
     older["metadata"].update(name="a-late-name", creationTimestamp="2026-01-01T00:00:00Z")
     newer = rv_body()
     newer["metadata"].update(name="b", creationTimestamp="2026-02-01T00:00:00Z")
-    assert rollback_owner([newer, older]) == "a-late-name"
-    assert rollback_owner([]) is None
+    assert rollback_owner([newer, older], SETTINGS) == "a-late-name"
+    assert rollback_owner([], SETTINGS) is None
 
     driver = Driver(rv_body())
     driver.verify(deployment(), PASS)

@@ -59,10 +59,12 @@ def rv_path(namespace: str, name: str) -> str:
 
 
 def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]:
-    """The VerificationRuns of one rv (labelled with its name and owned by its uid). Raises
+    """The VerificationRuns of one rv (labelled with its name, controlled by its uid, naming their
+    Deployment's uid as the operator's records do: core.own_records). Raises
     NotFoundError when the rv does not exist."""
     from ..api.vrun import RV_NAME_LABEL
     from ..core.jobs import label_value
+    from ..core.own_records import own_records
 
     rv = kube.call(
         f"reading ReleaseVerification {namespace}/{rv_name}",
@@ -76,8 +78,4 @@ def records_of(kube: Kube, namespace: str, rv_name: str) -> list[dict[str, Any]]
         f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/verificationruns",
         query=[("labelSelector", f"{RV_NAME_LABEL}={label_value(rv_name)}")],
     )
-    return [
-        r
-        for r in listed.get("items") or []
-        if any(o.get("uid") == uid for o in (r.get("metadata") or {}).get("ownerReferences") or [])
-    ]
+    return own_records(listed.get("items") or [], str(uid or ""))

@@ -12,7 +12,10 @@ Obj = dict[str, Any]
 # names the failed run's VerificationRun (status.lastRun.record): unique, so an approval can never
 # match a later recommendation (not even of a Deployment recreated under the same name)
 APPROVE_ANNOTATION: Final = "releaseguard.io/approve-rollback"
+# the approver's username as the API server authenticated it: the shipped admission policy refuses
+# any other value, so nobody can approve in someone else's name
 APPROVED_BY_ANNOTATION: Final = "releaseguard.io/approved-by"
+APPROVED_BY_LIMIT: Final = 128
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,18 @@ def approved_rollback(body: Obj, status: ReleaseVerificationStatus, deployment_r
         return None
     if deployment_revision != last.from_revision or run.revision != last.from_revision:
         return None
-    if run.verdict is not Verdict.FAILED:
+    if run.verdict is not Verdict.FAILED or last.to_revision != status.last_good_revision:
         return None
-    by = str(annotations.get(APPROVED_BY_ANNOTATION) or "unknown")[:128]
+    by = str(annotations.get(APPROVED_BY_ANNOTATION) or "")[:APPROVED_BY_LIMIT]
+    if not by:  # the admission policy makes it the approver's own name; without one, no approval
+        return None
     return Approval(last.from_revision, last.to_revision, last.reason, by)
+
+
+def approval_value(body: Obj) -> str | None:
+    """The record an approval annotation names, if any."""
+    value = ((body.get("metadata") or {}).get("annotations") or {}).get(APPROVE_ANNOTATION)
+    return str(value) if value else None
 
 
 def approval_problem(rv: Obj, deployment_revision: int | None) -> str | None:

@@ -36,7 +36,7 @@ from ..api.spec import RejectedTemplatePolicy
 from ..api.status import EarlyRun, RejectedTemplate, TargetPod, status_from_wire
 from ..errors import SpecInvalidError
 from ..report import ProbeReport
-from .approve import approved_rollback
+from .approve import approval_value, approved_rollback
 from .baseline import Samples
 from .conditions import (
     REJECTED_TEMPLATE,
@@ -81,10 +81,20 @@ from .outcome import (
     non_critical_failures,
     passed_of_total,
 )
+from .own_records import shows_rejection
 from .policy import Policy, policy_problems
 from .record import record_name
 from .revision_values import needs_revisions, revision_values
-from .rollback import RollbackPlan, RollbackRefused, plan_rollback, rolled_back_from, undo_command
+from .rollback import (
+    RollbackPlan,
+    RollbackRefused,
+    pause_patch,
+    paused_by,
+    plan_rollback,
+    resume_patch,
+    rolled_back_from,
+    undo_command,
+)
 from .rollout import RolloutState, desired_replicas, revision_of, rollout_state
 from .sampled import attach_comparisons, baselines_from_records, judge_baselines
 from .trust import controller_uid
@@ -134,7 +144,8 @@ class Observed:
     # issue 15: the current run's samples per sampled http check (from the trusted probe pod's
     # log), and this rv's VerificationRuns (read when a run with baseline checks is finishing)
     samples: Mapping[str, Samples] = field(default_factory=dict)
-    records: Sequence[Obj] = ()
+    # this rv's own VerificationRuns (controlled by its uid); None: not read (Plan.wants_records)
+    records: Sequence[Obj] | None = None
 
 
 @dataclass(frozen=True)
@@ -181,9 +192,14 @@ class Plan:
     requeue_after: float | None = None
     log: list[str] = field(default_factory=list)
     verdict: VerdictRecord | None = None
-    pause: bool = False  # pause the Deployment (spec.paused) right after the status write, before the rollback
+    # JSON patches of the Deployment: `pause` right after the status write, before the rollback (and
+    # only with a rollback patch that resumes it); `resume` a pause of ours whose rollback was refused
+    pause: tuple[Obj, ...] | None = None
+    resume: tuple[Obj, ...] | None = None
     # the plan launches Jobs whose queries name revisions (core.revision_values), unknown without them
     wants_replicasets: bool = False
+    # the decision rests on this rv's own records (a rejected template's run): decide again with them
+    wants_records: bool = False
 
     @property
     def needs_replicasets(self) -> bool:
@@ -228,21 +244,35 @@ class _Run:
                 self.plan.delete_jobs.append(name)
 
 
-def rollback_owner(rvs: Collection[Obj]) -> str | None:
-    """Of the rvs targeting one Deployment, the one that may roll it back: the oldest (by
-    creationTimestamp, then name). The others verify and report; one failure never causes two
-    rollbacks racing each other."""
-    if not rvs:
+def rollback_owner(rvs: Collection[Obj], settings: Settings) -> str | None:
+    """Of the rvs targeting one Deployment, the one that rolls it back on its own: the oldest (by
+    creationTimestamp, then name) of those that are valid, within the operator's policy and under
+    rollback.policy Automatic. The others verify and report; one failure never causes two
+    rollbacks racing each other, and an invalid, Manual or Never rv never takes the rollbacks away
+    from the one that may do them."""
+    candidates = [body for body in rvs if _rolls_back_on_its_own(body, settings)]
+    if not candidates:
         return None
 
     def age(body: Obj) -> tuple[str, str]:
         meta = body.get("metadata") or {}
         return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
 
-    return age(min(rvs, key=age))[1]
+    return age(min(candidates, key=age))[1]
+
+
+def _rolls_back_on_its_own(body: Obj, settings: Settings) -> bool:
+    try:
+        rv = parse_release_verification({k: v for k, v in body.items() if k != "status"})
+    except SpecInvalidError:
+        return False
+    if policy_problems(rv, settings.policy, settings.runner_image):
+        return False
+    return rv.spec.rollback.policy is RollbackPolicy.AUTOMATIC
 
 
 RERUN_ANNOTATION = "releaseguard.io/rerun"
+RERUN_TOKEN_LIMIT = 128  # characters of the annotation's value kept (status.lastRun.rerun)
 
 
 def decide(observed: Observed, settings: Settings) -> Plan:
@@ -250,6 +280,7 @@ def decide(observed: Observed, settings: Settings) -> Plan:
     observed has `needs_replicasets`: decide again with them to get the patch, or the refusal."""
     plan = _decide(observed, settings)
     _plan_rollback(plan, observed)
+    _resume_refused(plan, observed, settings)
     plan.status.message = _summary(plan.status)
     run = plan.status.last_run
     if run is not None and run.start_time is not None and run.record is None:
@@ -308,7 +339,7 @@ def _run_jobs(
 
 def _rerun_token(body: Obj) -> str | None:
     value = ((body.get("metadata") or {}).get("annotations") or {}).get(RERUN_ANNOTATION)
-    return str(value) if value else None
+    return str(value)[:RERUN_TOKEN_LIMIT] if value else None
 
 
 def _summary(status: ReleaseVerificationStatus) -> str | None:
@@ -423,13 +454,13 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         if (
             plan.rollback is None  # not the approval just carried out
             and last is not None
-            and last.applied
-            and last.from_revision == revision
             and rolled_back_from(deployment) != revision  # our patch has not landed yet
             and not settings.dry_run
+            and _ours_to_reapply(ctx, rv, revision)
         ):
+            uid = str((observed.body.get("metadata") or {}).get("uid", ""))
             plan.rollback = RollbackRequest(
-                revision, last.to_revision, last.reason, reapply=True, unpause=bool(last.paused)
+                revision, last.to_revision, last.reason, reapply=True, unpause=paused_by(deployment, uid)
             )
         return plan
 
@@ -530,7 +561,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         outcomes += _refused_outcomes(rv, deployment, observed.now)
         report = in_spec_order(merged_outcome(outcomes), rv.spec.checks)
         baselines = baselines_from_records(
-            rv.spec.checks, observed.records, current=run.record, target_uid=run.target_uid or dep_uid
+            rv.spec.checks, observed.records or (), current=run.record, target_uid=run.target_uid or dep_uid
         )
         report, comparisons = judge_baselines(report, rv.spec.checks, observed.samples, baselines)
         _finish_with_report(ctx, rv, run, settings, report)
@@ -546,6 +577,30 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
         (deadline - observed.now).total_seconds(), settings.pod_poll_seconds, *(min(g, 0.25) for g in awaited.values())
     )
     return plan
+
+
+def _ours_to_reapply(ctx: _Run, rv: ReleaseVerification, revision: int) -> bool:
+    """Whether the recorded rollback is one this operator decided, so that its patch (lost to a
+    crash or a cut connection) may be applied again: the failed run of this revision rolled back
+    to lastGoodRevision under Automatic, or an approval under Manual that the rv still carries. A
+    status claiming anything else is not acted on: the status is an output, never an instruction."""
+    status = ctx.status
+    last, run = status.last_rollback, status.last_run
+    if last is None or not last.applied or last.from_revision != revision:
+        return False
+    if run is None or run.revision != revision or run.verdict is not Verdict.FAILED:
+        return False
+    policy = rv.spec.rollback.policy
+    if last.applied_by == "releaseguard":
+        return policy is RollbackPolicy.AUTOMATIC and last.to_revision == status.last_good_revision
+    if (last.applied_by or "").startswith("approved:"):
+        return (
+            policy is RollbackPolicy.MANUAL
+            and run.record is not None
+            and approval_value(ctx.observed.body) == run.record
+            and last.to_revision == status.last_good_revision
+        )
+    return False
 
 
 def _by_operator(applied_by: str | None) -> bool:
@@ -865,6 +920,13 @@ def _carry_out_approval(ctx: _Run, rv: ReleaseVerification, revision: int, setti
     last = ctx.status.last_rollback
     if approval is None or settings.dry_run or last is None:
         return
+    if rv.spec.rollback.policy is not RollbackPolicy.MANUAL:
+        # the policy at the moment of approval decides: under Never nothing is changed, under
+        # Automatic the operator itself decides its rollbacks
+        ctx.log(
+            f"approval of the rollback after {approval.from_revision} ignored: rollback.policy is {rv.spec.rollback.policy}"
+        )
+        return
     status, target = ctx.status, rv.spec.target_ref.name
     last.applied, last.applied_by, last.time = True, f"approved:{approval.by}", ctx.now
     for entry in status.history:
@@ -948,6 +1010,7 @@ def _plan_rollback(plan: Plan, observed: Observed) -> None:
             plan.rollback = None
             return
     plan.rollback = None
+    plan.pause = None  # never pause for a rollback that will not happen
     generation = (observed.body.get("metadata") or {}).get("generation")
     plan.status, refused_events, text = rollback_refused(
         plan.status, refusal, observed.now, generation if isinstance(generation, int) else None
@@ -955,6 +1018,27 @@ def _plan_rollback(plan: Plan, observed: Observed) -> None:
     plan.events = [e for e in plan.events if not e.if_rolled_back] + refused_events
     name = (observed.body.get("metadata") or {}).get("name", "")
     plan.log.append(f"{(observed.body.get('metadata') or {}).get('namespace', '')}/{name}: {text}")
+
+
+def _resume_refused(plan: Plan, observed: Observed, settings: Settings) -> None:
+    """A Deployment the operator paused for this rv, with no rollback of ours to resume it (the
+    rollback was refused after the pause landed, or will not happen): resume it. Only the
+    operator's own pause, as the Deployment's marker shows, is ever lifted."""
+    deployment = observed.deployment
+    uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+    if deployment is None or plan.rollback is not None or plan.pause is not None or settings.dry_run:
+        return
+    if not paused_by(deployment, uid):
+        return
+    plan.resume = tuple(resume_patch(deployment, uid))
+    meta = observed.body.get("metadata") or {}
+    target = str((deployment.get("metadata") or {}).get("name", ""))
+    text = f"resumed Deployment {target}: it was paused to roll it back, and the rollback did not happen"
+    plan.log.append(f"{meta.get('namespace', '')}/{meta.get('name', '')}: {text}")
+    plan.events += [
+        Event("rv", reasons.RESUMED, text, "Warning"),
+        Event("deployment", reasons.RESUMED, text, "Warning"),
+    ]
 
 
 def rollback_refused(
@@ -1072,8 +1156,13 @@ def _early_step(
     names = ", ".join(p.name for p in early.pods)
     message = f"early checks on pods {names}: {report.message}"
     _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.EARLY_CHECKS_FAILED, message, report)
-    if plan.rollback is not None and status.last_rollback is not None:
-        plan.pause = True
+    uid = str((observed.body.get("metadata") or {}).get("uid", ""))
+    owners_pause = bool((deployment.get("spec") or {}).get("paused")) and not paused_by(deployment, uid)
+    if plan.rollback is not None and status.last_rollback is not None and not owners_pause:
+        # A pause its owner made is theirs: it is neither taken over nor lifted, and the rollback is
+        # refused as kubectl refuses it (DeploymentPaused).
+        if not paused_by(deployment, uid):
+            plan.pause = tuple(pause_patch(deployment, uid))
         plan.rollback = replace(plan.rollback, unpause=True)
         status.last_rollback.paused = True
         target = rv.spec.target_ref.name
@@ -1081,6 +1170,7 @@ def _early_step(
             reasons.PAUSED_FOR_ROLLBACK,
             f"paused Deployment {target} at revision {revision} (no more old pods replaced) to roll it back",
             "Warning",
+            if_rolled_back=True,
         )
     return True
 
@@ -1135,6 +1225,14 @@ def _recognise_rejected(
     ctx.event(reasons.REJECTED_TEMPLATE_REDEPLOYED, text, "Warning")
     ctx.log(text)
     if rv.spec.rollback.on_rejected_template is not RejectedTemplatePolicy.ROLL_BACK:
+        return False
+    # acting on it needs more than the status's word: the rv's own record of the rejecting run
+    if ctx.observed.records is None:
+        ctx.plan.wants_records = True
+        return False
+    rv_uid = str((ctx.observed.body.get("metadata") or {}).get("uid", ""))
+    if not shows_rejection(ctx.observed.records, known, rv_uid):
+        ctx.log(f"{text}; not rolled back at once: no record of this rv shows run {known.run} rolled back")
         return False
     message = f"{text}; rollback.onRejectedTemplate is RollBack"
     _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.REJECTED_TEMPLATE_REDEPLOYED, message, None)

@@ -31,6 +31,7 @@ from ..errors import ReportError
 from ..report import ProbeReport, parse_report
 from .baseline import Samples
 from .jobs import label_value
+from .own_records import newest_first as newest_first  # re-exported: history and reports order by it
 from .rollback import owned_by, template_without_hash
 from .rollout import TEMPLATE_HASH_LABEL, revision_of
 from .sampled import sampled_checks, samples_record
@@ -422,14 +423,6 @@ def _finished(record: Obj) -> datetime | None:
 def _verdict(record: Obj) -> str | None:
     value = (record.get("status") or {}).get("verdict")
     return str(value) if value else None
-
-
-def newest_first(records: Sequence[Obj]) -> list[Obj]:
-    def key(record: Obj) -> tuple[str, str]:
-        meta = record.get("metadata") or {}
-        return str(meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
-
-    return sorted(records, key=key, reverse=True)
 
 
 def retention_victims(records: Sequence[Obj], retention: RetentionSpec, now: datetime, keep: str | None) -> list[str]:

@@ -39,6 +39,9 @@ SKIPPED_ANNOTATIONS: Final = frozenset(
 ROLLBACK_FROM_ANNOTATION: Final = "releaseguard.io/rolled-back-from-revision"
 ROLLBACK_TO_ANNOTATION: Final = "releaseguard.io/rolled-back-to-revision"
 ROLLBACK_REASON_ANNOTATION: Final = "releaseguard.io/rollback-reason"
+# "RV-UID/REVISION" on a Deployment the operator paused to roll it back: the one proof that a pause
+# is the operator's own (never the owner's), read from the Deployment itself, never from an rv's status
+PAUSED_BY_ANNOTATION: Final = "releaseguard.io/paused-by"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def plan_rollback(
     for key, value in ((source.get("metadata") or {}).get("annotations") or {}).items():
         if key not in SKIPPED_ANNOTATIONS:
             annotations[key] = value
+    annotations.pop(PAUSED_BY_ANNOTATION, None)  # the pause ends with this patch, or was never ours
     annotations[ROLLBACK_FROM_ANNOTATION] = str(current)
     annotations[ROLLBACK_TO_ANNOTATION] = str(to_revision)
     annotations[ROLLBACK_REASON_ANNOTATION] = reason
@@ -121,6 +125,58 @@ def plan_rollback(
     if unpause:
         patch.append({"op": "add", "path": "/spec/paused", "value": False})
     return RollbackPlan(from_revision=current, to_revision=to_revision, patch=patch)
+
+
+def pause_marker(rv_uid: str, revision: int) -> str:
+    return f"{rv_uid}/{revision}"
+
+
+def paused_by(deployment: Obj, rv_uid: str) -> bool:
+    """Whether the Deployment is paused by the operator for this rv at its current revision (the
+    marker names both), so that the operator may resume it. A pause its owner made is never ours."""
+    if not (deployment.get("spec") or {}).get("paused"):
+        return False
+    current = revision_of(deployment)
+    marker = ((deployment.get("metadata") or {}).get("annotations") or {}).get(PAUSED_BY_ANNOTATION)
+    return current is not None and bool(rv_uid) and marker == pause_marker(rv_uid, current)
+
+
+def _revision_test(deployment: Obj) -> Obj:
+    return {
+        "op": "test",
+        "path": f"/metadata/annotations/{_escape(REVISION_ANNOTATION)}",
+        "value": str(revision_of(deployment)),
+    }
+
+
+def pause_patch(deployment: Obj, rv_uid: str) -> list[Obj]:
+    """Pause the Deployment at its current revision (tested, so it never lands on a newer rollout),
+    marked as the operator's own pause for this rv."""
+    revision = revision_of(deployment) or 0
+    patch = [_revision_test(deployment)]
+    if not (deployment.get("metadata") or {}).get("annotations"):
+        patch.append({"op": "add", "path": "/metadata/annotations", "value": {}})
+    return [
+        *patch,
+        {"op": "add", "path": "/spec/paused", "value": True},
+        {
+            "op": "add",
+            "path": f"/metadata/annotations/{_escape(PAUSED_BY_ANNOTATION)}",
+            "value": pause_marker(rv_uid, revision),
+        },
+    ]
+
+
+def resume_patch(deployment: Obj, rv_uid: str) -> list[Obj]:
+    """Resume a Deployment the operator paused for this rv and could not roll back: tested on the
+    marker, so a pause someone else made meanwhile is left alone."""
+    marker = pause_marker(rv_uid, revision_of(deployment) or 0)
+    path = f"/metadata/annotations/{_escape(PAUSED_BY_ANNOTATION)}"
+    return [
+        {"op": "test", "path": path, "value": marker},
+        {"op": "remove", "path": path},
+        {"op": "replace", "path": "/spec/paused", "value": False},
+    ]
 
 
 def rolled_back_from(deployment: Obj) -> int | None:

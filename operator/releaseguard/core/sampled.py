@@ -34,6 +34,7 @@ from ..errors import ReportError
 from ..report import CheckReport, ProbeReport, SamplesReport, build_report, parse_report
 from .baseline import BaselinePolicy, BaselineVerdict, Comparison, SampleOutcome, Samples, compare
 from .outcome import MESSAGE_LIMIT, cap
+from .own_records import newest_first
 
 Obj = dict[str, Any]
 R = CheckResultKind
@@ -145,15 +146,6 @@ def _revision(record: Obj) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _newest_first(records: Sequence[Obj]) -> list[Obj]:
-    def key(record: Obj) -> tuple[str, str]:
-        status = record.get("status") or {}
-        meta = record.get("metadata") or {}
-        return str(status.get("finishTime") or meta.get("creationTimestamp") or ""), str(meta.get("name") or "")
-
-    return sorted(records, key=key, reverse=True)
-
-
 def baselines_from_records(
     checks: Sequence[Check], records: Sequence[Obj], *, current: str | None, target_uid: str | None
 ) -> dict[str, Baseline]:
@@ -162,7 +154,7 @@ def baselines_from_records(
     measured the same method and URL."""
     wanted = {c.name: target_digest(c) for c in compared_checks(checks)}
     found: dict[str, Baseline] = {}
-    for record in _newest_first(records):
+    for record in newest_first(records):  # by creationTimestamp: the API server's, not a writer's
         if not wanted.keys() - found.keys():
             break
         meta, spec, status = record.get("metadata") or {}, record.get("spec") or {}, record.get("status") or {}
@@ -170,7 +162,7 @@ def baselines_from_records(
         if meta.get("name") == current or status.get("verdict") != Verdict.PASSED.value or revision is None:
             continue
         uid = spec.get("targetUID")
-        if target_uid and uid and uid != target_uid:
+        if not uid or (target_uid and uid != target_uid):  # the operator always records it
             continue
         for entry in status.get("checks") or []:
             if not isinstance(entry, dict):

@@ -26,10 +26,11 @@ from ..core.baseline import Samples
 from ..core.decide import Event, Observed, Plan, RollbackRequest, Settings, decide, rollback_owner
 from ..core.events import event_name, run_identity, verdict_events
 from ..core.jobs import RV_LABEL, job_finished
+from ..core.own_records import own_records
 from ..core.patch import merge_patch
-from ..core.rollout import REVISION_ANNOTATION, images_of
+from ..core.rollout import images_of
 from ..core.sampled import report_from_log, samples_by_check
-from ..core.trust import PodReport, controller_uid, pod_report, trusted_pod
+from ..core.trust import PodReport, pod_report, trusted_pod
 from ..errors import ConflictError, KubeError, NotFoundError, ReportError, TransientKubeError
 from ..report import parse_report
 from .kubeapi import KubeAPI
@@ -360,7 +361,7 @@ class Reconciler:
             messages,
             self.clock(),
             problems,
-            rollback_owner=rollback_owner(siblings or [body]),
+            rollback_owner=rollback_owner(siblings or [body], self.settings),
             stuck_jobs=stuck,
             rollout_trouble=trouble,
             rolled_back_by_hand=by_hand,
@@ -371,10 +372,14 @@ class Reconciler:
             records=records,
         )
         plan = decide(observed, self.settings)
-        if plan.needs_replicasets and deployment is not None:
-            # read only for a rollback, right before the status write it follows
-            replicasets = await self.kube.replicasets_of(deployment)
-            plan = decide(dataclasses.replace(observed, replicasets=replicasets), self.settings)
+        if (plan.needs_replicasets or plan.wants_records) and deployment is not None:
+            # read only when the decision rests on them (a rollback, right before the status write
+            # it follows; a rejected template's record), then decided again with them
+            if plan.needs_replicasets:
+                observed = dataclasses.replace(observed, replicasets=await self.kube.replicasets_of(deployment))
+            if plan.wants_records and observed.records is None:
+                observed = dataclasses.replace(observed, records=await self._own_records(key, body))
+            plan = decide(observed, self.settings)
         for line in plan.log:
             logger.info("%s", line)
 
@@ -414,10 +419,12 @@ class Reconciler:
         # whatever fails next (the failure is retried by the next reconcile, the Events are not).
         refused = False  # the rollback patch was refused, so its Events tell of nothing that happened
         try:
-            if plan.pause and deployment is not None:
-                await self._pause(key, deployment)
+            if plan.pause is not None and deployment is not None:
+                await self._pause(key, deployment, plan.pause)
             if plan.rollback is not None and deployment is not None:
                 refused = await self._rollback(key, deployment, plan.rollback)
+            if plan.resume is not None and deployment is not None:
+                await self._resume(key, deployment, plan.resume)
             for configmap in plan.apply_configmaps:
                 await self.kube.apply_configmap(namespace, configmap)
             for job in plan.create_jobs:
@@ -453,7 +460,7 @@ class Reconciler:
 
     async def _sampled(
         self, key: Key, body: Obj, jobs: dict[str, Obj], reports: dict[str, PodReport]
-    ) -> tuple[dict[str, Samples], list[Obj]]:
+    ) -> tuple[dict[str, Samples], list[Obj] | None]:
         """Issue 15, only for an rv with sampled http checks whose run is finishing: the samples of
         its finished Jobs, from the full report in the trusted pod's log (read once per Job, at most
         SAMPLES_LOG_LIMIT bytes), and, once every Job has reported and a check has a baseline, the
@@ -462,7 +469,7 @@ class Reconciler:
         run = (body.get("status") or {}).get("lastRun") or {}
         names = [n for n in run.get("jobs") or [] if isinstance(n, str)]
         if not sampled or not names or run.get("verdict"):
-            return {}, []
+            return {}, None
         namespace = key[0]
         unread = [
             n
@@ -482,10 +489,8 @@ class Reconciler:
         for job_name in names:
             samples.update(self.cache.samples.get((namespace, job_name), {}))
         if not compared or not all(n in reports and reports[n].final for n in names):
-            return samples, []
-        uid = (body.get("metadata") or {}).get("uid")
-        records = [r for r in await self.kube.list_vruns(namespace, key[1]) if controller_uid(r) == uid]
-        return samples, records
+            return samples, None
+        return samples, await self._own_records(key, body)
 
     async def _read_samples(self, namespace: str, job: Obj, pods: list[Obj]) -> dict[str, Samples]:
         pod = trusted_pod(job, pods)
@@ -582,22 +587,13 @@ class Reconciler:
             jobs[name] = self.cache.jobs.get(key, {}).get(name, fresh)
         return {**refused, **seen.stuck}
 
-    async def _pause(self, key: Key, deployment: Obj) -> None:
+    async def _pause(self, key: Key, deployment: Obj, patch: tuple[Obj, ...]) -> None:
         """Pause the Deployment (an early failure, recorded in the status already): the deployment
         controller replaces no more old pods until the rollback patch, which resumes it. Tested on
         the revision, so it never lands on a newer rollout; a refusal leaves the rollback to go on."""
         dep_name = key_of(deployment)[1]
-        revision = ((deployment.get("metadata") or {}).get("annotations") or {}).get(REVISION_ANNOTATION)
-        patch: list[Obj] = [
-            {
-                "op": "test",
-                "path": f"/metadata/annotations/{REVISION_ANNOTATION.replace('/', '~1')}",
-                "value": revision,
-            },
-            {"op": "add", "path": "/spec/paused", "value": True},
-        ]
         try:
-            updated = await self.kube.json_patch_deployment(key[0], dep_name, patch)
+            updated = await self.kube.json_patch_deployment(key[0], dep_name, list(patch))
         except KubeError as exc:
             if exc.status != 422:
                 raise
@@ -605,6 +601,23 @@ class Reconciler:
             return
         self.cache.put_deployment(updated)
         logger.info("%s/%s: paused Deployment %s before rolling it back", key[0], key[1], dep_name)
+
+    async def _resume(self, key: Key, deployment: Obj, patch: tuple[Obj, ...]) -> None:
+        """Lift the operator's own pause (the patch tests its marker); a 422 means it is no longer
+        ours to lift (resumed or re-paused by someone else meanwhile)."""
+        dep_name = key_of(deployment)[1]
+        try:
+            updated = await self.kube.json_patch_deployment(key[0], dep_name, list(patch))
+        except KubeError as exc:
+            if exc.status != 422:
+                raise
+            logger.info("%s/%s: Deployment %s not resumed: %s", key[0], key[1], dep_name, exc)
+            return
+        self.cache.put_deployment(updated)
+
+    async def _own_records(self, key: Key, body: Obj) -> list[Obj]:
+        uid = str((body.get("metadata") or {}).get("uid") or "")
+        return own_records(await self.kube.list_vruns(key[0], key[1]), uid)
 
     async def _rollback(self, key: Key, deployment: Obj, request: RollbackRequest) -> bool:
         """Apply the plan's rollback patch; True when the API server refused it for good. A 422 (the

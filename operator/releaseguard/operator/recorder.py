@@ -19,6 +19,7 @@ from .. import reasons
 from ..api import ReleaseVerificationSpec, parse_spec
 from ..api.status import status_from_wire
 from ..core.baseline import Samples
+from ..core.own_records import foreign_record, own_records
 from ..core.record import (
     flakiness,
     newly_flaky,
@@ -48,6 +49,7 @@ class Recorder:
         self._pending: dict[Key, Obj] = {}  # verdicts computed but not yet written
         self._retained_at: dict[Key, float] = {}  # (namespace, rv) -> when retention last ran
         self._warned_missing = False
+        self._just_created: set[Key] = set()  # created by this process just now: nothing to check
 
     async def sync(
         self,
@@ -72,15 +74,20 @@ class Recorder:
             if verdict is not None:
                 self._pending[key] = verdict.to_wire()
         if key not in self._created:
-            try:
-                existing: Obj | None = await self.kube.get_vrun(namespace, run.record)
-            except NotFoundError:
-                existing = None
-            if existing is not None and (existing.get("status") or {}).get("verdict"):
-                self._finished(key)
-                return
-            if existing is None and not await self._create(body, spec, deployment, key):
-                return
+            existing = await self._existing(key)
+            if existing is None:
+                if not await self._create(body, spec, deployment, key):
+                    return
+                existing = await self._existing(key)  # None: created now; else it was there first
+            if existing is not None:
+                problem = foreign_record(existing, str(meta.get("uid") or ""), run)
+                if problem is not None:
+                    await self._refuse(body, run.record, problem)
+                    self._finished(key)
+                    return
+                if (existing.get("status") or {}).get("verdict"):
+                    self._finished(key)
+                    return
             self._created.add(key)
         pending = self._pending.get(key)
         if pending is None:
@@ -96,6 +103,27 @@ class Recorder:
         logger.info("%s/%s: recorded the verdict in VerificationRun %s", namespace, rv_name, run.record)
         self._finished(key)
         await self._retain(body, spec, run.record)
+
+    async def _existing(self, key: Key) -> Obj | None:
+        """The object under the record's name when one was there before this process created it."""
+        if key in self._just_created:
+            self._just_created.discard(key)
+            return None
+        try:
+            return await self.kube.get_vrun(*key)
+        except NotFoundError:
+            return None
+
+    async def _refuse(self, body: Obj, name: str, problem: str) -> None:
+        """An object the operator did not write holds the record's name: it is left as it is, never
+        written to nor believed, and said so once."""
+        meta = body.get("metadata") or {}
+        text = f"VerificationRun {name} was not written by the operator ({problem}); this run is not recorded"
+        logger.warning("%s/%s: %s", meta.get("namespace"), meta.get("name"), text)
+        try:
+            await self.kube.post_event(body, reasons.RECORD_NOT_TRUSTED, text, "Warning")
+        except Exception as exc:  # an Event is best effort, as every other Event
+            logger.warning("could not post an Event: %s", exc)
 
     def _finished(self, key: Key) -> None:
         self._done.add(key)
@@ -118,14 +146,16 @@ class Recorder:
                 pods = await self.kube.pods_matching(namespace, {**selector, TEMPLATE_HASH_LABEL: template_hash})
         record = record_object(body, name, record_spec(body, spec.checks, run, deployment, replicasets, pods))
         try:
-            await self.kube.create_vrun(namespace, record)
+            created = await self.kube.create_vrun(namespace, record)
         except NotFoundError as exc:
             if not self._warned_missing:
                 logger.warning("cannot record runs (is the VerificationRun CRD installed?): %s", exc)
                 self._warned_missing = True
             self._finished(key)
             return False
-        logger.info("%s: created VerificationRun %s", namespace, name)
+        if created is not None:
+            self._just_created.add(key)
+            logger.info("%s: created VerificationRun %s", namespace, name)
         return True
 
     async def _periodic_retention(self, body: Obj, spec: ReleaseVerificationSpec, current: str) -> None:
@@ -141,12 +171,7 @@ class Recorder:
         meta = body.get("metadata") or {}
         namespace, rv_name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         self._retained_at[(namespace, rv_name)] = time.monotonic()
-        uid = meta.get("uid")
-        records = [
-            r
-            for r in await self.kube.list_vruns(namespace, rv_name)
-            if any(o.get("uid") == uid for o in (r.get("metadata") or {}).get("ownerReferences") or [])
-        ]
+        records = own_records(await self.kube.list_vruns(namespace, rv_name), str(meta.get("uid") or ""))
         victims = set(retention_victims(records, spec.retention, self.clock(), keep=current))
         for name in sorted(victims):
             await self.kube.delete_vrun(namespace, name)
