@@ -33,6 +33,7 @@ class FakeKube:
         self.deployments: dict[tuple[str, str], Obj] = {}
         self.replicasets: list[Obj] = []
         self.jobs: dict[tuple[str, str], Obj] = {}
+        self.configmaps: dict[tuple[str, str], Obj] = {}
         self.pods: list[Obj] = []
         self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> its container's log
         self.vruns: dict[tuple[str, str], Obj] = {}
@@ -125,8 +126,14 @@ class FakeKube:
         self._call("delete_job")
         self.jobs.pop((namespace, name), None)
 
-    async def apply_configmap(self, namespace: str, configmap: Obj) -> None:
-        self._call("apply_configmap")
+    async def create_configmap(self, namespace: str, configmap: Obj) -> Obj | None:
+        """Create only, as the API server: an existing ConfigMap of that name is left as it is."""
+        self._call("create_configmap")
+        key = (namespace, configmap["metadata"]["name"])
+        if key in self.configmaps:
+            return None
+        self.configmaps[key] = copy.deepcopy(configmap)
+        return self._stamp(self.configmaps[key])
 
     async def probe_pods(self, namespace: str, rv_name: str, revision: int) -> list[Obj]:
         self._call("probe_pods")

@@ -128,7 +128,6 @@ NEEDED = [
     ("", "pods", "list"),
     ("", "pods/log", "get"),  # the last words of a stalled rollout's crashing container
     ("", "configmaps", "create"),  # the check script of Jobs in the target's image
-    ("", "configmaps", "patch"),  # ... brought up to date by a newer operator
     ("", "events", "create"),
     ("kopf.dev", "clusterkopfpeerings", "patch"),
 ]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 
 import pytest
 
@@ -12,7 +14,12 @@ from releaseguard.core.jobs import (
     group_checks,
     job_finished,
     job_name,
+    launcher_source,
     restricted_container_context,
+    script_configmap,
+    script_configmap_name,
+    script_sha256,
+    uses_script,
 )
 from support.factories import RV_UID, deployment, http_check, rv_body
 
@@ -138,28 +145,69 @@ def test_target_image_check_runs_in_the_targets_pod_template() -> None:
     script = {"name": "releaseguard-check-script", "mountPath": "/etc/releaseguard", "readOnly": True}
     assert container["volumeMounts"] == [{"name": "config", "mountPath": "/etc/shop"}, script]
     assert "ports" not in container and "readinessProbe" not in container
+    configmap = script_configmap_name("shop")
     assert pod["volumes"] == [
         {"name": "config", "configMap": {"name": "shop"}},
-        {"name": "releaseguard-check-script", "configMap": {"name": "rv-shop-check-script", "defaultMode": 0o444}},
+        {"name": "releaseguard-check-script", "configMap": {"name": configmap, "defaultMode": 0o444}},
     ]
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
-    # what a person reads in `kubectl get job -o yaml`: the interpreter, the mounted script, the check
+    # what a person reads in `kubectl get job -o yaml`: the interpreter and the launcher, the mounted
+    # script with the digest it must have and the ConfigMap it comes from, then the check
     command = container["command"]
-    assert command[:3] == ["python", "/etc/releaseguard/check.py", "run"]
-    assert json.loads(command[3])["command"]["command"] == ["shop", "--selftest"]
-    assert command[4:] == ["/dev/termination-log"]
-    assert len(json.dumps(target)) < 3000
+    assert command[:3] == ["python", "-c", launcher_source()]
+    assert command[3:6] == ["/etc/releaseguard/check.py", script_sha256(), configmap]
+    assert command[6] == "run"
+    assert json.loads(command[7])["command"]["command"] == ["shop", "--selftest"]
+    assert command[8:] == ["/dev/termination-log"]
+    assert len(launcher_source()) < 2500 and not launcher_source().startswith('"""')
+    assert len(json.dumps(target)) < 5500
 
 
-def test_the_check_script_configmap_is_owned_by_the_rv() -> None:
-    from releaseguard.core.jobs import script_configmap
+def test_the_check_script_configmap_is_immutable_named_after_its_digest_and_owned_by_the_rv() -> None:
     from releaseguard.probe.checks.standalone import script_source
 
     rv = parse_release_verification(rv_body(checks=[{"name": "smoke", "command": {"command": ["true"]}}]))
     configmap = script_configmap(rv, RV_UID)
-    assert configmap["metadata"]["name"] == "rv-shop-check-script"
+    digest = hashlib.sha256(script_source().encode()).hexdigest()
+    assert script_sha256() == digest
+    assert configmap["metadata"]["name"] == f"rv-shop-check-script-{digest[:12]}" == script_configmap_name("shop")
+    assert configmap["immutable"] is True
     assert configmap["metadata"]["ownerReferences"][0]["uid"] == RV_UID
+    assert configmap["metadata"]["ownerReferences"][0]["controller"] is True
+    assert configmap["metadata"]["labels"][RV_LABEL] == "shop"
+    assert REVISION_LABEL not in configmap["metadata"]["labels"]
     assert configmap["data"] == {"check.py": script_source()}
+    # the Jobs mount exactly this ConfigMap and check exactly this content
+    [job] = build_jobs(rv, RV_UID, deployment(), 1)
+    assert uses_script(job)
+    pod = job["spec"]["template"]["spec"]
+    assert {
+        "name": "releaseguard-check-script",
+        "configMap": {"name": configmap["metadata"]["name"], "defaultMode": 0o444},
+    } in pod["volumes"]
+    assert hashlib.sha256(configmap["data"]["check.py"].encode()).hexdigest() in pod["containers"][0]["command"]
+
+
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@pytest.mark.parametrize(
+    "rv_name",
+    ["shop", "a" * 253, "a" * 223, "a" * 224, "a" * 225, "x." + "b" * 240, "team-" * 50 + "x", "a.b" + "-c" * 100],
+)
+def test_the_script_configmap_name_is_a_valid_deterministic_dns_subdomain(rv_name: str) -> None:
+    name = script_configmap_name(rv_name)
+    assert name == script_configmap_name(rv_name)
+    assert len(name) <= 253 and DNS_SUBDOMAIN.match(name), name
+    assert name.endswith(f"-check-script-{script_sha256()[:12]}")
+    if len(rv_name) <= 224:
+        assert name == f"rv-{rv_name}-check-script-{script_sha256()[:12]}"
+
+
+def test_long_rv_names_sharing_a_prefix_and_script_versions_get_their_own_configmap() -> None:
+    assert script_configmap_name("a" * 240 + "x") != script_configmap_name("a" * 240 + "y")
+    assert script_configmap_name("shop", "0" * 64) != script_configmap_name("shop", "1" * 64)
+    assert script_configmap_name("shop", "0" * 64) == "rv-shop-check-script-000000000000"
 
 
 def test_job_finished_reads_conditions_and_counts() -> None:

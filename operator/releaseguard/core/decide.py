@@ -185,7 +185,7 @@ class VerdictRecord:
 class Plan:
     status: ReleaseVerificationStatus
     create_jobs: list[Obj] = field(default_factory=list)
-    apply_configmaps: list[Obj] = field(default_factory=list)  # created (or brought up to date) before the Jobs
+    create_configmaps: list[Obj] = field(default_factory=list)  # created (content-named, immutable) before the Jobs
     delete_jobs: list[str] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     rollback: RollbackRequest | None = None
@@ -497,7 +497,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
             return plan
         run.jobs = [j["metadata"]["name"] for j in jobs]
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] not in observed.jobs]
-        plan.apply_configmaps = _configmaps_for(rv, uid, plan.create_jobs)
+        plan.create_configmaps = _configmaps_for(rv, uid, plan.create_jobs)
         status.phase = Phase.VERIFYING
         message = f"running {len(rv.spec.checks)} checks on revision {revision} in {len(jobs)} Jobs"
         ctx.condition(VERIFIED, "Unknown", "ChecksRunning", message)
@@ -526,7 +526,7 @@ def _decide(observed: Observed, settings: Settings) -> Plan:
     if missing:
         jobs = _run_jobs(ctx, settings, rv, run, deployment, revision, rv_uid)
         plan.create_jobs = [j for j in jobs if j["metadata"]["name"] in missing]
-        plan.apply_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
+        plan.create_configmaps = _configmaps_for(rv, rv_uid, plan.create_jobs)
     launched = (run.start_time or observed.now) + timedelta(seconds=rv.spec.delay_seconds)
     deadline = launched + timedelta(seconds=rv.spec.timeout_seconds + settings.timeout_grace_seconds)
     problems = dict(observed.problems)

@@ -3,18 +3,22 @@
 One runner Job runs every check the registry places in the runner (Placement.RUNNER: http, tcp,
 prometheus) in the runner image; each target-image check (command, python, pytest) gets its own
 Job in the target's image and environment. The env var names, commands, script location and
-termination-log path are contract.py's; nothing here imports a check implementation. Names are
+termination-log path are contract.py's; nothing here imports a check implementation (the script and
+its launcher, probe/checks/_script.py and _launch.py, are read as text). Names are
 deterministic (`rv-<name>-r<revision>-<hash>`), so a restarted operator finds the Jobs it made
 instead of making them twice. Every pod gets the restricted pod-security profile.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Final
 
 from ..api import API_VERSION, KIND, TARGET_IMAGE, Check, Placement, ReleaseVerification
@@ -26,7 +30,8 @@ from ..contract import (
     TARGET_PODS_ENV,
     TERMINATION_LOG_PATH,
     TERMINATION_MESSAGE_POLICY,
-    container_command,
+    check_payload,
+    interpreter,
     revision_env,
     runner_command,
     script_source,
@@ -217,13 +222,54 @@ _TARGET_POD_KEYS: Final = (
 )
 
 
-def script_configmap_name(rv_name: str) -> str:
-    return f"rv-{rv_name[: 253 - 17]}-check-script"
+# --- the check script, run only as generated ----------------------------------------------------
+#
+# A Job in the target's image runs the check script with the target's ServiceAccount token, env and
+# Secret volumes, so it must run exactly the script this operator generated. The script lives in a
+# ConfigMap named after its digest and `immutable`; the operator only ever creates it (an existing
+# object of that name is never patched or adopted: see kube.create_configmap). Whoever may delete
+# and create ConfigMaps in the namespace can still put other content under that name, so the pod's
+# command (immutable once the Job exists) carries the script's SHA-256 and a small launcher
+# (probe/checks/_launch.py) that runs the bytes it read only when they hash to it; otherwise it runs
+# nothing and the check ends Error naming the ConfigMap.
+
+SCRIPT_DIGEST_CHARS: Final = 12
+"""How much of the script's SHA-256 the ConfigMap's name carries (the pod checks all of it)."""
+_LAUNCHER: Final = Path(__file__).resolve().parents[1] / "probe" / "checks" / "_launch.py"
+
+
+@lru_cache(maxsize=1)
+def script_sha256() -> str:
+    """The SHA-256 (hex) of the check script as the ConfigMap holds it (UTF-8, as the kubelet writes it)."""
+    return hashlib.sha256(script_source().encode("utf-8")).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def launcher_source() -> str:
+    """The launcher's code as `python -c` runs it: _launch.py without its docstring."""
+    text = _LAUNCHER.read_text(encoding="utf-8")
+    first = ast.parse(text).body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        text = "".join(text.splitlines(keepends=True)[first.end_lineno or 0 :]).lstrip()
+    return text
+
+
+def script_configmap_name(rv_name: str, sha256: str | None = None) -> str:
+    """`rv-<rv name>-check-script-<digest>`: a valid DNS subdomain of at most 253 characters, one per rv
+    and script version. A name too long for that keeps a prefix plus a digest of the whole name, so
+    two long rv names never share a ConfigMap."""
+    suffix = f"-check-script-{(sha256 or script_sha256())[:SCRIPT_DIGEST_CHARS]}"
+    room = 253 - len("rv-") - len(suffix)
+    if len(rv_name) > room:
+        whole = hashlib.sha256(rv_name.encode()).hexdigest()[:8]
+        rv_name = f"{rv_name[: room - 9].rstrip('-.')}-{whole}"
+    return f"rv-{rv_name}{suffix}"
 
 
 def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
-    """The ConfigMap holding the check script that Jobs in the target's image run (one per RV,
-    owned by it), so `kubectl get job -o yaml` shows a short command instead of the script."""
+    """The immutable ConfigMap holding the check script that Jobs in the target's image run (one per
+    rv and script version, owned by the rv), so `kubectl get job -o yaml` shows a short launcher and
+    the script's digest instead of the script."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -233,8 +279,18 @@ def script_configmap(rv: ReleaseVerification, uid: str) -> Obj:
             "labels": {k: v for k, v in labels_for(rv.name, 0).items() if k != REVISION_LABEL},
             "ownerReferences": [_owner(rv, uid)],
         },
+        "immutable": True,
         "data": {SCRIPT_FILE: script_source()},
     }
+
+
+def script_command(check: Check, configmap: str, termination_log: str = TERMINATION_LOG_PATH) -> list[str]:
+    """The argv of a probe container that runs `check` with the script mounted from `configmap`:
+    the launcher, the script's path and SHA-256 and the ConfigMap's name (for the error), then the
+    script's own arguments (`run CHECK_JSON [TERMINATION_LOG]`, as contract.container_command)."""
+    argv = [interpreter(check), "-c", launcher_source(), f"{SCRIPT_DIR}/{SCRIPT_FILE}", script_sha256(), configmap]
+    argv += ["run", check_payload(check)]
+    return [*argv, termination_log] if termination_log else argv
 
 
 def uses_script(job: Obj) -> bool:
@@ -256,7 +312,7 @@ def _owner(rv: ReleaseVerification, uid: str) -> Obj:
 
 def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
     """The pod of a check in the target's image (or its own image), under the restricted profile,
-    with the check script mounted from the rv's ConfigMap.
+    with the check script mounted from the rv's ConfigMap and run only if it is the one generated.
 
     Raises PodSecurityRefused when the target's template cannot run that way."""
     spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -272,9 +328,8 @@ def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
     working_dir = getattr(check.config, "working_dir", None)
     if working_dir:
         container["workingDir"] = working_dir
-    container["command"] = container_command(
-        check, termination_log=TERMINATION_LOG_PATH, script_path=f"{SCRIPT_DIR}/{SCRIPT_FILE}"
-    )
+    configmap = script_configmap_name(rv_name)
+    container["command"] = script_command(check, configmap)
     mount = {"name": SCRIPT_VOLUME, "mountPath": SCRIPT_DIR, "readOnly": True}
     container["volumeMounts"] = [*container.get("volumeMounts", []), mount]
     container["terminationMessagePath"] = TERMINATION_LOG_PATH
@@ -294,7 +349,7 @@ def _target_pod(check: Check, deployment: Obj, rv_name: str) -> Obj:
         container["securityContext"] = restricted_container_context(None, read_only_root=False)
         pod["securityContext"] = restricted_pod_context(None)
         pod["automountServiceAccountToken"] = False
-    script = {"name": SCRIPT_VOLUME, "configMap": {"name": script_configmap_name(rv_name), "defaultMode": 0o444}}
+    script = {"name": SCRIPT_VOLUME, "configMap": {"name": configmap, "defaultMode": 0o444}}
     pod["volumes"] = [*pod.get("volumes", []), script]
     return pod
 

@@ -269,21 +269,21 @@ class Kube:
         )
         return result
 
-    async def apply_configmap(self, namespace: str, configmap: Obj) -> None:
-        """Create the ConfigMap, or merge-patch its data and labels when it exists already."""
+    async def create_configmap(self, namespace: str, configmap: Obj) -> Obj | None:
+        """Create the ConfigMap; None when one of that name exists already. Create only: an existing
+        object is never read, patched or adopted (whoever made it, the probe pod runs only the
+        content whose digest its command carries: core.jobs.script_command)."""
         name = configmap["metadata"]["name"]
-        path = f"/api/v1/namespaces/{namespace}/configmaps"
         try:
-            await self.request(f"creating ConfigMap {namespace}/{name}", "POST", path, configmap)
-        except ConflictError:
-            patch = {"metadata": {"labels": configmap["metadata"].get("labels") or {}}, "data": configmap["data"]}
-            await self.request(
-                f"updating ConfigMap {namespace}/{name}",
-                "PATCH",
-                f"{path}/{name}",
-                patch,
-                content_type="application/merge-patch+json",
+            result: Obj = await self.request(
+                f"creating ConfigMap {namespace}/{name}",
+                "POST",
+                f"/api/v1/namespaces/{namespace}/configmaps",
+                configmap,
             )
+        except ConflictError:
+            return None
+        return result
 
     async def delete_job(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFoundError):

@@ -425,8 +425,8 @@ class Reconciler:
                 refused = await self._rollback(key, deployment, plan.rollback)
             if plan.resume is not None and deployment is not None:
                 await self._resume(key, deployment, plan.resume)
-            for configmap in plan.apply_configmaps:
-                await self.kube.apply_configmap(namespace, configmap)
+            for configmap in plan.create_configmaps:
+                await self.kube.create_configmap(namespace, configmap)
             for job in plan.create_jobs:
                 try:
                     created = await self.kube.create_job(namespace, job)
