@@ -59,12 +59,14 @@ def test_container_trouble_reads_waiting_and_last_termination_with_the_log_as_fa
     }
     assert silent_crashes([healthy, crashing]) == [("shop-1", "probe", True)]
     logs = {("shop-1", "probe"): "Traceback ...\nModuleNotFoundError: No module named 'httpbin.cor'\n"}
-    assert container_trouble([healthy, crashing, crashing], logs) == [
+    assert container_trouble([healthy, crashing, crashing], logs, crash_log=True) == [
         "container probe: CrashLoopBackOff: back-off 10s restarting failed container=shop; "
         "last exit 1 (Error): ModuleNotFoundError: No module named 'httpbin.cor'"
     ]
     said = pod("x", terminated={"exitCode": 2, "reason": "Error", "message": "bad config"})
-    assert container_trouble([said]) == ["container probe: last exit 2 (Error): bad config"]
+    assert container_trouble([said], crash_log=True) == ["container probe: last exit 2 (Error): bad config"]
+    # without the rv's opt-in (spec.diagnostics.crashLog), only the kubelet's words
+    assert container_trouble([said]) == ["container probe: last exit 2 (Error)"]
 
 
 def launched(checks: list[Obj]) -> tuple[Obj, Obj]:

@@ -69,7 +69,12 @@ def test_alert_fires_and_resolves_through_alertmanager_and_every_panel_has_data(
     pager = Receiver(fail_first=10**6).start()  # a channel that is down: notification failures
     notify = tmp_path / "notifications.yaml"
     notify.write_text(
-        yaml.safe_dump({"channels": {"pager": {"urls": [f"json://127.0.0.1:{pager.port}/"]}}, "retry": {"attempts": 1}})
+        yaml.safe_dump(
+            {
+                "channels": {"pager": {"urls": [f"json://127.0.0.1:{pager.port}/"], "namespaces": ["*"]}},
+                "retry": {"attempts": 1},
+            }
+        )
     )
     op = Operator(sim, tmp_path, "--notifications-config", str(notify)).start()
     alertmanager = Alertmanager(tmp_path, f"http://127.0.0.1:{webhook.port}/alerts")

@@ -21,6 +21,7 @@ from rg_harness import (
 )
 
 from kubesim.real.cluster import RealCluster
+from releaseguard.core.jobs import script_configmap_name, script_sha256
 from support import eventually
 
 pytestmark = pytest.mark.slow
@@ -124,9 +125,8 @@ def test_kubectl_explain_describes_the_status(cluster: Cluster) -> None:
 
 
 def test_a_stalled_rollout_says_why_its_containers_crash(cluster: Cluster, operator: Operator) -> None:
-    cluster.apply(
-        shop_service(), shop_deployment("shop:1.0", progressDeadlineSeconds=2), release_verification(cluster.ns)
-    )
+    rv = release_verification(cluster.ns, diagnostics={"crashLog": True})  # the log's words: opted in
+    cluster.apply(shop_service(), shop_deployment("shop:1.0", progressDeadlineSeconds=2), rv)
     cluster.wait_phase("Verified", revision=1)
     cluster.apply(shop_deployment("shop:1.1-broken-import", progressDeadlineSeconds=2))
     status = cluster.wait_phase("Verified", revision=3, timeout=60)
@@ -137,6 +137,22 @@ def test_a_stalled_rollout_says_why_its_containers_crash(cluster: Cluster, opera
     assert "ModuleNotFoundError" in stalled["message"], stalled["message"]  # the crash's own words, from its log
     events = [e["message"] for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "RolloutStalled"]
     assert events and "ModuleNotFoundError" in events[0]
+
+
+def test_a_stalled_rollout_shows_no_log_unless_the_rv_opts_in(cluster: Cluster, operator: Operator) -> None:
+    cluster.apply(
+        shop_service(), shop_deployment("shop:1.0", progressDeadlineSeconds=2), release_verification(cluster.ns)
+    )
+    cluster.wait_phase("Verified", revision=1)
+    cluster.apply(shop_deployment("shop:1.1-broken-import", progressDeadlineSeconds=2))
+    status = cluster.wait_phase("Verified", revision=3, timeout=60)
+    stalled = next(h for h in status["history"] if h["revision"] == 2)
+    assert stalled["reason"] == "RolloutStalled"
+    assert "container shop:" in stalled["message"] and "last exit 1 (Error)" in stalled["message"], stalled["message"]
+    events = [e["message"] for e in cluster.events("ReleaseVerification", "shop") if e["reason"] == "RolloutStalled"]
+    assert events and "container shop:" in events[0]
+    for said in (stalled["message"], *events, json.dumps(status)):
+        assert "ModuleNotFoundError" not in said and "Traceback" not in said
 
 
 def test_manual_policy_says_what_to_type_and_records_the_rollback_done_by_hand(
@@ -213,18 +229,20 @@ def test_a_python_check_job_reads_short_and_its_script_is_a_configmap_of_the_rv(
     [job] = cluster.jobs()
     name = job["metadata"]["name"]
     shown = cluster.kubectl("get", "job", name, "-o", "yaml").stdout
-    assert len(shown) < 6000, len(shown)  # was ~20 KB with the script inlined
+    assert len(shown) < 7000, len(shown)  # was ~20 KB with the script inlined
     command = job["spec"]["template"]["spec"]["containers"][0]["command"]
-    assert command[:3] == ["python", "/etc/releaseguard/check.py", "run"]
-    configmap = cluster.get("configmap", "rv-shop-check-script") or {}
+    script = script_configmap_name("shop")  # rv-shop-check-script-<digest of the script>
+    assert command[:2] == ["python", "-c"]
+    assert command[3:7] == ["/etc/releaseguard/check.py", script_sha256(), script, "run"]
+    configmap = cluster.get("configmap", script) or {}
     assert "def main(" in configmap["data"]["check.py"]
     rv_uid = (cluster.get("rv", "shop") or {})["metadata"]["uid"]
     assert [r["uid"] for r in configmap["metadata"]["ownerReferences"]] == [rv_uid]
     cluster.kubectl("delete", "rv", "shop")
     deadline = time.monotonic() + 20
-    while cluster.get("configmap", "rv-shop-check-script") is not None and time.monotonic() < deadline:
+    while cluster.get("configmap", script) is not None and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert cluster.get("configmap", "rv-shop-check-script") is None  # garbage-collected with the rv
+    assert cluster.get("configmap", script) is None  # garbage-collected with the rv
 
 
 def test_releaseguard_wait_follows_every_state_and_notices_a_deleted_rv(cluster: Cluster, operator: Operator) -> None:

@@ -38,9 +38,13 @@ def receivers() -> Iterator[dict[str, Receiver]]:
 def notifications_config(tmp_path: Path, receivers: dict[str, Receiver]) -> Path:
     config = {
         "channels": {
-            "team": {"urls": [f"json://127.0.0.1:{receivers['team'].port}/releases"]},
-            "chat": {"urls": [f"mmost://127.0.0.1:{receivers['chat'].port}/{CHAT_TOKEN}"]},
-            "tracker": {"urls": [f"http://127.0.0.1:{receivers['tracker'].port}/incidents"], "kind": "incident"},
+            "team": {"urls": [f"json://127.0.0.1:{receivers['team'].port}/releases"], "namespaces": ["it-*"]},
+            "chat": {"urls": [f"mmost://127.0.0.1:{receivers['chat'].port}/{CHAT_TOKEN}"], "namespaces": ["*"]},
+            "tracker": {
+                "urls": [f"http://127.0.0.1:{receivers['tracker'].port}/incidents"],
+                "kind": "incident",
+                "namespaces": ["*"],
+            },
         },
         "links": {"dashboard": "http://127.0.0.1:3000/d/releaseguard?var-namespace={namespace}&var-rv={name}"},
         "retry": {"attempts": 4, "initialDelaySeconds": 0.2, "maxDelaySeconds": 1},
@@ -171,7 +175,7 @@ def test_a_channel_that_keeps_failing_is_recorded_failed_and_not_retried_forever
     down = Receiver(fail_first=1000).start()
     try:
         config = {
-            "channels": {"team": {"urls": [f"json://127.0.0.1:{down.port}/releases"]}},
+            "channels": {"team": {"urls": [f"json://127.0.0.1:{down.port}/releases"], "namespaces": ["*"]}},
             "retry": {"attempts": 3, "initialDelaySeconds": 0.1, "maxDelaySeconds": 0.2},
         }
         path = tmp_path / "notifications.yaml"
@@ -219,7 +223,9 @@ async def test_a_slow_receiver_never_blocks_the_event_loop() -> None:
 
     slow = Receiver(delay_seconds=1.0).start()
     try:
-        config = parse_config({"channels": {"team": {"urls": [f"json://127.0.0.1:{slow.port}/x"]}}})
+        config = parse_config(
+            {"channels": {"team": {"urls": [f"json://127.0.0.1:{slow.port}/x"], "namespaces": ["ns"]}}}
+        )
         done: list[NotificationRecord] = []
 
         async def on_done(_key: tuple[str, str], record: NotificationRecord) -> None:

@@ -15,7 +15,7 @@ from releaseguard.api import ReleaseVerificationStatus, parse_release_verificati
 from releaseguard.api.notifications import DeliveryResult, NotificationRecord, NotificationSubscription, NotifyEvent
 from releaseguard.errors import SpecInvalidError
 from releaseguard.incident import incident_document
-from releaseguard.notify.config import RetryPolicy, parse_config
+from releaseguard.notify.config import RetryPolicy, parse_config, refusal
 from releaseguard.notify.message import Delivery, Release, compose, due_deliveries, merge_records, run_events
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,3 +278,45 @@ def test_incident_opened_then_resolved_under_one_dedupe_key_and_valid_against_th
     assert incident_document(RV, status("Error"), RELEASE, NotifyEvent.ERROR, {}) is None
     manual = incident_document(RV, status("Failed", **MANUAL), RELEASE, NotifyEvent.FAILED, {})
     assert manual is not None and manual["severity"] == "critical" and manual["rolledBackTo"] is None
+
+
+def test_a_channel_serves_only_the_namespaces_the_admin_lists() -> None:
+    config = parse_config(
+        {
+            "channels": {
+                "team": {"urls": ["json://127.0.0.1:9/x"], "namespaces": ["shop", "payments-*", "b?"]},
+                "everyone": {"urls": ["json://127.0.0.1:9/x"], "namespaces": ["*"]},
+                "legacy": {"urls": ["json://127.0.0.1:9/x"]},
+                "closed": {"urls": ["json://127.0.0.1:9/x"], "namespaces": []},
+            }
+        }
+    )
+    assert [refusal(config, "team", ns) for ns in ("shop", "payments-eu", "b1")] == [None, None, None]
+    assert refusal(config, "team", "shop-2") == (
+        "channel team does not serve namespace shop-2 (the cluster admin's channels.team.namespaces)"
+    )
+    assert refusal(config, "team", "payments") is not None and refusal(config, "team", "b12") is not None
+    assert refusal(config, "everyone", "kube-system") is None
+    # no list: no namespace, and the refusal says what to set
+    assert refusal(config, "legacy", "shop") == (
+        "channel legacy serves no namespace: the cluster admin's channels.legacy.namespaces is not set "
+        '(list shop there, or "*" for every namespace)'
+    )
+    assert refusal(config, "closed", "shop") is not None
+    assert refusal(config, "nowhere", "shop") == "channel nowhere is not configured by the cluster admin"
+
+
+def test_channel_namespaces_are_names_or_star_patterns_and_errors_name_the_field() -> None:
+    with pytest.raises(SpecInvalidError) as bad:
+        parse_config(
+            {
+                "channels": {
+                    "team": {"urls": ["json://127.0.0.1:9/x"], "namespaces": ["Shop", "[ab]*", ""]},
+                    "chat": {"urls": ["json://127.0.0.1:9/x"], "namespaces": "shop"},
+                }
+            }
+        )
+    text = str(bad.value)
+    for where in ("channels.team.namespaces.0", "channels.team.namespaces.1", "channels.team.namespaces.2"):
+        assert where in text, text
+    assert "channels.chat.namespaces" in text

@@ -1,7 +1,8 @@
 """Notification subscriptions (spec) and delivery records (status).
 
 Channels themselves (where a message goes, with what credentials) are configured by the cluster
-admin in the operator's own namespace; an rv only names a channel and the events it wants.
+admin in the operator's own namespace, each for the namespaces the admin lists; an rv only names
+a channel and the events it wants.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ DEFAULT_EVENTS = (NotifyEvent.FAILED, NotifyEvent.ROLLED_BACK, NotifyEvent.ROLLB
 
 class NotificationSubscription(SpecModel):
     channel: Annotated[str, Field(min_length=1, max_length=63, pattern=CHANNEL_NAME)]
-    """A channel configured by the cluster admin (chart value notifications.channels)."""
+    """A channel configured by the cluster admin (chart value notifications.channels) for this rv's namespace (its `namespaces` list); any other channel gets nothing, and the delivery is recorded Failed with a Warning Event."""
     events: Annotated[list[NotifyEvent], Field(min_length=1, max_length=6)] = list(DEFAULT_EVENTS)
     """Events that send a message: Verified, Failed, RolledBack, RollbackRecommended, Flaky, Error."""
 

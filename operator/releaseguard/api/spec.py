@@ -819,6 +819,13 @@ class RetentionSpec(SpecModel):
     """Runs older than this (by finish time) are deleted; 720 hours is 30 days."""
 
 
+class DiagnosticsSpec(SpecModel):
+    """What the operator may copy from the target's pods into this rv's status, its Events and its notifications, where everyone who may read the rv sees it."""
+
+    crash_log: StrictBool = False
+    """On a stalled rollout, also show what a crashing container said: its termination message or, without one, the last line of its log. Off by default: then only the pod status is read (container, reason, exit code, restarts), never a log. Turning it on requires `get` on `pods/log` in this namespace, and whoever may read this rv (its status, Events and notifications) sees those lines."""
+
+
 class ReleaseVerificationSpec(SpecModel):
     target_ref: TargetRef
     """The Deployment whose every new revision is verified."""
@@ -841,6 +848,8 @@ class ReleaseVerificationSpec(SpecModel):
     """How many VerificationRuns (kubectl get vrun) are kept, and for how long."""
     notifications: Annotated[list[NotificationSubscription], Field(max_length=16)] = []
     """Channels (configured by the cluster admin) to notify, and on which events."""
+    diagnostics: DiagnosticsSpec = DiagnosticsSpec()
+    """What of the target's pods the operator shows in this rv's status, Events and notifications."""
 
     @model_validator(mode="after")
     def _measurements_fit(self) -> ReleaseVerificationSpec:

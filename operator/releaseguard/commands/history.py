@@ -10,6 +10,7 @@ import sys
 
 import yaml
 
+from ..terminal import lines, safe
 from . import EXIT_BROKEN, EXIT_OK
 from ._cluster import add_cluster_options, connect, records_of
 
@@ -32,22 +33,22 @@ def run(args: argparse.Namespace) -> int:
         records = records_of(kube, namespace, args.name)
     except NotFoundError:
         print(
-            f"releaseguard history: ReleaseVerification {args.name!r} not found in namespace {namespace}",
+            safe(f"releaseguard history: ReleaseVerification {args.name!r} not found in namespace {namespace}"),
             file=sys.stderr,
         )
         return EXIT_BROKEN
     except KubeError as exc:
-        print(f"releaseguard history: {exc}", file=sys.stderr)
+        print(safe(f"releaseguard history: {exc}"), file=sys.stderr)
         return EXIT_BROKEN
     finally:
         kube.close()
     document = history_document(args.name, namespace, records)
     if args.output == "json":
-        print(json.dumps(document, indent=2))
+        print(json.dumps(document, indent=2))  # ensure_ascii: every control character escaped
     elif args.output == "yaml":
-        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        sys.stdout.write(yaml.safe_dump(document, sort_keys=False))  # YAML escapes them in double quotes
     elif not document["runs"]:
-        print(f"no VerificationRuns of {args.name} in namespace {namespace}")
+        print(safe(f"no VerificationRuns of {args.name} in namespace {namespace}"))
     else:
-        print("\n".join(history_table(document)))
+        print(lines(history_table(document)))
     return EXIT_OK

@@ -25,6 +25,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..terminal import safe
 from . import EXIT_BROKEN, EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 if TYPE_CHECKING:
@@ -241,9 +242,10 @@ def print_table(report: ProbeReport, out: TextIO) -> None:
                 check.message,
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(6)]
-    for row in rows:
+    shown = [tuple(safe(cell, newlines=False) for cell in row) for row in rows]  # command output: escaped
+    widths = [max(len(row[i]) for row in shown) for i in range(6)]
+    for row in shown:
         cells = [cell.ljust(width) for cell, width in zip(row[:6], widths, strict=True)]
         out.write("  ".join(cells) + "  " + row[6] + "\n")
     failed = f" ({', '.join(report.failed_critical)})" if report.failed_critical else ""
-    out.write(f"verdict: {report.verdict.value}{failed}: {report.message}\n")
+    out.write(safe(f"verdict: {report.verdict.value}{failed}: {report.message}", newlines=False) + "\n")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ..terminal import lines, safe
 from . import EXIT_BROKEN, EXIT_OK
 from ._cluster import add_cluster_options, connect, records_of
 
@@ -46,19 +47,22 @@ def run(args: argparse.Namespace) -> int:
             f"/apis/releaseguard.io/v1alpha1/namespaces/{namespace}/verificationruns/{args.name}",
         )
     except NotFoundError:
-        print(f"releaseguard report: VerificationRun {args.name!r} not found in namespace {namespace}", file=sys.stderr)
+        print(
+            safe(f"releaseguard report: VerificationRun {args.name!r} not found in namespace {namespace}"),
+            file=sys.stderr,
+        )
         return EXIT_BROKEN
     except KubeError as exc:
-        print(f"releaseguard report: {exc}", file=sys.stderr)
+        print(safe(f"releaseguard report: {exc}"), file=sys.stderr)
         return EXIT_BROKEN
     finally:
         kube.close()
     if args.output == "json":
-        print(json.dumps(record, indent=2))
+        print(json.dumps(record, indent=2))  # ensure_ascii: every control character escaped
     elif args.output == "yaml":
-        sys.stdout.write(yaml.safe_dump(record, sort_keys=False))
+        sys.stdout.write(yaml.safe_dump(record, sort_keys=False))  # YAML escapes them in double quotes
     else:
-        print("\n".join(report_text(record)))
+        print(lines(report_text(record)))
     return EXIT_OK
 
 
@@ -72,15 +76,16 @@ def _html(kube: Kube, namespace: str, rv_name: str, path: str) -> int:
         records = records_of(kube, namespace, rv_name)
     except NotFoundError:
         print(
-            f"releaseguard report: ReleaseVerification {rv_name!r} not found in namespace {namespace}", file=sys.stderr
+            safe(f"releaseguard report: ReleaseVerification {rv_name!r} not found in namespace {namespace}"),
+            file=sys.stderr,
         )
         return EXIT_BROKEN
     except KubeError as exc:
-        print(f"releaseguard report: {exc}", file=sys.stderr)
+        print(safe(f"releaseguard report: {exc}"), file=sys.stderr)
         return EXIT_BROKEN
     finally:
         kube.close()
     with open(path, "w", encoding="utf-8") as out:
         out.write(render_html(rv_name, namespace, records, datetime.now(UTC)))
-    print(f"wrote {path}: {len(records)} runs of {rv_name}")
+    print(safe(f"wrote {path}: {len(records)} runs of {rv_name}"))
     return EXIT_OK

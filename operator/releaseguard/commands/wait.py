@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..terminal import safe
 from . import EXIT_BROKEN, EXIT_FAILED, EXIT_OK
 
 EXIT_TIMEOUT = 2
@@ -26,6 +27,12 @@ T = TypeVar("T")
 
 class OutOfTime(Exception):
     """The timeout passed while the API server kept answering that it was busy."""
+
+
+def _emit(text: str, error: bool = False) -> None:
+    """Print one line made of the rv's status: its control characters (a newline too) shown, never
+    sent (terminal.safe)."""
+    print(safe(text, newlines=False), file=sys.stderr if error else sys.stdout, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         load_config()
     except Exception as exc:
-        print(f"releaseguard wait: no cluster configuration: {exc}", file=sys.stderr)
+        _emit(f"releaseguard wait: no cluster configuration: {exc}", error=True)
         return EXIT_BROKEN
     namespace = args.namespace or _current_namespace()
     kube = Kube()
@@ -98,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         nonlocal last_line
         if line != last_line:
-            print(line, flush=True)
+            _emit(line)
             last_line = line
 
     def patiently(action: Callable[[], T], connected: bool = True) -> T:
@@ -153,9 +160,9 @@ def run(args: argparse.Namespace) -> int:
             rv = read(connected=False)
         except NotFoundError:
             # as `kubectl wait` does: a resource that does not exist is an error at once
-            print(
+            _emit(
                 f"releaseguard wait: ReleaseVerification {args.name!r} not found in namespace {namespace}",
-                file=sys.stderr,
+                error=True,
             )
             return EXIT_BROKEN
         # every status write is a watch event, so each state change is printed, in order
@@ -165,14 +172,14 @@ def run(args: argparse.Namespace) -> int:
                 return code
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                print(f"{args.name}: no verdict within {args.timeout:g}s", file=sys.stderr)
+                _emit(f"{args.name}: no verdict within {args.timeout:g}s", error=True)
                 return EXIT_TIMEOUT
             version = str((rv.get("metadata") or {}).get("resourceVersion") or "")
             query = [("fieldSelector", f"metadata.name={args.name}"), ("resourceVersion", version)]
             try:
                 for event in kube.watch(f"watching {what}", collection, query, min(remaining, 60)):
                     if event.get("type") == "DELETED":
-                        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+                        _emit(f"releaseguard wait: {what} was deleted", error=True)
                         return EXIT_BROKEN
                     if event.get("type") == "ERROR":  # e.g. 410 Gone: start again from a fresh read
                         rv = read()
@@ -187,13 +194,13 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(max(POLL_SECONDS, exc.retry_after))
                 rv = read()
     except OutOfTime as exc:
-        print(f"{args.name}: no verdict within {args.timeout:g}s; the API server last answered: {exc}", file=sys.stderr)
+        _emit(f"{args.name}: no verdict within {args.timeout:g}s; the API server last answered: {exc}", error=True)
         return EXIT_TIMEOUT
     except NotFoundError:
-        print(f"releaseguard wait: {what} was deleted", file=sys.stderr)
+        _emit(f"releaseguard wait: {what} was deleted", error=True)
         return EXIT_BROKEN
     except KubeError as exc:
-        print(f"releaseguard wait: {exc}", file=sys.stderr)
+        _emit(f"releaseguard wait: {exc}", error=True)
         return EXIT_BROKEN
     finally:
         kube.close()
@@ -229,25 +236,25 @@ def _report(name: str, namespace: str, revision: int, rv: dict[str, Any], verdic
 
     status = rv.get("status") or {}
     if verdict == "Superseded":
-        print(f"{name}: revision {revision} was superseded before its verdict", file=sys.stderr)
+        _emit(f"{name}: revision {revision} was superseded before its verdict", error=True)
         return EXIT_FAILED
     if verdict == "Passed":
-        print(f"{name}: revision {revision} verified ({status.get('checks') or 'all checks passed'})")
+        _emit(f"{name}: revision {revision} verified ({status.get('checks') or 'all checks passed'})")
         for line in failure_summary(entry):
-            print(line)
+            _emit(line)
         return EXIT_OK
     reason = entry.get("reason") or verdict
-    print(f"{name}: revision {revision} {verdict} ({reason}): {entry.get('message') or ''}".rstrip(": "))
+    _emit(f"{name}: revision {revision} {verdict} ({reason}): {entry.get('message') or ''}".rstrip(": "))
     for line in failure_summary(entry):
-        print(line)
+        _emit(line)
     last = status.get("lastRollback") or {}
     rolled_to = entry.get("rolledBackTo")
     if rolled_to is None and last.get("fromRevision") == revision and last.get("applied"):
         rolled_to = last.get("toRevision")
     if rolled_to is not None:
-        print(f"  rolled back to revision {rolled_to}")
+        _emit(f"  rolled back to revision {rolled_to}")
     elif last.get("fromRevision") == revision and not last.get("applied"):
         target = ((rv.get("spec") or {}).get("targetRef") or {}).get("name", "")
         command = undo_command(target, int(last.get("toRevision") or 0), namespace)
-        print(f"  not rolled back (rollback.policy Manual, or --dry-run); to roll back, run: {command}")
+        _emit(f"  not rolled back (rollback.policy Manual, or --dry-run); to roll back, run: {command}")
     return EXIT_FAILED

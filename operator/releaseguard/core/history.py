@@ -1,11 +1,13 @@
 """The record read back: an rv's VerificationRuns as rows of `releaseguard history`, and one run
-as the text of `releaseguard report` (pure)."""
+as the text of `releaseguard report` (pure). The commands print these lines through
+terminal.lines, so nothing in a record reaches a terminal as a control character."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
+from ..terminal import safe
 from .record import flakiness, newest_first
 
 Obj = dict[str, Any]
@@ -68,6 +70,7 @@ def history_table(document: Obj) -> list[str]:
 
 
 def _columns(rows: list[list[str]]) -> list[str]:
+    rows = [[safe(cell, newlines=False) for cell in row] for row in rows]  # widths as they will print
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
@@ -138,7 +141,7 @@ def report_text(record: Obj) -> list[str]:
             lines.append(f"    expected: {check.get('expected') or '-'}")
             lines.append(f"    observed: {check.get('observed') or '-'}")
         if check.get("message"):
-            lines.append(f"    {check['message']}")
+            lines += [f"    {line}" for line in str(check["message"]).split("\n")]
         for index, attempt in enumerate(check.get("attemptDetails") or [], 1):
             lines.append(f"    attempt {index}: {attempt.get('result')} {attempt.get('observed') or ''}".rstrip())
     return lines

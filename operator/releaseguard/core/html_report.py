@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from ..terminal import safe
 from .history import run_row
 from .record import flakiness, newest_first
 
@@ -20,10 +21,28 @@ Obj = dict[str, Any]
 COLORS = {"Passed": "#2e7d32", "Failed": "#c62828", "Error": "#ef6c00", "Running": "#757575"}
 PALETTE = ("#1565c0", "#6a1b9a", "#00838f", "#ad1457", "#558b2f", "#4e342e", "#283593", "#f9a825")
 WIDTH, HEIGHT, PAD = 720, 180, 36
+CELL_LIMIT = 200  # characters of one value shown in the page (an image reference is at most a few hundred)
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= CELL_LIMIT else text[: CELL_LIMIT - 1] + "\u2026"
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text for the page: control characters shown as escapes (terminal.safe), at most CELL_LIMIT
+    characters, then HTML-escaped."""
+    return html.escape(_cap(safe(value, newlines=False)), quote=True)
+
+
+def _capped(value: Any) -> Any:
+    """`value` (a run's row) with every string at most CELL_LIMIT characters, for the embedded data."""
+    if isinstance(value, str):
+        return _cap(value)
+    if isinstance(value, list):
+        return [_capped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _capped(v) for k, v in value.items()}
+    return value
 
 
 def _verdict_chart(runs: list[Obj]) -> str:
@@ -108,7 +127,9 @@ def render_html(rv_name: str, namespace: str, records: Sequence[Obj], generated:
     oldest_first = list(reversed(newest_first(records)))
     runs = [run_row(r) for r in oldest_first]
     flaky = flakiness(records)
-    data = json.dumps({"releaseVerification": rv_name, "namespace": namespace, "runs": runs}).replace("</", "<\\/")
+    # inside <script>, no "<" at all: neither "</script>" nor "<!--" can end or bend the element
+    embedded = {"releaseVerification": rv_name, "namespace": namespace, "runs": _capped(runs)}
+    data = json.dumps(embedded).replace("<", "\\u003c")
     rows = "".join(
         f'<tr class="run"><td>{_e(r["run"])}</td><td>{_e(r["revision"])}</td><td>{_e(r["image"])}</td>'
         f'<td class="{_e(r["verdict"])}">{_e(r["verdict"])}</td><td>{_e(r["checks"] or "-")}</td>'

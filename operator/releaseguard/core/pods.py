@@ -1,5 +1,9 @@
 """Reading pods: what keeps a probe pod from ever starting, and why a new revision's pods crash.
 
+What a crashed container said (its termination message, or the last line of its log) is shown only
+when the rv opts in (spec.diagnostics.crashLog): it is the application's own output, and the rv's
+status, Events and notifications reach people who may not read the pod's log.
+
 A probe pod whose container waits for a reason that does not go away by waiting (a Secret,
 ConfigMap or key its env names does not exist, its image cannot be pulled or is not a valid
 name) would otherwise hold the verification until timeoutSeconds; the operator ends the run at
@@ -79,13 +83,19 @@ def silent_crashes(pods: Iterable[Obj], limit: int = 2) -> list[tuple[str, str, 
 
 
 def container_trouble(
-    pods: Iterable[Obj], logs: Mapping[tuple[str, str], str] | None = None, limit: int = 3
+    pods: Iterable[Obj],
+    logs: Mapping[tuple[str, str], str] | None = None,
+    limit: int = 3,
+    *,
+    crash_log: bool = False,
 ) -> list[str]:
     """Why the containers of `pods` are not running normally, one distinct line per container
-    (`container NAME: REASON: message; last exit CODE (REASON): what it said`), at most `limit`.
-    `logs` holds the last log lines of crashed containers by (pod, container), used when their
-    termination has no message."""
+    (`container NAME: REASON: message; last exit CODE (REASON); restarted N times`), at most `limit`.
+    With `crash_log`, a crash's line also gives what it said (`last exit CODE (REASON): words`): its
+    termination message, else the last line of its log from `logs` (by (pod, container)). Without
+    it, only the kubelet's words: nothing the container wrote."""
     found: list[str] = []
+    seen: set[str] = set()
     for pod in sorted(pods, key=_name):
         for container in _statuses(pod):
             name = str(container.get("name"))
@@ -95,14 +105,22 @@ def container_trouble(
                 parts.append(f"{waiting['reason']}: {_one_line(str(waiting.get('message') or ''))}".rstrip(": "))
             failed, _ = _failure(container)
             if failed:
-                said = _one_line(str(failed.get("message") or "")) or _last_line(
-                    (logs or {}).get((_name(pod), name), "")
-                )
                 code = failed.get("exitCode")
-                parts.append(f"last exit {code} ({failed.get('reason') or 'Error'}): {said[-300:]}".rstrip(": "))
+                ended = f"last exit {code} ({failed.get('reason') or 'Error'})"
+                if crash_log:
+                    said = _one_line(str(failed.get("message") or "")) or _last_line(
+                        (logs or {}).get((_name(pod), name), "")
+                    )
+                    ended = f"{ended}: {said[-300:]}".rstrip(": ")
+                parts.append(ended)
             line = f"container {name}: " + "; ".join(parts)
-            if parts and line not in found:
-                found.append(line)
+            if not parts or line in seen:  # the same trouble in another pod (its restarts may differ)
+                continue
+            seen.add(line)
+            restarts = container.get("restartCount")
+            if isinstance(restarts, int) and restarts > 0:
+                line += f"; restarted {restarts} time{'s' if restarts > 1 else ''}"
+            found.append(line)
             if len(found) >= limit:
                 return found
     return found

@@ -2,15 +2,23 @@
 Secret in the operator's own namespace, since channel URLs carry tokens).
 
     channels:
-      team-chat: {urls: ["mmost://mattermost.example/TOKEN"]}
-      tracker: {urls: ["json://tracker.example/hooks/releases"], kind: incident}
+      team-chat: {urls: ["mmost://mattermost.example/TOKEN"], namespaces: [shop, "payments-*"]}
+      tracker: {urls: ["json://tracker.example/hooks/releases"], kind: incident, namespaces: ["*"]}
     links:
       dashboard: "https://grafana.example/d/releaseguard?var-namespace={namespace}&var-rv={name}"
     retry: {attempts: 5, initialDelaySeconds: 2, maxDelaySeconds: 60}
+
+A channel serves only the namespaces its `namespaces` list allows (names, or shell patterns with
+`*` and `?`; `"*"` is every namespace). A channel without the list serves no namespace: a channel
+carries someone's credentials and reaches someone's people, so being able to create an rv in some
+namespace must not be enough to post to it. An rv in a namespace its channel does not serve gets
+nothing delivered; the refusal is a Failed delivery record and a Warning Event, as for a channel
+that does not exist.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import string
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +32,8 @@ from ..api.notifications import CHANNEL_NAME
 from ..errors import FieldError, SpecInvalidError
 
 LINK_FIELDS = ("namespace", "name", "deployment", "revision", "image")
+# A namespace name (DNS label) in which `*` and `?` may stand for characters; no `[...]` classes.
+NAMESPACE_PATTERN = r"^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$"
 
 
 class ChannelKind(StrEnum):
@@ -35,6 +45,32 @@ class Channel(SpecModel):
     urls: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1, max_length=16)]
     """apprise URLs (message channels) or http(s) URLs (incident channels)."""
     kind: ChannelKind = ChannelKind.MESSAGE
+    namespaces: (
+        Annotated[
+            list[Annotated[str, Field(min_length=1, max_length=63, pattern=NAMESPACE_PATTERN)]], Field(max_length=256)
+        ]
+        | None
+    ) = None
+    """Namespaces whose rvs may use this channel: names or shell patterns (`team-*`, `*` for all).
+    Absent or empty: none."""
+
+    def serves(self, namespace: str) -> bool:
+        return any(fnmatch.fnmatchcase(namespace, pattern) for pattern in self.namespaces or ())
+
+
+def refusal(config: NotifyConfig, channel: str, namespace: str) -> str | None:
+    """Why an rv in `namespace` may not notify `channel`, or None when it may."""
+    found = config.channels.get(channel)
+    if found is None:
+        return f"channel {channel} is not configured by the cluster admin"
+    if found.namespaces is None:
+        return (
+            f"channel {channel} serves no namespace: the cluster admin's channels.{channel}.namespaces is not set "
+            f'(list {namespace} there, or "*" for every namespace)'
+        )
+    if not found.serves(namespace):
+        return f"channel {channel} does not serve namespace {namespace} (the cluster admin's channels.{channel}.namespaces)"
+    return None
 
 
 class RetryPolicy(SpecModel):

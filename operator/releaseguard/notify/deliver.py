@@ -3,7 +3,9 @@
 Each delivery is an asyncio task; the blocking apprise call runs in a worker thread. A failed
 attempt is retried with exponential backoff (only to the URLs of the channel that failed). When a
 delivery ends, its record waits in memory until the reconciler writes it into the rv's status
-(the dedupe record that survives a restart) and `on_done` reports it (Event, metric).
+(the dedupe record that survives a restart) and `on_done` reports it (Event, metric). A channel
+that does not exist, or does not serve the rv's namespace (config.refusal), is such a record at
+once, Failed with the reason, and nothing is sent.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 import httpx
 
 from ..api.notifications import DeliveryResult, NotificationRecord
-from .config import ChannelKind, NotifyConfig
+from .config import ChannelKind, NotifyConfig, refusal
 from .message import Delivery, Message
 
 Key = tuple[str, str]
@@ -90,8 +92,9 @@ class Notifier:
         channel = self.config.channels.get(delivery.channel)
         retry = self.config.retry
         attempts = 0
-        if channel is None:
-            result, text = DeliveryResult.FAILED, f"channel {delivery.channel} is not configured by the cluster admin"
+        refused = refusal(self.config, delivery.channel, key[0])
+        if refused is not None or channel is None:
+            result, text = DeliveryResult.FAILED, refused or ""
         else:
             remaining = list(channel.urls)
             while remaining and attempts < retry.attempts:

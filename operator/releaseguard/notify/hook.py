@@ -22,7 +22,7 @@ from ..core.rollout import images_of, revision_of
 from ..errors import SpecInvalidError
 from ..operator.kubeapi import KubeAPI
 from ..operator.metrics import Metrics
-from .config import ChannelKind, NotifyConfig
+from .config import ChannelKind, NotifyConfig, refusal
 from .deliver import Notifier, Sender, send
 from .message import Release, compose, due_deliveries, merge_records
 
@@ -50,6 +50,14 @@ class NotificationHook:
         self.clock = clock
         self.notifier = Notifier(config, self._done, sender, clock)
         metrics.zero_notifications(config.channels, [event.value for event in NotifyEvent])
+        for name, channel in sorted(config.channels.items()):
+            if channel.namespaces is None:  # an empty list is the admin's word; a missing one may be an upgrade
+                logger.warning(
+                    "notification channel %s serves no namespace: set channels.%s.namespaces (names or patterns; "
+                    '"*" for every namespace) in the notifications config',
+                    name,
+                    name,
+                )
 
     def records(self, key: Key, status: ReleaseVerificationStatus) -> list[NotificationRecord] | None:
         return merge_records(status, self.notifier.finished(key))
@@ -78,7 +86,8 @@ class NotificationHook:
         for delivery in due:
             message = compose(rv, status, release, delivery.event, self.config.links)
             document = None
-            if self.notifier.kind_of(delivery.channel) is ChannelKind.INCIDENT:
+            refused = refusal(self.config, delivery.channel, key[0]) is not None  # the Notifier records why
+            if self.notifier.kind_of(delivery.channel) is ChannelKind.INCIDENT and not refused:
                 from ..incident import incident_document
 
                 # a resolving update names the failed revision's image: read only for those
@@ -88,7 +97,8 @@ class NotificationHook:
                 document = incident_document(rv, status, release, delivery.event, self.config.links, failed_image)
                 if document is None:  # nothing for a tracker in this event
                     continue
-            logger.info("%s/%s: notifying %s of %s", key[0], key[1], delivery.channel, delivery.event.value)
+            if not refused:
+                logger.info("%s/%s: notifying %s of %s", key[0], key[1], delivery.channel, delivery.event.value)
             self.notifier.start(key, delivery, message, document)
 
     async def _image(self, deployment: Obj | None, revision: int) -> str:

@@ -1,6 +1,7 @@
 """Reading what core.decide needs beyond the watched objects, only when it matters: the probe
-pods of a running verification, the pods (and last log lines) of a stalled rollout, and the
-ReplicaSets that tell a rollback done by hand. The judging is done by pure functions in core/.
+pods of a running verification, the pods (and, if the rv asks, last log lines) of a stalled
+rollout, and the ReplicaSets that tell a rollback done by hand. The judging is done by pure
+functions in core/.
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ async def running_jobs(kube: KubeAPI, key: Key, run: Obj, jobs: dict[str, Obj]) 
 
 async def rollout_trouble(kube: KubeAPI, key: Key, body: Obj, deployment: Obj | None) -> tuple[str, ...]:
     """On a stalled rollout not yet judged, why its pods fail: their waiting and termination
-    reasons, and for a crash without a termination message the last line of its log."""
+    reasons, exit codes and restarts. Only when the rv opts in (spec.diagnostics.crashLog) also what
+    a crash said: its termination message or, without one, the last line of its log; otherwise no
+    log is read."""
     run = (body.get("status") or {}).get("lastRun") or {}
     if deployment is None:
         return ()
@@ -68,16 +71,27 @@ async def rollout_trouble(kube: KubeAPI, key: Key, body: Obj, deployment: Obj | 
     labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     if not labels:
         return ()
+    crash_log = crash_log_wanted(body)
     try:
         pods = await kube.pods_matching(key[0], dict(labels))
         logs = {}
-        for pod, container, previous in silent_crashes(pods):
+        for pod, container, previous in silent_crashes(pods) if crash_log else ():
             with contextlib.suppress(KubeError):
                 logs[(pod, container)] = await kube.log_tail(key[0], pod, container, previous)
     except KubeError as exc:  # the verdict stands without the detail
         logger.info("%s/%s: could not read the stalled rollout's pods: %s", key[0], key[1], exc)
         return ()
-    return tuple(container_trouble(pods, logs))
+    return tuple(container_trouble(pods, logs, crash_log=crash_log))
+
+
+def crash_log_wanted(body: Obj) -> bool:
+    """Whether the rv opted in to showing what its target's crashing containers said (an rv that
+    does not parse did not)."""
+    try:
+        rv = parse_release_verification({k: v for k, v in body.items() if k != "status"})
+    except SpecInvalidError:
+        return False
+    return rv.spec.diagnostics.crash_log
 
 
 async def rolled_back_by_hand(kube: KubeAPI, body: Obj, deployment: Obj | None) -> bool:
