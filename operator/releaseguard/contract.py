@@ -7,7 +7,9 @@ target's image) runs the checks and writes those reports. Both sides take these 
 - environment: `secret_env_name` (a Secret key's env var in the probe container) and
   `DENIED_NETWORKS_ENV` (the admin's denied networks, for the runner);
 - the container: `PROBE_CONTAINER`, `runner_command` (the runner Job's argv) and, for a check in
-  the target's image, `container_command` with `SCRIPT_DIR`/`SCRIPT_FILE` and `script_source`;
+  the target's image, `container_command` with `SCRIPT_DIR`/`SCRIPT_FILE` and `script_source` (the
+  script's own argv; in a Job, core.jobs.script_command puts a launcher in front of it that runs
+  the mounted script only when its SHA-256 is the one the operator wrote into the pod spec);
 - the termination message: `TERMINATION_LOG_PATH`, `TERMINATION_LOG_LIMIT` and
   `TERMINATION_MESSAGE_POLICY`;
 - the report: `REPORT_API_VERSION`, `REPORT_KIND` and the wire keys of the report, a check and an
