@@ -86,11 +86,17 @@ def conflict(group: str, plural: str, name: str) -> ApiError:
 
 
 def invalid(group: str, kind: str, name: str, causes: list[tuple[str, str]]) -> ApiError:
-    """422 Invalid; `causes` are (field path, message such as 'Required value')."""
-    joined = ", ".join(f"{field}: {msg}" for field, msg in causes)
+    """422 Invalid; `causes` are (field path, message such as 'Required value'). Several distinct
+    causes are bracketed in the message, as the apiserver's aggregated error prints them."""
+    distinct = list(dict.fromkeys(f"{field}: {msg}" for field, msg in causes))
+    message = f'{kind}{"." + group if group else ""} "{name}" is invalid'
+    if len(distinct) == 1:
+        message += f": {distinct[0]}"
+    elif distinct:
+        message += f": [{', '.join(distinct)}]"
     return ApiError(
         422,
-        f'{kind}{"." + group if group else ""} "{name}" is invalid: {joined}',
+        message,
         "Invalid",
         {
             "name": name,

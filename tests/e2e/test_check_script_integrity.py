@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 from rg_harness import Backend, Cluster, Operator, health_check, release_verification, shop_deployment, shop_service
 
-from kubesim.real.cluster import RealCluster
 from releaseguard.core.jobs import script_configmap_name
 
 pytestmark = pytest.mark.slow
@@ -147,11 +146,10 @@ def test_the_operators_own_script_runs_command_and_python_checks(
         shown = cluster.kubectl("get", "job", job, "-o", "yaml").stdout
         print(f"kubectl get job {job} -o yaml: {len(shown)} characters")
         assert len(shown) < 7000 and "def junit_failures" not in shown, len(shown)
-    if isinstance(sim, RealCluster):  # kubesim stores `immutable` but does not enforce it
-        changed = cluster.kubectl(
-            "patch", "configmap", name, "--type=merge", "-p", '{"data": {"check.py": "pass"}}', check=False
-        )
-        assert changed.returncode != 0 and "immutable" in changed.stderr, changed.stderr
+    changed = cluster.kubectl(
+        "patch", "configmap", name, "--type=merge", "-p", '{"data": {"check.py": "pass"}}', check=False
+    )
+    assert changed.returncode != 0 and "immutable" in changed.stderr, changed.stderr
 
 
 def test_the_operators_configmap_replaced_by_someone_else_runs_nothing(

@@ -199,8 +199,7 @@ def test_rerun_and_approve_as_a_user_types_them(cluster: Cluster, operator: Oper
     last = status["lastRollback"]
     assert (last["fromRevision"], last["toRevision"], last["applied"]) == (2, 1, True)
     assert last["appliedBy"].startswith("approved:")
-    if isinstance(cluster.sim, RealCluster):  # the user the API server authenticated (kubesim has no SelfSubjectReview)
-        assert last["appliedBy"] != "approved:unknown", last
+    assert last["appliedBy"] == "approved:kubesim-admin", last  # the user the API server authenticated
     rolled = cluster.condition("RolledBack")
     assert rolled["reason"] == "RollbackApproved" and "approved by" in rolled["message"]
     approved_run = next(r for r in finished(cluster, 4) if r["spec"]["revision"] == 3)

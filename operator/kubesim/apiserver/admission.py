@@ -64,9 +64,12 @@ def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None, field_valid
         problems = validation.crd_schema_problems(obj)
         if problems:
             raise invalid_obj(rt, obj, problems)
-    causes = [c for v in _VALIDATORS.get((rt.group, rt.plural), ()) for c in v(obj)]
+    causes = [] if old is None else [c for v in _UPDATE_VALIDATORS.get((rt.group, rt.plural), ()) for c in v(obj, old)]
+    causes += [c for v in _VALIDATORS.get((rt.group, rt.plural), ()) for c in v(obj)]
     if causes:
         raise invalid_obj(rt, obj, causes)
+    if (rt.group, rt.plural) in _DATA_FIELDS:
+        drop_empty_maps(obj, _DATA_FIELDS[(rt.group, rt.plural)])
     return obj
 
 
@@ -346,6 +349,59 @@ _VALIDATORS = {
     ("apps", "deployments"): [_v_workload],
     ("apps", "replicasets"): [_v_workload],
     ("batch", "jobs"): [_v_job],
+}
+
+
+# ---- validation of updates (ValidateConfigMapUpdate, ValidateSecretUpdate) ----------------------
+
+IMMUTABLE_SET = "Forbidden: field is immutable when `immutable` is set"
+# The fields an immutable ConfigMap or Secret keeps. Storage drops an empty map (protobuf has no
+# empty map), so a stored `{}` is an absent field; in the request, an empty `data` of a ConfigMap
+# (string values) decodes as absent while an empty map of bytes (`binaryData`, a Secret's `data`)
+# stays a present, empty map, which the real server counts as a change.
+_DATA_FIELDS = {("", "configmaps"): ("data", "binaryData"), ("", "secrets"): ("data",)}
+_EMPTY_IS_ABSENT = {("", "configmaps", "data")}
+
+
+def drop_empty_maps(obj: Obj, fields: tuple[str, ...]) -> None:
+    for name in fields:
+        if obj.get(name) == {}:
+            del obj[name]
+
+
+def immutable_problems(kind_key: tuple[str, str], new: Obj, old: Obj) -> list[tuple[str, str]]:
+    """What the real server refuses in an update of a ConfigMap or Secret stored with
+    `immutable: true`: turning it mutable, or any change to its data (a Secret's `stringData` is
+    already folded into `data` here)."""
+    if old.get("immutable") is not True:
+        return []
+    causes = []
+    if new.get("immutable") is not True:
+        causes.append(("immutable", IMMUTABLE_SET))
+    for name in _DATA_FIELDS[kind_key]:
+        before = old.get(name) or None
+        after = new.get(name)
+        if (*kind_key, name) in _EMPTY_IS_ABSENT:
+            after = after or None
+        if after != before:
+            causes.append((name, IMMUTABLE_SET))
+    return causes
+
+
+def _u_configmap(obj: Obj, old: Obj) -> list[tuple[str, str]]:
+    return immutable_problems(("", "configmaps"), obj, old)
+
+
+def _u_secret(obj: Obj, old: Obj) -> list[tuple[str, str]]:
+    causes = []
+    if obj.get("type") != old.get("type"):  # any Secret, immutable or not
+        causes.append(("type", f"Invalid value: {json.dumps(obj.get('type'))}: field is immutable"))
+    return causes + immutable_problems(("", "secrets"), obj, old)
+
+
+_UPDATE_VALIDATORS = {
+    ("", "configmaps"): [_u_configmap],
+    ("", "secrets"): [_u_secret],
 }
 
 

@@ -15,7 +15,18 @@ from typing import Any
 
 from aiohttp import web
 
-from kubesim.apiserver import discovery, events, jsonbody, openapi, protobuf, subresources, tables, validation, warnings
+from kubesim.apiserver import (
+    authn,
+    discovery,
+    events,
+    jsonbody,
+    openapi,
+    protobuf,
+    subresources,
+    tables,
+    validation,
+    warnings,
+)
 from kubesim.apiserver.faults import Faults
 from kubesim.apiserver.resources import ResourceType
 from kubesim.apiserver.selectors import selector_to_string
@@ -52,6 +63,8 @@ LOG_MEDIA_TYPES = {
     "application/yaml",
     "application/vnd.kubernetes.protobuf",
 }
+ITEM_VERBS = {"get", "update", "patch", "delete"}
+SELF_SUBJECT_REVIEWS = ("authentication.k8s.io", "selfsubjectreviews")
 SUBRESOURCE_CREATES = {
     "token": subresources.token_request,
     "binding": subresources.bind_pod,
@@ -208,6 +221,8 @@ class Api:
         sub = rest[2] if len(rest) == 3 else None
         if sub is not None and sub not in rt.subresources():
             raise ApiError(404, "the server could not find the requested resource")
+        if len(rest) >= 2 and not set(rt.verbs) & ITEM_VERBS:
+            raise ApiError(404, "the server could not find the requested resource")  # no item paths at all
         target = Target(rt, namespace, rest[1] if len(rest) >= 2 else None, sub, rt)
         if rt.group == "events.k8s.io":
             target.rt = self.store.rt("v1", "events")
@@ -216,18 +231,15 @@ class Api:
     def _verb(self, method: str, t: Target, request: web.Request) -> str:
         q = request.query
         if t.name is None:
+            verb = None
             if method == "GET":
-                return "watch" if q.get("watch") in ("true", "1") else "list"
-            if method == "POST":
-                if t.rt.namespaced and t.namespace is None:
-                    raise ApiError(
-                        405,
-                        f"the server does not allow this method on the requested resource ({t.rt.plural})",
-                        "MethodNotAllowed",
-                    )
-                return "create"
-            if method == "DELETE":
-                return "deletecollection"
+                verb = "watch" if q.get("watch") in ("true", "1") else "list"
+            elif method == "POST" and not (t.rt.namespaced and t.namespace is None):
+                verb = "create"
+            elif method == "DELETE":
+                verb = "deletecollection"
+            if verb is not None and verb in t.rt.verbs:
+                return verb
         else:
             if t.rt.namespaced and t.namespace is None:
                 raise ApiError(404, "the server could not find the requested resource")
@@ -498,6 +510,8 @@ class Api:
         return resp
 
     async def _create(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
+        if (t.rt.group, t.rt.plural) == SELF_SUBJECT_REVIEWS:
+            return await self._self_subject_review(request)
         body = await self._body(request)
         if t.subresource is not None and t.name is not None:
             answer = SUBRESOURCE_CREATES[t.subresource](self.store, t.namespace, t.name, body)
@@ -512,6 +526,21 @@ class Api:
             t.rt, t.namespace, body, request.query.get("fieldValidation"), "dryRun" in request.query
         )
         return self._output(t, obj, accept, request, 201)
+
+    async def _self_subject_review(self, request: web.Request) -> web.StreamResponse:
+        """Answered from the request's headers, never stored (apiserver/authn.py)."""
+        raw = await request.read()
+        if raw and protobuf.is_protobuf(request.headers.get("Content-Type", "")):
+            try:  # only the envelope's type matters: a review's content is ignored
+                if not raw.startswith(protobuf.MAGIC):
+                    raise protobuf.WireError("no k8s magic prefix")
+                api_version, kind, *_ = protobuf.decode_unknown(raw[len(protobuf.MAGIC) :])
+            except protobuf.WireError as exc:
+                raise bad_request(f"the body of the request could not be decoded as protobuf: {exc}") from None
+            authn.check_review_body({"apiVersion": api_version, "kind": kind})
+        elif raw:
+            authn.check_review_body(await self._body(request))
+        return _respond(authn.self_subject_review(authn.request_user(request.headers)), 201)
 
     async def _update(self, request: web.Request, t: Target, accept: str) -> web.StreamResponse:
         assert t.name is not None

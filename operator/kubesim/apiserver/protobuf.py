@@ -1,9 +1,9 @@
 """Protobuf request bodies (`application/vnd.kubernetes.protobuf`), as kubectl sends them for `create`.
 
-kubectl 1.32 sends the objects of `kubectl create namespace|secret|configmap|serviceaccount|deployment|job|service`
-and `kubectl expose` as protobuf, and does not fall back to JSON when the server refuses. The body is the magic
-`k8s\\0` followed by a `runtime.Unknown` message (typeMeta=1 {apiVersion=1, kind=2}, raw=2, contentEncoding=3,
-contentType=4) whose `raw` is the object's own protobuf encoding.
+kubectl 1.32 sends the objects of `kubectl create namespace|secret|configmap|serviceaccount|deployment|job|service`,
+`kubectl expose` and the TokenRequest of `kubectl create token` as protobuf, and does not fall back to JSON when
+the server refuses. The body is the magic `k8s\\0` followed by a `runtime.Unknown` message (typeMeta=1
+{apiVersion=1, kind=2}, raw=2, contentEncoding=3, contentType=4) whose `raw` is the object's own protobuf encoding.
 
 This module reads the protobuf wire format and, with hand-written tables of the messages those commands emit
 (field numbers from k8s.io/api and k8s.io/apimachinery `generated.proto`), turns the object into the dict the
@@ -367,6 +367,19 @@ MESSAGES: dict[str, dict[int, Field]] = {
         10: _f("failedIndexes", ptr=True),
         9: _f("ready", "int32", ptr=True),
     },
+    # k8s.io/api/authentication/v1 (what `kubectl create token` sends)
+    "TokenRequest": {
+        1: _named("metadata", _msg("ObjectMeta")),
+        2: _named("spec", _msg("TokenRequestSpec")),
+        3: _named("status", _msg("TokenRequestStatus")),
+    },
+    "TokenRequestSpec": {
+        1: _f("audiences", rep=True),
+        4: _f("expirationSeconds", "int64", ptr=True),
+        3: _named("boundObjectRef", _msg("BoundObjectReference", ptr=True)),
+    },
+    "BoundObjectReference": {1: _f("kind"), 2: _f("apiVersion"), 3: _f("name"), 4: _f("uid")},
+    "TokenRequestStatus": {1: _f("token"), 2: _f("expirationTimestamp", "time")},
 }
 
 # (apiVersion, kind) of the objects accepted as protobuf -> their message.
@@ -379,6 +392,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("v1", "Service"): "Service",
     ("apps/v1", "Deployment"): "Deployment",
     ("batch/v1", "Job"): "Job",
+    ("authentication.k8s.io/v1", "TokenRequest"): "TokenRequest",
 }
 
 _WIRE_FOR_KIND = {"int32": VARINT, "int64": VARINT, "bool": VARINT}  # everything else is length-delimited
@@ -595,7 +609,7 @@ def decode_body(body: bytes) -> dict[str, Any]:
             what = f"{kind} ({api_version})" if kind else "an object without a kind"
             raise Unsupported(
                 f"{what}: kubesim decodes protobuf request bodies only for {_accepted()}"
-                f" (core/v1, apps/v1 Deployment, batch/v1 Job)"
+                f" (core/v1, apps/v1 Deployment, batch/v1 Job, authentication.k8s.io/v1 TokenRequest)"
             )
         if encoding or ctype not in ("", CONTENT_TYPE):
             raise Unsupported(f"{kind} with contentEncoding {encoding!r} and contentType {ctype!r}")

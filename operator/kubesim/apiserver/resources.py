@@ -113,6 +113,8 @@ def builtin_types() -> list[ResourceType]:
         ),
         _rt("batch/v1", "jobs", "Job", categories=("all",), status_subresource=True, has_generation=True),
         _rt("coordination.k8s.io/v1", "leases", "Lease"),
+        # answered, never stored: who the request comes from (apiserver/authn.py)
+        _rt("authentication.k8s.io/v1", "selfsubjectreviews", "SelfSubjectReview", False, verbs=("create",)),
         # RBAC objects are stored so manifests apply; kubesim does not authorize requests.
         _rt("rbac.authorization.k8s.io/v1", "roles", "Role"),
         _rt("rbac.authorization.k8s.io/v1", "rolebindings", "RoleBinding"),

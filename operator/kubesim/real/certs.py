@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubesim.apiserver.authn import ADMIN_USER
+
 _VALIDITY = dt.timedelta(days=2)
 
 
@@ -115,7 +117,7 @@ def make_pki(folder: Path, *, service_ip: str) -> Pki:
         folder, "apiserver", ca_key, ca_name, _name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, sans
     )
     admin = _issue(
-        folder, "admin", ca_key, ca_name, _name("kubesim-admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
+        folder, "admin", ca_key, ca_name, _name(ADMIN_USER, "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
     )
 
     kubelet = _issue(
