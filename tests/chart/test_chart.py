@@ -12,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "releaseguard"
-BUILT_IN_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1")
+BUILT_IN_GROUPS = ("v1", "apps/v1", "rbac.authorization.k8s.io/v1", "apiextensions.k8s.io/v1", "networking.k8s.io/v1")
 
 
 def render(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -29,6 +29,11 @@ def operator_args(docs: list[dict[str, Any]]) -> list[str]:
     return list(deployment["spec"]["template"]["spec"]["containers"][0]["args"])
 
 
+def operator_cluster_roles(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The operator's ClusterRole (not the aggregated ones for people, which nothing binds)."""
+    return [r for r in of_kind(docs, "ClusterRole") if "aggregate" not in " ".join(r["metadata"]["labels"])]
+
+
 def test_lint_is_clean() -> None:
     report = helm.lint(CHART, strict=True)
     assert report["errors"] == []
@@ -39,7 +44,10 @@ def test_lint_is_clean() -> None:
     "values",
     [
         None,
-        {"watch": {"allNamespaces": False, "namespaces": ["shop", "payments"]}},
+        {
+            "watch": {"allNamespaces": False, "namespaces": ["shop", "payments"]},
+            "probeNetworkPolicy": {"enabled": True},
+        },
         {"replicaCount": 2, "prometheusRule": {"enabled": True}, "metrics": {"serviceMonitor": {"enabled": True}}},
     ],
     ids=["default", "namespaced", "ha-monitoring"],
@@ -75,14 +83,15 @@ def test_default_install_watches_all_namespaces_with_a_cluster_role() -> None:
     docs = render()
     assert "--all-namespaces" in operator_args(docs)
     assert "--standalone" in operator_args(docs)
-    assert len(of_kind(docs, "ClusterRole")) == 1 and not of_kind(docs, "Role")
+    assert [r["metadata"]["name"] for r in operator_cluster_roles(docs)] == ["rg-releaseguard"]
+    assert not of_kind(docs, "Role")
     (binding,) = of_kind(docs, "ClusterRoleBinding")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "rg-releaseguard", "namespace": "releaseguard"}]
 
 
 def test_namespaced_install_gets_one_role_per_namespace_and_no_cluster_role() -> None:
     docs = render({"watch": {"allNamespaces": False, "namespaces": ["shop", "payments"]}})
-    assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
+    assert not operator_cluster_roles(docs) and not of_kind(docs, "ClusterRoleBinding")
     assert sorted(r["metadata"]["namespace"] for r in of_kind(docs, "Role")) == ["payments", "shop"]
     assert sorted(r["metadata"]["namespace"] for r in of_kind(docs, "RoleBinding")) == ["payments", "shop"]
     assert {"--namespace=shop", "--namespace=payments"} <= set(operator_args(docs))
@@ -90,7 +99,7 @@ def test_namespaced_install_gets_one_role_per_namespace_and_no_cluster_role() ->
 
 
 def test_rbac_never_reads_secrets_or_writes_what_it_only_watches() -> None:
-    (role,) = of_kind(render(), "ClusterRole")
+    (role,) = operator_cluster_roles(render())
     granted = {
         (group, resource, verb)
         for rule in role["rules"]
@@ -153,7 +162,7 @@ def test_policy_values_become_operator_flags_and_the_admission_policy_can_be_lef
     assert "--allowed-image=registry.local/*" in args and "--allowed-service-account=probe" in args
     assert "--excluded-namespace=" in args and "--denied-network=" in args  # explicitly none
     assert of_kind(docs, "ValidatingAdmissionPolicy") == []
-    assert len(of_kind(render(), "ValidatingAdmissionPolicy")) == 1
+    assert len(of_kind(render(), "ValidatingAdmissionPolicy")) == 2
 
 
 def test_notification_channels_go_into_a_mounted_secret_the_operator_accepts() -> None:

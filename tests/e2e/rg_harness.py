@@ -5,6 +5,7 @@ subprocess, and helpers that read what a user would: kubectl output, Events, /me
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -315,3 +316,137 @@ def cluster(sim: Backend, request: pytest.FixtureRequest) -> Iterator[Cluster]:
     sim.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     yield Cluster(sim, name)
     sim.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+# --- real-only tests: the authorizer and admission policies (kubesim has neither) ----------------
+
+POLICIES = ROOT / "deploy" / "admission-policy.yaml"
+OPERATOR_USER = "system:serviceaccount:releaseguard:releaseguard"  # deploy/'s ServiceAccount
+CLUSTER_ADMIN = "kubesim-admin"  # the real control plane's admin kubeconfig (group system:masters)
+
+
+def real_only(request: pytest.FixtureRequest, why: str) -> RealCluster:
+    """The session's real control plane with the CRDs, for a module only it can run; skipped, saying
+    so, when RG_BACKENDS leaves it out (no kubesim variant: kubesim would only skip)."""
+    if "real" not in backends.selected():
+        pytest.skip(f"real control plane only: {why}; RG_BACKENDS={os.environ.get('RG_BACKENDS')} leaves it out")
+    real: RealCluster = request.getfixturevalue("real_cluster")
+    real.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
+    real.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/releaseverifications.releaseguard.io",
+        "crd/verificationruns.releaseguard.io",
+    )
+    return real
+
+
+def as_user(
+    sim: Backend, user: str, *args: str, input: str | None = None, groups: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """kubectl as `user` through impersonation (the admin may impersonate anyone); never raises."""
+    impersonation = [f"--as={user}", *(f"--as-group={g}" for g in groups)]
+    return sim.kubectl(*impersonation, *args, input=input, check=False)
+
+
+def role(namespace: str, name: str, *rules: Obj) -> Obj:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name, "namespace": namespace},
+        "rules": list(rules),
+    }
+
+
+def rule(group: str, resources: list[str], verbs: list[str], names: list[str] | None = None) -> Obj:
+    out: Obj = {"apiGroups": [group], "resources": resources, "verbs": verbs}
+    if names:
+        out["resourceNames"] = names
+    return out
+
+
+def role_binding(namespace: str, subject: str, role_name: str, kind: str = "Role") -> Obj:
+    """Binds `subject` (a user name, or `system:serviceaccount:NS:NAME`) to a Role or ClusterRole."""
+    if subject.startswith("system:serviceaccount:"):
+        _, _, sa_namespace, sa_name = subject.split(":")
+        subjects: list[Obj] = [{"kind": "ServiceAccount", "name": sa_name, "namespace": sa_namespace}]
+    else:
+        subjects = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": subject}]
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{subject.split(':')[-1]}-{role_name}".lower())
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": readable[:63].strip("-"), "namespace": namespace},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role_name},
+        "subjects": subjects,
+    }
+
+
+def _policy_probes(sim: Backend) -> tuple[bool, bool]:
+    """Whether each shipped policy refuses now: an approval signed with a name that is not the
+    requester's (releaseverifications.releaseguard.io), a VerificationRun not created by the
+    operator (outputs.releaseguard.io); both as the cluster admin, in dry-run."""
+    approval = {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "ReleaseVerification",
+        "metadata": {
+            "name": "policy-probe",
+            "namespace": "default",
+            "annotations": {"releaseguard.io/approve-rollback": "x", "releaseguard.io/approved-by": "not-the-admin"},
+        },
+        "spec": {
+            "targetRef": {"name": "x"},
+            "rollback": {"policy": "Manual"},
+            "checks": [{"name": "x", "tcp": {"host": "x", "port": 1}}],
+        },
+    }
+    record = {
+        "apiVersion": "releaseguard.io/v1alpha1",
+        "kind": "VerificationRun",
+        "metadata": {"name": "policy-probe", "namespace": "default"},
+        "spec": {"releaseVerification": "x", "target": "x", "revision": 1, "trigger": "Rerun", "checksDigest": "0"},
+    }
+    refused = []
+    for obj in (approval, record):
+        result = sim.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(obj), check=False)
+        refused.append("ValidatingAdmissionPolicy" in result.stderr)
+    return refused[0], refused[1]
+
+
+@contextlib.contextmanager
+def shipped_policies(sim: RealCluster) -> Iterator[None]:
+    """deploy/admission-policy.yaml applied and enforced (the API server compiles a policy in the
+    background), then removed and no longer enforced, so no later module meets it."""
+    sim.kubectl("apply", "-f", str(POLICIES))
+    try:
+        eventually(lambda: _policy_probes(sim) == (True, True), 30, "both shipped policies enforced")
+        yield
+    finally:
+        sim.kubectl("delete", "-f", str(POLICIES), "--ignore-not-found", check=False)
+        eventually(lambda: _policy_probes(sim) == (False, False), 30, "the shipped policies gone")
+
+
+def api_call(
+    kubeconfig: Path, method: str, path: str, body: Obj | None = None, dry_run: bool = False
+) -> tuple[int, str]:
+    """One request as the kubeconfig's token user (a merge patch for PATCH), without the GET that
+    `kubectl patch` makes first: (HTTP status, body)."""
+    import ssl
+    import urllib.error
+
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster, user = config["clusters"][0]["cluster"], config["users"][0]["user"]
+    context = ssl.create_default_context(cafile=cluster["certificate-authority"])
+    url = cluster["server"] + path + ("?dryRun=All" if dry_run else "")
+    content_type = "application/merge-patch+json" if method == "PATCH" else "application/json"
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {user['token']}", "Content-Type": content_type},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30, context=context) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read().decode()

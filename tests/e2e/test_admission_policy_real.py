@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import ROOT, Backend
+from rg_harness import Backend, shipped_policies
 
 from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
@@ -20,7 +20,6 @@ from releaseguard.errors import SpecInvalidError
 from support import eventually
 
 pytestmark = pytest.mark.slow
-POLICY = ROOT / "deploy" / "admission-policy.yaml"
 NAMESPACE = "vap"
 AUTHOR, ADMIN = "rv-author", "team-admin"
 
@@ -29,7 +28,6 @@ AUTHOR, ADMIN = "rv-author", "team-admin"
 def real(sim: Backend) -> Iterator[RealCluster]:
     if not isinstance(sim, RealCluster):
         pytest.skip("only the real API server runs ValidatingAdmissionPolicies and has an authorizer")
-    sim.kubectl("apply", "-f", str(POLICY))
     sim.kubectl("create", "namespace", NAMESPACE)
     rv_writer = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -49,10 +47,10 @@ def real(sim: Backend) -> Iterator[RealCluster]:
         _binding("admin-admin", "ClusterRole", "admin", ADMIN),
     ]
     sim.kubectl("apply", "-f", "-", input=yaml.safe_dump_all([rv_writer, *bindings]))
-    eventually(lambda: _enforced(sim), 30, "the policy enforced (the API server compiles it in the background)")
-    yield sim
+    with shipped_policies(sim):  # removed, and no longer enforced, before the next module
+        eventually(lambda: _enforced(sim), 30, "the policy enforced (the API server compiles it in the background)")
+        yield sim
     sim.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
-    sim.kubectl("delete", "-f", str(POLICY), check=False)
 
 
 def _enforced(cluster: RealCluster) -> bool:
@@ -74,12 +72,13 @@ def _binding(name: str, kind: str, role: str, user: str) -> dict[str, Any]:
 
 
 def rv(name: str, *checks: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    """rollback.policy Manual: an Automatic rv also needs patch on the target (tests/e2e/test_trust_policy_real.py)."""
     health = {"name": "health", "http": {"url": "http://shop:8080/healthz"}}
     return {
         "apiVersion": "releaseguard.io/v1alpha1",
         "kind": "ReleaseVerification",
         "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {"targetRef": {"name": "shop"}, "checks": [health, *checks], **spec},
+        "spec": {"targetRef": {"name": "shop"}, "rollback": {"policy": "Manual"}, "checks": [health, *checks], **spec},
     }
 
 
@@ -117,9 +116,10 @@ def type_checked(cluster: RealCluster, name: str) -> dict[str, Any]:
     return eventually(checked, timeout=60, what=f"the type checking of policy {name}")
 
 
-def test_the_policy_is_accepted_and_type_checks_cleanly(real: RealCluster) -> None:
-    status = type_checked(real, "releaseverifications.releaseguard.io")
-    assert status["typeChecking"].get("expressionWarnings") in (None, [])
+@pytest.mark.parametrize("name", ["releaseverifications.releaseguard.io", "outputs.releaseguard.io"])
+def test_the_policies_are_accepted_and_type_check_cleanly(real: RealCluster, name: str) -> None:
+    status = type_checked(real, name)
+    assert status["typeChecking"].get("expressionWarnings") in (None, []), status
 
 
 def test_the_type_checker_does_warn_of_a_policy_that_reads_a_field_the_crd_lacks(real: RealCluster) -> None:

@@ -19,7 +19,11 @@ pytestmark = pytest.mark.slow
 
 
 def chart_rules() -> list[dict[str, Any]]:
-    role = next(d for d in yaml.safe_load_all(DEPLOY.read_text()) if d and d["kind"] == "ClusterRole")
+    role = next(
+        d
+        for d in yaml.safe_load_all(DEPLOY.read_text())
+        if d and d["kind"] == "ClusterRole" and d["metadata"]["name"] == "releaseguard"
+    )
     return list(role["rules"])
 
 

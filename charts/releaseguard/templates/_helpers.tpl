@@ -32,23 +32,47 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
-{{/* The namespaces a namespaced install watches: the listed ones, or the release's own. */}}
+{{/* The operator's ServiceAccount as the API server names it in request.userInfo.username. */}}
+{{- define "releaseguard.operatorUsername" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "releaseguard.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/* The namespaces a namespaced install watches: the listed ones, or the release's own. The operator
+  verifies no rv in an excluded namespace, so it never gets a Role there: listing one fails the render. */}}
 {{- define "releaseguard.namespaces" -}}
 {{- $namespaces := .Values.watch.namespaces | default (list .Release.Namespace) -}}
+{{- range $namespaces -}}
+{{- if has . ($.Values.policy.excludedNamespaces | default list) -}}
+{{- fail (printf "watch.namespaces: %s is in policy.excludedNamespaces, where the operator verifies nothing; it gets no Role there: remove it from watch.namespaces (or from policy.excludedNamespaces)" .) -}}
+{{- end -}}
+{{- end -}}
 {{- join "," $namespaces -}}
 {{- end -}}
 
-{{/* What the operator does in a watched namespace, and nothing more. Shared by the ClusterRole and the Roles.
-  ReleaseVerifications: watched, their status written. Deployments: watched, patched only to roll back.
-  ReplicaSets: listed to find the revision to roll back to. Jobs: the probe Jobs. Pods: listed to read the
-  probe pods' termination messages (the reports). Events: posted on ReleaseVerifications and Deployments. */}}
+{{/* What the operator does in a watched namespace, and nothing more (every API call is in
+  operator/releaseguard/operator/kube.py; kopf lists and watches what the handlers name). Shared by
+  the ClusterRole and the Roles.
+  ReleaseVerifications: listed and watched (kopf), read; their status patched. VerificationRuns (the
+  record): created, read, listed, deleted by retention; their status patched once. Deployments:
+  watched, patched only to roll back, pause and un-pause. ReplicaSets: listed to find the revision to
+  roll back to. Jobs: the probe Jobs. Pods: listed to read the probe pods' termination messages (the
+  reports) and why a rollout's pods fail. pods/log (rbac.podLogs): the samples of sampled http checks
+  and a crashing container's last line. ConfigMaps: the check scripts, only created (content-named,
+  immutable, deleted by the garbage collector with their owner). Events: posted on
+  ReleaseVerifications and Deployments (core API, also kopf's). releaseverifications/finalizers: no
+  such endpoint; where the OwnerReferencesPermissionEnforcement admission plugin is on, it is the
+  permission to create a Job or ConfigMap whose ownerReference to its rv has blockOwnerDeletion.
+  KopfPeering: only with two replicas (namespaced installs; cluster-wide ones use ClusterKopfPeering). */}}
 {{- define "releaseguard.namespacedRules" -}}
 - apiGroups: [releaseguard.io]
   resources: [releaseverifications]
   verbs: [get, list, watch]
 - apiGroups: [releaseguard.io]
   resources: [releaseverifications/status]
-  verbs: [get, patch]
+  verbs: [patch]
+- apiGroups: [releaseguard.io]
+  resources: [releaseverifications/finalizers]
+  verbs: [update]
 - apiGroups: [releaseguard.io]
   resources: [verificationruns]
   verbs: [get, list, create, delete]
@@ -67,18 +91,28 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [pods]
   verbs: [list]
+{{- if .Values.rbac.podLogs }}
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
+{{- end }}
 - apiGroups: [""]
   resources: [configmaps]
-  verbs: [create, patch]
-- apiGroups: ["", events.k8s.io]
+  verbs: [create]
+- apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.watch.allNamespaces) }}
 - apiGroups: [kopf.dev]
   resources: [kopfpeerings]
   verbs: [get, list, watch, patch]
+{{- end }}
+{{- end -}}
+
+{{/* A CEL expression over the policy's variables: annotation KEY is set to a value it did not have
+  (on CREATE: present). Removing an annotation is not setting it. */}}
+{{- define "releaseguard.annotationSet" -}}
+('{{ . }}' in variables.annotations && (!('{{ . }}' in variables.oldAnnotations) || variables.annotations['{{ . }}'] != variables.oldAnnotations['{{ . }}']))
 {{- end -}}
 
 {{/*
@@ -94,4 +128,18 @@ map or the items of a list and asks the same of each. Call with (dict "value" EX
 {{- $child := printf "l%d" (int .levels) -}}
 (type({{ $v }}) == map ? {{ $v }}.map(k, {{ $v }}[k]) : type({{ $v }}) == list ? {{ $v }} : []).all({{ $child }}, {{ include "releaseguard.jsonWithin" (dict "value" $child "levels" (sub (int .levels) 1)) }})
 {{- end -}}
+{{- end -}}
+
+{{/* Reading rvs and their record (the aggregated view role, and so edit and admin). */}}
+{{- define "releaseguard.viewRules" -}}
+- apiGroups: [releaseguard.io]
+  resources: [releaseverifications, releaseverifications/status, verificationruns, verificationruns/status]
+  verbs: [get, list, watch]
+{{- end -}}
+
+{{/* Writing rvs (what the admission policy then checks), never their status nor the record. */}}
+{{- define "releaseguard.editRules" -}}
+- apiGroups: [releaseguard.io]
+  resources: [releaseverifications]
+  verbs: [create, update, patch, delete, deletecollection]
 {{- end -}}

@@ -62,6 +62,9 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings, settings: OperatorSetti
     # kopf waits batch_window after an event for more of the same object; we dedupe in our own
     # queue, so a short window only adds latency.
     kopf_settings.batching.batch_window = 0.01
+    # Watching listed namespaces (per-namespace Roles, nothing cluster-wide): kopf's scan of every
+    # namespace and CRD would be refused (403) and retried for about a minute before each start.
+    kopf_settings.scanning.disabled = bool(settings.namespaces)
 
 
 @kopf.on.startup()
