@@ -279,19 +279,23 @@ def release_verification(
 # --- fixtures ---------------------------------------------------------------------------------
 
 
+def with_crds(real: RealCluster) -> RealCluster:
+    """The real control plane with the CRDs installed and established."""
+    real.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
+    real.kubectl(
+        "wait",
+        "--for=condition=Established",
+        "crd/releaseverifications.releaseguard.io",
+        "crd/verificationruns.releaseguard.io",
+    )
+    return real
+
+
 @pytest.fixture(scope="module", params=backends.selected())
 def sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """The cluster under test: a KubeSim per module, or the session's real control plane."""
     if request.param == "real":
-        real: RealCluster = request.getfixturevalue("real_cluster")
-        real.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
-        real.kubectl(
-            "wait",
-            "--for=condition=Established",
-            "crd/releaseverifications.releaseguard.io",
-            "crd/verificationruns.releaseguard.io",
-        )
-        yield real
+        yield with_crds(request.getfixturevalue("real_cluster"))
         return
     with KubeSim(tmp_path_factory.mktemp("kubesim"), images=IMAGES, rollout_delay_seconds=0.2) as server:
         server.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
@@ -330,15 +334,7 @@ def real_only(request: pytest.FixtureRequest, why: str) -> RealCluster:
     so, when RG_BACKENDS leaves it out (no kubesim variant: kubesim would only skip)."""
     if "real" not in backends.selected():
         pytest.skip(f"real control plane only: {why}; RG_BACKENDS={os.environ.get('RG_BACKENDS')} leaves it out")
-    real: RealCluster = request.getfixturevalue("real_cluster")
-    real.kubectl("apply", "-f", str(CRD), "-f", str(RUN_CRD))
-    real.kubectl(
-        "wait",
-        "--for=condition=Established",
-        "crd/releaseverifications.releaseguard.io",
-        "crd/verificationruns.releaseguard.io",
-    )
-    return real
+    return with_crds(request.getfixturevalue("real_cluster"))
 
 
 def as_user(

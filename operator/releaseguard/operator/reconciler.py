@@ -420,11 +420,11 @@ class Reconciler:
         refused = False  # the rollback patch was refused, so its Events tell of nothing that happened
         try:
             if plan.pause is not None and deployment is not None:
-                await self._pause(key, deployment, plan.pause)
+                await self._pause_or_resume(key, deployment, plan.pause, "paused")
             if plan.rollback is not None and deployment is not None:
                 refused = await self._rollback(key, deployment, plan.rollback)
             if plan.resume is not None and deployment is not None:
-                await self._resume(key, deployment, plan.resume)
+                await self._pause_or_resume(key, deployment, plan.resume, "resumed")
             for configmap in plan.create_configmaps:
                 await self.kube.create_configmap(namespace, configmap)
             for job in plan.create_jobs:
@@ -587,33 +587,22 @@ class Reconciler:
             jobs[name] = self.cache.jobs.get(key, {}).get(name, fresh)
         return {**refused, **seen.stuck}
 
-    async def _pause(self, key: Key, deployment: Obj, patch: tuple[Obj, ...]) -> None:
-        """Pause the Deployment (an early failure, recorded in the status already): the deployment
-        controller replaces no more old pods until the rollback patch, which resumes it. Tested on
-        the revision, so it never lands on a newer rollout; a refusal leaves the rollback to go on."""
+    async def _pause_or_resume(self, key: Key, deployment: Obj, patch: tuple[Obj, ...], what: str) -> None:
+        """Pause the Deployment before its rollback (an early failure, recorded in the status
+        already: the controller replaces no more old pods until the rollback patch resumes it), or
+        lift the operator's own pause after a refused rollback. The patch tests the revision or the
+        operator's pause marker, so a 422 means the Deployment moved on or the pause is not ours:
+        left as it is."""
         dep_name = key_of(deployment)[1]
         try:
             updated = await self.kube.json_patch_deployment(key[0], dep_name, list(patch))
         except KubeError as exc:
             if exc.status != 422:
                 raise
-            logger.info("%s/%s: Deployment %s not paused: %s", key[0], key[1], dep_name, exc)
+            logger.info("%s/%s: Deployment %s not %s: %s", key[0], key[1], dep_name, what, exc)
             return
         self.cache.put_deployment(updated)
-        logger.info("%s/%s: paused Deployment %s before rolling it back", key[0], key[1], dep_name)
-
-    async def _resume(self, key: Key, deployment: Obj, patch: tuple[Obj, ...]) -> None:
-        """Lift the operator's own pause (the patch tests its marker); a 422 means it is no longer
-        ours to lift (resumed or re-paused by someone else meanwhile)."""
-        dep_name = key_of(deployment)[1]
-        try:
-            updated = await self.kube.json_patch_deployment(key[0], dep_name, list(patch))
-        except KubeError as exc:
-            if exc.status != 422:
-                raise
-            logger.info("%s/%s: Deployment %s not resumed: %s", key[0], key[1], dep_name, exc)
-            return
-        self.cache.put_deployment(updated)
+        logger.info("%s/%s: %s Deployment %s", key[0], key[1], what, dep_name)
 
     async def _own_records(self, key: Key, body: Obj) -> list[Obj]:
         uid = str((body.get("metadata") or {}).get("uid") or "")
