@@ -10,6 +10,8 @@ Real control plane only: kubesim has no authorizer (it stores RBAC and enforces 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import pytest
 import yaml
 from rg_harness import (
     DEPLOY,
+    RELEASEGUARD,
     ROOT,
     Cluster,
     Operator,
@@ -251,6 +254,18 @@ def test_the_operator_with_only_the_charts_roles_verifies_where_listed_and_is_re
         for verb in ("create", "patch", "update", "get", "delete")
     }
     assert answers == {"create": "yes", "patch": "no", "update": "no", "get": "no", "delete": "no"}
+
+
+def test_an_operator_given_a_namespace_it_may_not_read_says_so_and_exits(real: RealCluster, least: Path) -> None:
+    """kopf would wait for that namespace's first listing forever and verify nothing anywhere."""
+    env = dict(os.environ, KUBECONFIG=str(least))
+    argv = [RELEASEGUARD, "run", "--namespace", LISTED, "--namespace", UNLISTED, "--metrics-port", "0"]
+    argv += ["--metrics-address", "127.0.0.1", "--health-port", "0"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert f"--namespace {UNLISTED}: the operator may not list ReleaseVerifications there" in proc.stderr
+    assert f"missing permission: list releaseverifications.releaseguard.io in namespace {UNLISTED}" in proc.stderr
+    assert LISTED not in proc.stderr.replace(f"--namespace {UNLISTED}", "")  # the listed one is fine
 
 
 # --- the probe pods' egress NetworkPolicy ----------------------------------------------------------

@@ -48,6 +48,35 @@ def _free_port(address: str) -> int:
         return port
 
 
+def _unreadable_namespaces(namespaces: tuple[str, ...]) -> str | None:
+    """Why the listed namespaces cannot be watched, or None. kopf waits for every watched
+    namespace's first listing before it handles any, so one namespace the operator may not read
+    would stop verification everywhere, silently: refuse to start instead, naming it."""
+    from ..api import GROUP, PLURAL, VERSION
+    from ..errors import KubeError
+    from ..operator.kube import Kube
+
+    if not namespaces:
+        return None
+    kube = Kube(connections=1)
+    try:
+        for namespace in namespaces:
+            path = f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{PLURAL}"
+            try:
+                kube.call(f"listing ReleaseVerifications in namespace {namespace}", "GET", path, query=[("limit", "1")])
+            except KubeError as exc:
+                if exc.status != 403:
+                    return None  # anything else is kopf's to retry
+                return (
+                    f"--namespace {namespace}: the operator may not list ReleaseVerifications there (missing "
+                    f"permission: list {PLURAL}.{GROUP} in namespace {namespace}; the chart's watch.namespaces "
+                    "grants it), and one namespace it cannot read stops verification in all of them"
+                )
+    finally:
+        kube.close()
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -81,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
         settings = from_args(args)
     except ValueError as exc:
         print(f"releaseguard run: {exc}", file=sys.stderr)
+        return 2
+    unreadable = _unreadable_namespaces(settings.namespaces)
+    if unreadable:
+        print(f"releaseguard run: {unreadable}", file=sys.stderr)
         return 2
     settings = dataclasses.replace(
         settings,
