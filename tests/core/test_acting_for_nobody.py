@@ -285,3 +285,12 @@ def test_an_early_failure_leaves_a_pause_its_owner_made_alone() -> None:
     stale["metadata"]["annotations"][PAUSED_BY_ANNOTATION] = f"{RV_UID}/1"
     _, plan = early_failure(stale, REPLICASETS)
     assert plan.pause is None and plan.rollback is None and plan.resume is None
+
+
+def test_releaseguard_approve_refuses_when_the_policy_is_no_longer_manual() -> None:
+    from releaseguard.core.approve import approval_problem
+
+    driver = failed_v2("Manual")
+    assert approval_problem(driver.body, 2) is None
+    driver.body["spec"]["rollback"]["policy"] = "Never"
+    assert "rollback.policy is Never, not Manual" in (approval_problem(driver.body, 2) or "")

@@ -58,8 +58,11 @@ def approval_problem(rv: Obj, deployment_revision: int | None) -> str | None:
     status = rv.get("status") or {}
     last = status.get("lastRollback") or {}
     name = (rv.get("metadata") or {}).get("name")
+    policy = ((rv.get("spec") or {}).get("rollback") or {}).get("policy") or "Automatic"
     if not last:
         return f"ReleaseVerification {name} recommends no rollback"
+    if policy != "Manual" and not last.get("applied"):
+        return f"rollback.policy is {policy}, not Manual: there is no rollback to approve"
     if last.get("applied"):
         by = last.get("appliedBy") or "someone"
         return f"the rollback of revision {last.get('fromRevision')} was already done (by {by})"
