@@ -16,6 +16,7 @@ from rg_harness import (
     Backend,
     Cluster,
     Operator,
+    operator_kubeconfig,
     orders_check,
     release_verification,
     shop_deployment,
@@ -99,8 +100,16 @@ def test_two_peered_replicas_one_acts_and_the_other_takes_over(
     sim.kubectl("apply", "-f", str(crds))
     eventually(lambda: sim.kubectl("apply", "-f", str(objects), check=False).returncode == 0)
     monkeypatch.setenv("RELEASEGUARD_PEERING_LIFETIME", "3")
-    active = Operator(sim, tmp_path / "a", "--peering", "releaseguard", "--priority", "20")
-    standby = Operator(sim, tmp_path / "b", "--peering", "releaseguard", "--priority", "10")
+    # the operator's ServiceAccount with the rights the chart grants two replicas (kopf's peering too)
+    kubeconfig = operator_kubeconfig(sim, tmp_path)
+    role = next(
+        d
+        for d in yaml.safe_load_all(rendered["releaseguard/templates/rbac.yaml"])
+        if d and d["kind"] == "ClusterRole" and any("clusterkopfpeerings" in r["resources"] for r in d["rules"])
+    )
+    sim.kubectl("apply", "-f", "-", input=yaml.safe_dump(role))
+    active = Operator(sim, tmp_path / "a", "--peering", "releaseguard", "--priority", "20", kubeconfig=kubeconfig)
+    standby = Operator(sim, tmp_path / "b", "--peering", "releaseguard", "--priority", "10", kubeconfig=kubeconfig)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     try:

@@ -129,8 +129,7 @@ NEEDED = [
     ("", "pods/log", "get"),  # the last words of a stalled rollout's crashing container
     ("", "configmaps", "create"),  # the check script of Jobs in the target's image
     ("", "events", "create"),
-    ("kopf.dev", "clusterkopfpeerings", "patch"),
-]
+]  # kopf's peering objects only with two replicas or more (deploy/ runs one, --standalone): tests/chart
 
 
 def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) -> None:
@@ -148,6 +147,8 @@ def test_rbac_covers_what_the_operator_does_and_no_more(manifests: list[Obj]) ->
         ("releaseguard.io", "releaseverifications", "patch"),
         ("releaseguard.io", "verificationruns", "patch"),
         ("releaseguard.io", "verificationruns", "update"),
+        ("kopf.dev", "clusterkopfpeerings", "patch"),
+        ("", "namespaces", "list"),
     ]:
         assert not _allowed(rules, *forbidden), forbidden
     binding = _one(manifests, "ClusterRoleBinding", "releaseguard")
