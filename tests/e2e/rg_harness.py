@@ -312,14 +312,21 @@ def operator(sim: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 _counter = itertools.count()
 
 
-@pytest.fixture
-def cluster(sim: Backend, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+@contextlib.contextmanager
+def fresh_namespace(sim: Backend, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A namespace of the test's own (restricted Pod Security), deleted after it."""
     readable = re.sub(r"[^a-z0-9]+", "-", request.node.name[5:30].lower()).strip("-")
     name = f"it-{next(_counter)}-{readable}"
     namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
     sim.kubectl("apply", "-f", "-", input=json.dumps(namespace))
     yield Cluster(sim, name)
     sim.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture
+def cluster(sim: Backend, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    with fresh_namespace(sim, request) as made:
+        yield made
 
 
 # --- real-only tests: the authorizer and admission policies (kubesim has neither) ----------------

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import Backend, shipped_policies
+from rg_harness import real_only, shipped_policies
 
 from kubesim.real.cluster import RealCluster
 from releaseguard.api import parse_release_verification
@@ -25,9 +25,8 @@ AUTHOR, ADMIN = "rv-author", "team-admin"
 
 
 @pytest.fixture(scope="module")
-def real(sim: Backend) -> Iterator[RealCluster]:
-    if not isinstance(sim, RealCluster):
-        pytest.skip("only the real API server runs ValidatingAdmissionPolicies and has an authorizer")
+def real(request: pytest.FixtureRequest) -> Iterator[RealCluster]:
+    sim = real_only(request, "only the real API server runs ValidatingAdmissionPolicies and has an authorizer")
     sim.kubectl("create", "namespace", NAMESPACE)
     rv_writer = {
         "apiVersion": "rbac.authorization.k8s.io/v1",

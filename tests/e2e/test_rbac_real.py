@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 import yaml
-from rg_harness import DEPLOY, Backend, Cluster, Operator, release_verification, shop_deployment, shop_service
+from rg_harness import (
+    DEPLOY,
+    Cluster,
+    Operator,
+    fresh_namespace,
+    real_only,
+    release_verification,
+    shop_deployment,
+    shop_service,
+)
 
 from kubesim.real.cluster import RealCluster
 from support import eventually
@@ -51,11 +60,15 @@ def limited_operator(sim: RealCluster, workdir: Path, rules: list[dict[str, Any]
     return sim.service_account_kubeconfig("releaseguard", name, workdir / "limited.kubeconfig")
 
 
+@pytest.fixture(scope="module")
+def real(request: pytest.FixtureRequest) -> RealCluster:
+    return real_only(request, "only the real API server authorizes requests (kubesim stores RBAC, enforces none)")
+
+
 @pytest.fixture
-def real(sim: Backend) -> Iterator[RealCluster]:
-    if not isinstance(sim, RealCluster):
-        pytest.skip("only the real API server authorizes requests (kubesim stores RBAC, enforces none)")
-    yield sim
+def cluster(real: RealCluster, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    with fresh_namespace(real, request) as made:
+        yield made
 
 
 def without_verb(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -> list[dict[str, Any]]:
