@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -224,3 +225,18 @@ def revisions_prometheus(shops: Callable[..., str]) -> Iterator[Prometheus]:
     targets = [(good, {"pod_template_hash": GOOD_HASH}), (bad, {"pod_template_hash": BAD_HASH})]
     with running_prometheus([*targets, (twin, {"pod_template_hash": TWIN_HASH})]) as url:
         yield Prometheus(url, good)
+
+
+def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate (and its key) naming only `name`, made by openssl in `folder`."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("openssl is needed to make a test certificate")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={name}",
+         "-addext", f"subjectAltName=DNS:{name}"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key

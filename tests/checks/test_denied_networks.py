@@ -10,10 +10,8 @@ and host names resolve to whatever each test's answers say.
 from __future__ import annotations
 
 import json
-import shutil
 import socket
 import ssl
-import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from checks_support import self_signed
 
 from releaseguard.api import parse_checks
 from releaseguard.api.status import CheckResultKind as R
@@ -336,16 +335,7 @@ class TlsServers:
 @pytest.fixture
 def tls_servers(tmp_path: Path) -> Iterator[TlsServers]:
     """HTTPS on 127.0.0.1 and 127.0.0.2 with a self-signed certificate naming only shop.demo.svc."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.fail("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", f"/CN={NAME}",
-         "-addext", f"subjectAltName=DNS:{NAME}"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    cert, key = self_signed(tmp_path, NAME)
     sni: list[str | None] = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
