@@ -205,11 +205,7 @@ def test_an_object_under_a_record_s_name_is_adopted_only_when_it_is_the_operator
     assert (
         foreign_record({**ours, "status": {"verdict": "Failed"}}, RV_UID, run) is not None
     )  # verdict ahead of the run
-    done = (
-        dataclasses.replace(run, verdict=Verdict.FAILED)
-        if dataclasses.is_dataclass(run)
-        else run.model_copy(update={"verdict": Verdict.FAILED})
-    )
+    done = run.model_copy(update={"verdict": Verdict.FAILED})
     assert foreign_record({**ours, "status": {"verdict": "Failed"}}, RV_UID, done) is None
 
 

@@ -1157,11 +1157,12 @@ def _early_step(
     message = f"early checks on pods {names}: {report.message}"
     _finish(ctx, rv, run, settings, Verdict.FAILED, reasons.EARLY_CHECKS_FAILED, message, report)
     uid = str((observed.body.get("metadata") or {}).get("uid", ""))
-    owners_pause = bool((deployment.get("spec") or {}).get("paused")) and not paused_by(deployment, uid)
+    ours = paused_by(deployment, uid)
+    owners_pause = bool((deployment.get("spec") or {}).get("paused")) and not ours
     if plan.rollback is not None and status.last_rollback is not None and not owners_pause:
         # A pause its owner made is theirs: it is neither taken over nor lifted, and the rollback is
         # refused as kubectl refuses it (DeploymentPaused).
-        if not paused_by(deployment, uid):
+        if not ours:
             plan.pause = tuple(pause_patch(deployment, uid))
         plan.rollback = replace(plan.rollback, unpause=True)
         status.last_rollback.paused = True
